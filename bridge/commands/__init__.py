@@ -1,0 +1,1 @@
+"""One module per `loopbridge` subcommand; each exposes `register(subparsers)`."""

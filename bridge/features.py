@@ -1,0 +1,122 @@
+"""The LAION-CLAP front-end as pure numpy functions: 64-bin log-mel and the feature-fusion views.
+
+Matches laion-clap's `get_audio_features(..., data_truncating="fusion", data_filling="repeatpad")`
+except that the three local chunks of a long clip sit at fixed positions (first, middle, last)
+instead of random ones, so the same file always gives the same embedding.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import NamedTuple
+
+import numpy as np
+import scipy.fft
+
+SAMPLE_RATE = 48_000
+N_FFT = 1024
+HOP = 480
+N_MELS = 64
+FMIN = 50.0
+FMAX = 14_000.0
+CLIP_SAMPLES = 10 * SAMPLE_RATE
+CHUNK_FRAMES = CLIP_SAMPLES // HOP + 1  # 1001 frames = one 10 s view
+AMIN = 1e-10
+
+
+class FusionInput(NamedTuple):
+    """One clip's encoder input: four 10 s mel views and whether the clip was long."""
+
+    mel_fusion: np.ndarray  # (4, CHUNK_FRAMES, N_MELS) float32
+    longer: bool
+    valid_frames: int  # frames of view 0 that hold audio rather than end padding
+
+
+@lru_cache(maxsize=1)
+def mel_filterbank() -> np.ndarray:
+    """(N_FFT//2+1, N_MELS): HTK mel scale, no area normalisation — as torchaudio's MelSpectrogram(norm=None)."""
+    import librosa  # deferred: only the first call pays its import
+
+    fb = librosa.filters.mel(
+        sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=FMIN, fmax=FMAX, htk=True, norm=None
+    )
+    return np.ascontiguousarray(fb.T, dtype=np.float32)
+
+
+@lru_cache(maxsize=1)
+def _window() -> np.ndarray:
+    # torch.hann_window is periodic by default
+    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
+
+
+def log_mel(y: np.ndarray) -> np.ndarray:
+    """(frames, N_MELS) power mel in dB, centred frames with reflect padding, frames = 1 + len(y) // HOP."""
+    y = np.asarray(y, dtype=np.float32)
+    pad = N_FFT // 2
+    mode = "reflect" if y.size > pad else "constant"  # reflect needs more samples than the pad
+    padded = np.pad(y, pad, mode=mode)
+    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP]
+    spec = scipy.fft.rfft(frames * _window(), axis=1, workers=-1)
+    power = spec.real**2 + spec.imag**2
+    mel = power.astype(np.float32, copy=False) @ mel_filterbank()
+    return 10.0 * np.log10(np.maximum(mel, AMIN))
+
+
+def repeat_pad(y: np.ndarray, length: int = CLIP_SAMPLES) -> np.ndarray:
+    """laion-clap's `repeatpad`: tile the clip a whole number of times, then zero-pad to `length`."""
+    n_repeat = length // len(y)
+    tiled = np.tile(y, n_repeat)
+    return np.pad(tiled, (0, length - len(tiled)))
+
+
+def chunk_starts(total_frames: int, chunk: int = CHUNK_FRAMES) -> tuple[int, int, int]:
+    """First, middle and last possible start of a `chunk`-frame window: one from each third."""
+    last = total_frames - chunk
+    return 0, last // 2, last
+
+
+def shrink(mel: np.ndarray, frames: int = CHUNK_FRAMES) -> np.ndarray:
+    """Squeeze a long mel to `frames` in time like torchvision's Resize (bilinear, antialiased)."""
+    return (_aa_bilinear_weights(mel.shape[0], frames) @ mel).astype(np.float32)
+
+
+@lru_cache(maxsize=16)
+def _aa_bilinear_weights(in_size: int, out_size: int) -> np.ndarray:
+    # PIL-style separable triangle filter widened by the scale factor, as torch's antialiased bilinear.
+    scale = in_size / out_size
+    support = scale if scale >= 1.0 else 1.0
+    inv = 1.0 / scale if scale >= 1.0 else 1.0
+    w = np.zeros((out_size, in_size), dtype=np.float64)
+    for i in range(out_size):
+        center = scale * (i + 0.5)
+        lo = max(int(center - support + 0.5), 0)
+        hi = min(int(center + support + 0.5), in_size)
+        x = (np.arange(lo, hi) - center + 0.5) * inv
+        row = np.clip(1.0 - np.abs(x), 0.0, None)
+        w[i, lo:hi] = row / row.sum()
+    return w.astype(np.float32)
+
+
+def fusion_input(y: np.ndarray) -> FusionInput:
+    """Encoder input for a 48 kHz mono clip of any length."""
+    y = np.asarray(y, dtype=np.float32)
+    if len(y) > CLIP_SAMPLES:
+        mel = log_mel(y)
+        if mel.shape[0] == CHUNK_FRAMES:  # a hair over 10 s still fits one view: laion-clap calls it short
+            return FusionInput(np.stack([mel] * 4), False, CHUNK_FRAMES)
+        starts = chunk_starts(mel.shape[0])
+        views = [shrink(mel)] + [mel[s : s + CHUNK_FRAMES] for s in starts]
+        return FusionInput(np.stack(views), True, CHUNK_FRAMES)
+    padded = repeat_pad(y) if len(y) < CLIP_SAMPLES else y
+    mel = log_mel(padded)
+    content = (CLIP_SAMPLES // len(y)) * len(y)
+    return FusionInput(np.stack([mel] * 4), False, min(CHUNK_FRAMES, 1 + content // HOP))
+
+
+def batch(inputs: list[FusionInput]) -> dict[str, np.ndarray]:
+    """Stack clips into the named arrays every loopbridge encoder graph takes (it reads the ones it declares)."""
+    return {
+        "mel_fusion": np.stack([i.mel_fusion for i in inputs]).astype(np.float32, copy=False),
+        "longer": np.array([i.longer for i in inputs], dtype=bool),
+        "valid_frames": np.array([i.valid_frames for i in inputs], dtype=np.int64),
+    }

@@ -1,0 +1,42 @@
+"""What scoring a take produces; shared by the CLI, the server and the device protocol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A reason: what a technical check found, where, and how bad (0–1)."""
+
+    kind: str
+    severity: float
+    start_s: float
+    duration_s: float
+    message: str
+
+
+@dataclass
+class TakeResult:
+    """One take scored by one model bundle: the learned heads plus the technical checks."""
+
+    path: str
+    model: str
+    duration_s: float
+    head: str  # the bundle's primary head, whose score/threshold the server reports
+    score: float
+    threshold: float
+    head_flag: bool
+    head_scores: dict[str, float] = field(default_factory=dict)
+    head_thresholds: dict[str, float] = field(default_factory=dict)
+    reasons: list[Finding] = field(default_factory=list)  # most severe first
+    silent: bool = False
+
+    @property
+    def flagged_by(self) -> list[str]:
+        """Which parts of the decision said 'off': the head's name and/or check kinds."""
+        return ([self.head] if self.head_flag else []) + [f.kind for f in self.reasons]
+
+    @property
+    def flag(self) -> bool:
+        return bool(self.flagged_by)

@@ -1,0 +1,1 @@
+"""The OSC server: protocol, UDP transport, worker queue."""

@@ -1,0 +1,1 @@
+"""The torch side: CLAP checkpoint loading, ONNX export, head training, reports."""
