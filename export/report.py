@@ -1,0 +1,239 @@
+"""The paper's figures for every head of a bundle, as one self-contained HTML page.
+
+Figure functions take arrays and return matplotlib figures, so they can be tested and reused;
+`render_html` embeds them as base64 PNGs so the page can be mailed or archived as one file.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
+from scipy.stats import gaussian_kde  # noqa: E402
+from sklearn.decomposition import PCA  # noqa: E402
+
+from loopbridge.errors import LoopbridgeError  # noqa: E402
+
+NORMAL_COLOUR = "#3b75af"
+ANOMALOUS_COLOUR = "#d62728"
+TOP_N = 20
+MAX_DENSITY_DIMS = 32
+
+
+@dataclass(frozen=True)
+class HeadView:
+    """What the report shows of one head on one data set."""
+
+    name: str
+    kind: str
+    latent: np.ndarray  # (N, d): the SVDD encoder's output, or the input embeddings for baselines
+    latent_name: str  # "latent" or "embedding": what the axes call it
+    scores: np.ndarray  # (N,) higher = more anomalous
+    threshold: float
+    train_scores: np.ndarray  # the bundle's stored training scores
+
+    @property
+    def flagged(self) -> np.ndarray:
+        return self.scores > self.threshold
+
+
+def pca_figure(latent: np.ndarray, flagged: np.ndarray, title: str = "", latent_name: str = "latent") -> Figure:
+    """2-D PCA of the latent; colour says which side of the threshold each sample lies."""
+    n_comp = min(2, *latent.shape)
+    pca = PCA(n_components=n_comp).fit(latent)
+    xy = pca.transform(latent)
+    if n_comp < 2:
+        xy = np.column_stack([xy[:, 0] if n_comp else np.zeros(len(latent)), np.zeros(len(latent))])
+    ratio = np.pad(pca.explained_variance_ratio_, (0, 2 - n_comp))
+    fig, ax = plt.subplots(figsize=(5.2, 4.4), layout="constrained")
+    for mask, colour, label in ((~flagged, NORMAL_COLOUR, "normal"), (flagged, ANOMALOUS_COLOUR, "anomalous")):
+        ax.scatter(xy[mask, 0], xy[mask, 1], s=14, c=colour, alpha=0.75, label=f"{label} ({int(mask.sum())})",
+                   edgecolors="none")
+    ax.set_xlabel(f"PC1 ({ratio[0]:.1%} of {latent_name} variance)")
+    ax.set_ylabel(f"PC2 ({ratio[1]:.1%} of {latent_name} variance)")
+    ax.set_title(title or f"PCA of the {latent_name}")
+    ax.legend(loc="best", fontsize=8)
+    return fig
+
+
+def _shown_dims(latent: np.ndarray, limit: int) -> np.ndarray:
+    """The `limit` dimensions with the most variance, in their original order."""
+    if latent.shape[1] <= limit:
+        return np.arange(latent.shape[1])
+    return np.sort(np.argsort(latent.var(axis=0))[::-1][:limit])
+
+
+def density_figure(latent: np.ndarray, title: str = "", latent_name: str = "latent",
+                   max_dims: int = MAX_DENSITY_DIMS) -> Figure:
+    """One Gaussian KDE per latent dimension, overlaid: collapsed or dead units show as spikes."""
+    dims = _shown_dims(latent, max_dims)
+    lo, hi = float(latent[:, dims].min()), float(latent[:, dims].max())
+    pad = 0.05 * (hi - lo) or 1.0
+    grid = np.linspace(lo - pad, hi + pad, 256)
+    colours = plt.get_cmap("viridis")(np.linspace(0, 1, len(dims)))
+    fig, ax = plt.subplots(figsize=(5.2, 4.4), layout="constrained")
+    for d, colour in zip(dims, colours):
+        x = latent[:, d]
+        if x.std() < 1e-12 or len(x) < 3:  # a KDE needs spread; a constant unit is a vertical line
+            ax.axvline(float(x.mean()), color=colour, lw=0.8, alpha=0.8)
+            continue
+        ax.plot(grid, gaussian_kde(x)(grid), color=colour, lw=0.9, alpha=0.8)
+    ax.set_xlabel(f"{latent_name} value")
+    ax.set_ylabel("density")
+    what = f"{len(dims)} of {latent.shape[1]} dims (most variance)" if len(dims) < latent.shape[1] \
+        else f"all {len(dims)} dims"
+    ax.set_title(title or f"Per-dimension density, {what}")
+    sm = plt.cm.ScalarMappable(cmap="viridis", norm=plt.Normalize(0, latent.shape[1] - 1))
+    fig.colorbar(sm, ax=ax, label="dimension")
+    return fig
+
+
+def heatmap_figure(latent: np.ndarray, scores: np.ndarray, threshold: float, title: str = "",
+                   latent_name: str = "latent") -> Figure:
+    """Samples (sorted, most anomalous on top) × dimensions; the line marks the threshold."""
+    order = np.argsort(scores)[::-1]
+    z = latent[order]
+    lim = float(np.percentile(np.abs(z), 99)) or 1.0
+    fig, ax = plt.subplots(figsize=(5.2, 4.4), layout="constrained")
+    im = ax.imshow(z, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+    n_flagged = int((scores > threshold).sum())
+    if 0 < n_flagged < len(scores):
+        ax.axhline(n_flagged - 0.5, color="black", ls="--", lw=1, label="threshold")
+        ax.legend(loc="lower right", fontsize=8)
+    ax.set_xlabel(f"{latent_name} dimension")
+    ax.set_ylabel("sample (sorted by score, highest on top)")
+    ax.set_title(title or f"{latent_name.capitalize()} heatmap")
+    fig.colorbar(im, ax=ax, label="value")
+    return fig
+
+
+def histogram_figure(train_scores: np.ndarray, other_scores: np.ndarray, threshold: float, title: str = "",
+                     other_label: str = "validation") -> Figure:
+    """Training vs other scores on shared bins, log counts, threshold dashed."""
+    both = np.concatenate([train_scores, other_scores])
+    bins = np.histogram_bin_edges(both[np.isfinite(both)], bins=40)
+    fig, ax = plt.subplots(figsize=(5.2, 4.4), layout="constrained")
+    ax.hist(train_scores, bins=bins, alpha=0.55, color=NORMAL_COLOUR, label=f"training ({len(train_scores)})")
+    ax.hist(other_scores, bins=bins, alpha=0.55, color="#ff7f0e", label=f"{other_label} ({len(other_scores)})")
+    ax.axvline(threshold, color="black", ls="--", lw=1.2, label=f"threshold {threshold:.4g}")
+    ax.set_yscale("log")
+    ax.set_xlabel("score (higher = more anomalous)")
+    ax.set_ylabel("count (log)")
+    ax.set_title(title or "Score distributions")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def boxplot_figure(scores: dict[str, np.ndarray], thresholds: dict[str, float]) -> Figure:
+    """Every head's scores divided by its threshold, so heads on different scales share one axis at 1."""
+    names = list(scores)
+    ratios = [np.asarray(scores[n], dtype=float) / thresholds[n] for n in names]
+    fig, ax = plt.subplots(figsize=(max(4.5, 1.1 * len(names) + 2), 4.4), layout="constrained")
+    ax.boxplot(ratios, tick_labels=names, showfliers=True)
+    ax.axhline(1.0, color="black", ls="--", lw=1.2, label="threshold")
+    if all((r > 0).all() for r in ratios):
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_ylabel("score ÷ threshold")
+    ax.set_title("Scores across heads")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def png_base64(fig: Figure, dpi: int = 96) -> str:
+    """Render and close a figure; returns base64 PNG."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def head_figures(view: HeadView, other_label: str) -> dict[str, Figure]:
+    """The four per-head figures, keyed by a short name used in file names and alt text."""
+    return {
+        "pca": pca_figure(view.latent, view.flagged, f"{view.name}: PCA of the {view.latent_name}",
+                          view.latent_name),
+        "density": density_figure(view.latent, latent_name=view.latent_name),
+        "heatmap": heatmap_figure(view.latent, view.scores, view.threshold, latent_name=view.latent_name),
+        "histogram": histogram_figure(view.train_scores, view.scores, view.threshold,
+                                      f"{view.name}: training vs {other_label} scores", other_label),
+    }
+
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1150px;color:#222}
+h1{margin-bottom:.2em} .meta{color:#666} img{max-width:100%;border:1px solid #eee}
+.figs{display:grid;grid-template-columns:repeat(2,1fr);gap:10px}
+table{border-collapse:collapse;font-size:13px} td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}
+td.file,th.file{text-align:left;font-family:monospace} td.flag{color:#d62728;font-weight:bold}
+"""
+
+
+def render_html(title: str, meta: str, views: list[HeadView], files: list[str], primary: str,
+                other_label: str = "validation") -> str:
+    """The whole page: summary box plot, the top-N table ranked by the primary head, then one section per head."""
+    esc = html.escape
+    by_name = {v.name: v for v in views}
+    boxes = png_base64(boxplot_figure({v.name: v.scores for v in views}, {v.name: v.threshold for v in views}))
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>"
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>{esc(title)}</h1><p class='meta'>{esc(meta)}</p>",
+        "<h2 id='heads'>Scores across heads</h2>",
+        f"<img alt='box plot of scores across heads' src='data:image/png;base64,{boxes}'>",
+        f"<h2 id='top'>The {min(TOP_N, len(files))} most anomalous files (by {esc(primary)})</h2>",
+        _top_table(views, files, by_name[primary]),
+    ]
+    for v in views:
+        parts.append(
+            f"<h2 id='head-{esc(v.name)}'>{esc(v.name)} <small>({esc(v.kind)}, threshold {v.threshold:.4g}, "
+            f"{int(v.flagged.sum())} of {len(v.scores)} flagged)</small></h2><div class='figs'>"
+        )
+        for key, fig in head_figures(v, other_label).items():
+            parts.append(f"<img class='fig-{key}' alt='{esc(v.name)} {key}' "
+                         f"src='data:image/png;base64,{png_base64(fig)}'>")
+        parts.append("</div>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _top_table(views: list[HeadView], files: list[str], primary: HeadView) -> str:
+    esc = html.escape
+    order = np.argsort(primary.scores)[::-1][:TOP_N]
+    head = "".join(f"<th>{esc(v.name)}</th>" for v in views)
+    rows = []
+    for rank, i in enumerate(order, start=1):
+        cells = "".join(
+            f"<td class='{'flag' if v.flagged[i] else ''}'>{v.scores[i]:.4g}</td>" for v in views
+        )
+        rows.append(f"<tr><td>{rank}</td><td class='file'>{esc(files[i])}</td>{cells}</tr>")
+    return (f"<table class='top'><thead><tr><th>#</th><th class='file'>file</th>{head}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table><p class='meta'>Bold red: above that head's threshold.</p>")
+
+
+def write_report(out: str | Path, page: str, force: bool = False) -> Path:
+    """Write `index.html` into `out`, never replacing an existing page unless `force`; other files are left alone."""
+    out = Path(out)
+    index = out / "index.html"
+    if out.exists() and not out.is_dir():
+        raise LoopbridgeError(f"{out} exists and is not a folder", "report")
+    if index.exists() and not force:
+        raise LoopbridgeError(f"{index} already exists; choose another --out or add --force to replace it", "report")
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / ".index.html.tmp"
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(index)
+    return index
