@@ -1,0 +1,66 @@
+"""Persistent embedding cache: refitting a library re-embeds only new or changed files.
+
+Keyed by the file's content hash and the encoder id (preset + ONNX hash), so a renamed file is a hit and
+an edited file or a different encoder is a miss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import paths
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    vector: np.ndarray
+    duration_s: float
+
+
+def content_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class EmbeddingCache:
+    def __init__(self, encoder_id: str, root: Path | None = None) -> None:
+        safe = encoder_id.replace(":", "-").replace("/", "_")
+        self.folder = (root or paths.embedding_cache_dir()) / safe
+        self._hashes: dict[tuple[str, int, int], str] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def _entry_path(self, path: Path) -> Path:
+        st = path.stat()
+        memo = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+        if memo not in self._hashes:
+            self._hashes[memo] = content_hash(path)
+        return self.folder / f"{self._hashes[memo]}.npz"
+
+    def lookup(self, path: Path) -> CacheEntry | None:
+        entry = self._entry_path(Path(path))
+        try:
+            with np.load(entry) as z:
+                found = CacheEntry(z["vector"].astype(np.float32), float(z["duration_s"]))
+        except (OSError, KeyError, ValueError):
+            self.misses += 1
+            return None
+        self.hits += 1
+        return found
+
+    def store(self, path: Path, vector: np.ndarray, duration_s: float) -> None:
+        entry = self._entry_path(Path(path))
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=entry.parent, suffix=".tmp.npz")
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, vector=np.asarray(vector, dtype=np.float32), duration_s=duration_s)
+        os.replace(tmp, entry)
