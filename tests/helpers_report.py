@@ -1,0 +1,63 @@
+"""Reads a report page back the way a person sees it: which figures sit under which head, and the top table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+
+@dataclass
+class ParsedReport:
+    images_per_head: dict[str, list[str]] = field(default_factory=dict)
+    summary_images: int = 0
+    sources: list[str] = field(default_factory=list)
+    top_rows: list[list[str]] = field(default_factory=list)
+
+
+class _Parser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.out = ParsedReport()
+        self.head: str | None = None
+        self.in_top = False
+        self.row: list[str] | None = None
+        self.cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "h2":
+            ident = a.get("id") or ""
+            self.head = ident.removeprefix("head-") if ident.startswith("head-") else None
+        elif tag == "img":
+            self.out.sources.append(a.get("src") or "")
+            if self.head is None:
+                self.out.summary_images += 1
+            else:
+                kind = (a.get("class") or "").removeprefix("fig-")
+                self.out.images_per_head.setdefault(self.head, []).append(kind)
+        elif tag == "table" and a.get("class") == "top":
+            self.in_top = True
+        elif self.in_top and tag == "tr":
+            self.row = []
+        elif self.row is not None and tag == "td":
+            self.cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self.in_top = False
+        elif tag == "td" and self.cell is not None and self.row is not None:
+            self.row.append("".join(self.cell).strip())
+            self.cell = None
+        elif tag == "tr" and self.row:
+            self.out.top_rows.append(self.row)
+            self.row = None
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def parse_report(page: str) -> ParsedReport:
+    parser = _Parser()
+    parser.feed(page)
+    return parser.out
