@@ -1,0 +1,91 @@
+"""One contract for every head, scikit-learn / PyOD style, so fit, report, evaluate and the bundle treat them alike.
+
+`fit(X)` learns from normal embeddings only; `score_samples(X)` is higher for more unusual rows;
+`threshold_` is a quantile of the training scores (kept sorted, so `set_quantile` needs no retraining);
+`predict(X)` is 1 where the score is above the threshold; `to_onnx()` gives a graph that maps
+`embedding` float32 [B, D] to `score` float32 [B] by itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from loopbridge.bundle import DEFAULT_QUANTILE, HeadSpec, check_embeddings, threshold_at
+
+OPSET = 17
+IR_VERSION = 8  # what opset 17 needs; newer onnx writes versions older runtimes refuse
+
+
+class Detector:
+    """Subclasses implement `_fit`, `_score` and `_graph`, and may set `training_scores_` themselves
+    in `_fit` when scoring the training rows needs care (kNN leaves each row out of its own neighbours)."""
+
+    kind = "detector"
+
+    def __init__(self, quantile: float = DEFAULT_QUANTILE) -> None:
+        self.quantile = quantile
+        self.metrics: dict[str, Any] = {}
+
+    def fit(self, X: np.ndarray) -> "Detector":
+        X = check_embeddings(X, what="training embeddings")
+        if X.shape[0] < 2:
+            raise ValueError("need at least 2 training embeddings")
+        self.dim_ = X.shape[1]
+        self.training_scores_: np.ndarray | None = None
+        self._fit(X)
+        if self.training_scores_ is None:
+            self.training_scores_ = self._score(X)
+        self.training_scores_ = np.sort(np.asarray(self.training_scores_, dtype=np.float64))
+        self.threshold_ = threshold_at(self.training_scores_, self.quantile)
+        return self
+
+    def score_samples(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(self._score(check_embeddings(X, self.dim_)), dtype=np.float64)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return (self.score_samples(X) > self.threshold_).astype(int)
+
+    def set_quantile(self, quantile: float) -> float:
+        self.threshold_ = threshold_at(self.training_scores_, quantile)
+        self.quantile = quantile
+        return self.threshold_
+
+    def to_onnx(self) -> onnx.ModelProto:
+        model = self._graph()
+        onnx.checker.check_model(model)
+        return model
+
+    def spec(self, name: str) -> HeadSpec:
+        return HeadSpec(name, self.kind, self.threshold_, self.quantile, self.training_scores_, metrics=self.metrics)
+
+    def _fit(self, X: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _graph(self) -> onnx.ModelProto:
+        raise NotImplementedError
+
+
+def const(name: str, value: np.ndarray) -> TensorProto:
+    return numpy_helper.from_array(np.ascontiguousarray(value), name)
+
+
+def score_model(nodes: list, initializers: list, dim: int, doc: str, opset: int = OPSET) -> onnx.ModelProto:
+    """Wrap nodes that read `embedding` [B, dim] and write `score` [B] into a checked model."""
+    graph = helper.make_graph(
+        nodes,
+        "loopbridge_head",
+        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", dim])],
+        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["batch"])],
+        initializer=initializers,
+        doc_string=doc,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="loopbridge")
+    model.ir_version = IR_VERSION
+    return model

@@ -1,0 +1,215 @@
+"""Deep SVDD heads pre-trained as autoencoders (AE, AEwRES), as in the paper.
+
+Phase 1 trains an autoencoder on the embeddings (MSE). Phase 2 keeps its encoder and pulls every
+training embedding toward a fixed centre c (mean encoder output, eval mode) — the one-class objective
+of Ruff et al. (2018). No bias terms anywhere and batch norm without affine parameters: any learnable
+shift would let the encoder map everything onto c and collapse the sphere (their Proposition 2).
+The ONNX graph is written from the trained weights: eval-mode batch norm is folded into a scale
+and shift of the activations, which keeps the exported score identical to the torch one.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import onnx
+import torch
+from onnx import helper
+from torch import nn
+
+from loopbridge.bundle import DEFAULT_QUANTILE
+
+from .detector import Detector, const, score_model
+
+Progress = Callable[[str, int, int, float], None]  # (phase, epoch, epochs, val_loss)
+
+
+@dataclass
+class SVDDConfig:
+    """Every training choice, with the paper's value as default."""
+
+    hidden: tuple[int, ...] = (512, 256, 128, 64, 32)
+    dropout: float = 0.2
+    lr: float = 1e-4
+    weight_decay: float = 1e-2  # AdamW's own default
+    batch_size: int = 32
+    epochs: int = 1000  # per phase, upper bound
+    patience: int = 20
+    val_fraction: float = 0.2
+    eps: float = 0.1  # centre coordinates closer to 0 than this are pushed to ±eps
+    bn_eps: float = 1e-5
+    seed: int = 0
+    pretrain: bool = True
+
+
+def _block(n_in: int, n_out: int, cfg: SVDDConfig) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(n_in, n_out, bias=False),
+        nn.BatchNorm1d(n_out, eps=cfg.bn_eps, affine=False),
+        nn.ELU(),
+        nn.Dropout(cfg.dropout),
+    )
+
+
+class Encoder(nn.Module):
+    """dim → hidden[:-1] blocks → linear to the latent hidden[-1]; returns every activation for AEwRES."""
+
+    def __init__(self, dim: int, cfg: SVDDConfig) -> None:
+        super().__init__()
+        sizes = (dim, *cfg.hidden)
+        self.blocks = nn.ModuleList(_block(a, b, cfg) for a, b in zip(sizes[:-2], sizes[1:-1]))
+        self.latent = nn.Linear(sizes[-2], sizes[-1], bias=False)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        skips = []
+        for block in self.blocks:
+            x = block(x)
+            skips.append(x)
+        return self.latent(x), skips
+
+
+class AutoEncoder(nn.Module):
+    """The mirrored decoder; with `residual` (AEwRES) each decoder block adds the encoder activation of its size."""
+
+    def __init__(self, dim: int, cfg: SVDDConfig, residual: bool) -> None:
+        super().__init__()
+        self.encoder = Encoder(dim, cfg)
+        sizes = (*reversed(cfg.hidden),)
+        self.decoder = nn.ModuleList(_block(a, b, cfg) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.out = nn.Linear(sizes[-1], dim, bias=False)
+        self.residual = residual
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z, skips = self.encoder(x)
+        for block, skip in zip(self.decoder, reversed(skips)):
+            z = block(z)
+            if self.residual:
+                z = z + skip
+        return self.out(z)
+
+
+class DeepSVDDDetector(Detector):
+    """kind "ae" or "aewres": which autoencoder pre-trains the Deep SVDD encoder."""
+
+    def __init__(self, residual: bool = True, config: SVDDConfig | None = None, quantile: float = DEFAULT_QUANTILE, progress: Progress | None = None) -> None:
+        super().__init__(quantile)
+        self.residual = residual
+        self.kind = "aewres" if residual else "ae"
+        self.config = config or SVDDConfig()
+        self.progress = progress
+
+    def _fit(self, X: np.ndarray) -> None:
+        cfg = self.config
+        torch.manual_seed(cfg.seed)
+        gen = torch.Generator().manual_seed(cfg.seed)
+        data = torch.from_numpy(X)
+        order = torch.randperm(len(data), generator=gen)
+        n_val = max(1, int(round(cfg.val_fraction * len(data))))
+        val, train = data[order[:n_val]], data[order[n_val:]]
+        if len(train) < 2:
+            raise ValueError("Deep SVDD needs at least 3 training embeddings (train/validation split)")
+
+        ae = AutoEncoder(X.shape[1], cfg, self.residual)
+        history: dict[str, list[float]] = {}
+        if cfg.pretrain:
+            history["ae_train"], history["ae_val"] = _train(ae, lambda m, x: ((m(x) - x) ** 2).mean(), train, val, cfg, gen, "pretrain", self.progress)
+        self.net_ = ae.encoder.eval()
+        with torch.no_grad():
+            c = self.net_(data)[0].mean(dim=0)
+        c[(c.abs() < cfg.eps) & (c < 0)] = -cfg.eps
+        c[(c.abs() < cfg.eps) & (c >= 0)] = cfg.eps
+        self.c_ = c
+        history["svdd_train"], history["svdd_val"] = _train(self.net_, lambda m, x: ((m(x)[0] - c) ** 2).sum(dim=1).mean(), train, val, cfg, gen, "svdd", self.progress)
+        self.net_.eval()
+        self.history_ = history
+        self.metrics = {
+            "hidden": list(cfg.hidden),
+            "epochs_pretrain": len(history.get("ae_train", [])),
+            "epochs_svdd": len(history["svdd_train"]),
+            "val_loss_pretrain": min(history["ae_val"]) if cfg.pretrain else None,
+            "val_loss_svdd": min(history["svdd_val"]),
+            "seed": cfg.seed,
+        }
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            z = self.net_(torch.from_numpy(np.asarray(X, np.float32)))[0]
+            return ((z - self.c_) ** 2).sum(dim=1).double().numpy()
+
+    def latent(self, X: np.ndarray) -> np.ndarray:
+        """The encoder's output per row (the report's latent plots)."""
+        with torch.no_grad():
+            return self.net_(torch.from_numpy(np.asarray(X, np.float32)))[0].numpy()
+
+    def _graph(self) -> onnx.ModelProto:
+        nodes, inits, x = [], [], "embedding"
+        for i, block in enumerate(self.net_.blocks):
+            linear, bn = block[0], block[1]
+            scale = 1.0 / torch.sqrt(bn.running_var + bn.eps)
+            inits += [
+                const(f"w{i}", linear.weight.detach().T.numpy().astype(np.float32)),
+                const(f"bn_scale{i}", scale.numpy().astype(np.float32)),
+                const(f"bn_shift{i}", (-bn.running_mean * scale).numpy().astype(np.float32)),
+            ]
+            nodes += [
+                helper.make_node("MatMul", [x, f"w{i}"], [f"h{i}"]),
+                helper.make_node("Mul", [f"h{i}", f"bn_scale{i}"], [f"s{i}"]),
+                helper.make_node("Add", [f"s{i}", f"bn_shift{i}"], [f"n{i}"]),
+                helper.make_node("Elu", [f"n{i}"], [f"a{i}"], alpha=1.0),
+            ]
+            x = f"a{i}"
+        inits += [const("w_latent", self.net_.latent.weight.detach().T.numpy().astype(np.float32)), const("c", self.c_.numpy().astype(np.float32))]
+        nodes += [
+            helper.make_node("MatMul", [x, "w_latent"], ["latent"]),
+            helper.make_node("Sub", ["latent", "c"], ["offset"]),
+            helper.make_node("ReduceSumSquare", ["offset"], ["score"], axes=[1], keepdims=0),
+        ]
+        return score_model(nodes, inits, self.dim_, f"Deep SVDD ({self.kind}): squared distance of the latent to the centre c")
+
+
+def _train(
+    model: nn.Module,
+    loss_fn: Callable[[nn.Module, torch.Tensor], torch.Tensor],
+    train: torch.Tensor,
+    val: torch.Tensor,
+    cfg: SVDDConfig,
+    gen: torch.Generator,
+    phase: str,
+    progress: Progress | None,
+) -> tuple[list[float], list[float]]:
+    """AdamW + cosine annealing over mini-batches; early stopping on validation loss, best weights restored."""
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.epochs))
+    best, best_state, since_best = math.inf, copy.deepcopy(model.state_dict()), 0
+    train_hist, val_hist = [], []
+    for epoch in range(cfg.epochs):
+        model.train()
+        total = 0.0
+        for idx in torch.randperm(len(train), generator=gen).split(cfg.batch_size):
+            if len(idx) < 2:  # batch norm cannot normalise a single row
+                continue
+            opt.zero_grad()
+            loss = loss_fn(model, train[idx])
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        sched.step()
+        model.eval()
+        with torch.no_grad():
+            val_loss = loss_fn(model, val).item()
+        train_hist.append(total / len(train))
+        val_hist.append(val_loss)
+        if progress:
+            progress(phase, epoch + 1, cfg.epochs, val_loss)
+        if val_loss < best:
+            best, best_state, since_best = val_loss, copy.deepcopy(model.state_dict()), 0
+        else:
+            since_best += 1
+            if since_best >= cfg.patience:
+                break
+    model.load_state_dict(best_state)
+    return train_hist, val_hist
