@@ -1,0 +1,45 @@
+"""The runtime installs from the wheel alone and embeds audio without torch."""
+
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import numpy as np
+from conftest import tone, write_audio
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(*cmd, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=900, **kw)
+
+
+def test_wheel_installs_runtime_only_and_embeds_without_torch(tmp_path: Path) -> None:
+    built = _run(sys.executable, "-m", "build", "--wheel", "--outdir", tmp_path / "dist", ROOT)
+    assert built.returncode == 0, built.stderr[-2000:]
+    wheel = next((tmp_path / "dist").glob("loopbridge-*.whl"))
+
+    import zipfile
+
+    names = zipfile.ZipFile(wheel).namelist()
+    assert any(n.startswith("loopbridge/export/") for n in names)
+    assert not any(n.split("/")[0] in ("bridge", "export") for n in names)  # no colliding top-level names
+
+    env_dir = tmp_path / "fresh"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    py, lb = env_dir / "bin" / "python", env_dir / "bin" / "loopbridge"
+    installed = _run(py, "-m", "pip", "install", "-q", wheel)
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    assert _run(py, "-c", "import torch").returncode != 0  # really a torch-free environment
+
+    helped = _run(lb, "--help")
+    assert helped.returncode == 0 and "embed" in helped.stdout
+
+    take = write_audio(tmp_path / "take.wav", tone(3.0, sr=44_100), 44_100)
+    out = tmp_path / "emb.npz"
+    env = {"LOOPBRIDGE_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"}
+    embedded = _run(lb, "embed", take, "--out", out, "--encoder", "mel-stats", env=env)
+    assert embedded.returncode == 0, embedded.stderr[-2000:]
+    with np.load(out) as z:
+        assert z["embeddings"].shape[0] == 1 and np.isfinite(z["embeddings"]).all()
