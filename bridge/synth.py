@@ -1,0 +1,460 @@
+"""Synthetic bass and guitar loops, clean or with one injected defect, for tests, benchmarks and the demo.
+
+numpy (plus scipy's lfilter), deterministic from a seed. Strings are Karplus-Strong plucks rendered a period at a time,
+so a two-bar loop takes milliseconds. The clean loops deliberately include what a naive check would
+mistake for a defect: slap and pick attacks, palm mutes, distortion, loops that start with a rest,
+and release tails that wrap around to the start.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from scipy.signal import lfilter
+
+INSTRUMENTS = {"bass": ("finger", "slap"), "guitar": ("clean", "palm_muted", "distorted")}
+DEFECT_KINDS = (
+    "click",
+    "clipping",
+    "dropout",
+    "noise_burst",
+    "timing_slip",
+    "wrong_note",
+    "dc_offset",
+    "polarity",
+    "truncation",
+    "hum",
+    "hiss",
+    "level",
+)
+NORMAL_LABEL = "0"  # labels.csv: "0" for a clean loop, otherwise the defect kind (anything else than "0" = anomalous)
+
+_SCALES = {"minor_pentatonic": (0, 3, 5, 7, 10), "natural_minor": (0, 2, 3, 5, 7, 8, 10), "major": (0, 2, 4, 5, 7, 9, 11)}
+_STEPS_PER_BAR = 16
+
+
+@dataclass(frozen=True)
+class Note:
+    start_s: float
+    duration_s: float
+    midi: int
+
+
+@dataclass(frozen=True)
+class Loop:
+    """A rendered loop: samples are (n,) for mono, (n, 2) for stereo, float32 in [-1, 1]."""
+
+    samples: np.ndarray
+    sample_rate: int
+    bpm: float
+    bars: int
+    instrument: str
+    style: str
+    notes: tuple[Note, ...]
+
+    @property
+    def duration_s(self) -> float:
+        return self.samples.shape[0] / self.sample_rate
+
+
+@dataclass(frozen=True)
+class Defect:
+    """What was injected and where, in seconds from the start of the file."""
+
+    kind: str
+    start_s: float
+    duration_s: float
+
+
+def pluck(
+    freq: float,
+    n: int,
+    sr: int,
+    rng: np.random.Generator,
+    brightness: float = 0.7,
+    decay_s: float = 2.0,
+    treble_decay_s: float = 0.5,
+) -> np.ndarray:
+    """One Karplus-Strong string: a noise burst fed back through a delay line and a low-pass.
+
+    decay_s is the fundamental's -60 dB time, treble_decay_s that of 3 kHz; the binomial loop filter
+    is as long as needed for that, so low strings lose their treble in time as real ones do.
+    """
+    per_period_3k = 10.0 ** (-3.0 / max(treble_decay_s * freq, 1e-3))
+    taps = int(np.clip(round(np.log(per_period_3k) / np.log(np.cos(np.pi * 3000.0 / sr))), 1, sr / freq / 2))
+    kernel = np.array([1.0])
+    for _ in range(taps):
+        kernel = np.convolve(kernel, [0.5, 0.5])
+    period = max(2, int(round(sr / freq - taps / 2)))  # the filter adds taps/2 samples of delay
+    loss = 10.0 ** (-3.0 / max(decay_s * freq, 1e-3))
+    burst = rng.uniform(-1.0, 1.0, period)
+    # The pick's brightness is the excitation's bandwidth: about 1 kHz (finger) to 7 kHz (slap).
+    # Filtered as if already circulating in the delay line, so the loop has no seam at each period.
+    a = float(np.exp(-2 * np.pi * 200.0 * 40.0**brightness / sr))
+    burst = np.tile(burst, 4)
+    for _ in range(2):
+        burst = _one_pole(burst, a)
+    burst = burst[-period:]
+    burst -= burst.mean()
+    burst /= max(np.max(np.abs(burst)), 1e-9)
+    buf = np.zeros(n + taps)  # `taps` leading zeros: the string is at rest before the pluck
+    buf[taps : taps + min(period, n)] = burst[: min(period, n)]
+    for j in range(taps + period, n + taps, period):
+        end = min(j + period, n + taps)
+        buf[j:end] = loss * np.convolve(buf[j - period - taps : end - period], kernel, "valid")
+    return buf[taps:]
+
+
+def make_loop(
+    seed: int | np.random.Generator = 0,
+    *,
+    instrument: str | None = None,
+    style: str | None = None,
+    bpm: float | None = None,
+    bars: int | None = None,
+    sr: int = 48_000,
+    channels: int = 1,
+    rest_start: bool | None = None,
+    wrap_tail: bool = True,
+    peak_db: float | None = None,
+    noise_floor_db: float | None = -90.0,
+) -> Loop:
+    """A musical bass or guitar loop; every unset option is drawn from the seed.
+
+    wrap_tail: the release of the last notes continues at the start, as in a loop cut from a longer take.
+    noise_floor_db: a recording's hiss floor (None = digital silence between notes).
+    """
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    instrument = instrument or str(rng.choice(list(INSTRUMENTS)))
+    if instrument not in INSTRUMENTS:
+        raise ValueError(f"unknown instrument {instrument!r}; choose from {sorted(INSTRUMENTS)}")
+    style = style or str(rng.choice(INSTRUMENTS[instrument]))
+    if style not in INSTRUMENTS[instrument]:
+        raise ValueError(f"{instrument} has no style {style!r}; choose from {INSTRUMENTS[instrument]}")
+    bpm = float(bpm if bpm is not None else rng.uniform(70, 170))
+    bars = int(bars if bars is not None else rng.integers(1, 5))
+    rest_start = bool(rng.random() < 0.25) if rest_start is None else rest_start
+    peak_db = float(peak_db if peak_db is not None else rng.uniform(-10.0, -1.0))
+
+    step_s = 60.0 / bpm / 4
+    loop_n = int(round(bars * _STEPS_PER_BAR * step_s * sr))
+    notes = _pattern(rng, instrument, style, bars, step_s, rest_start)
+    tail_n = int(1.5 * sr)
+    out = np.zeros(loop_n + tail_n)
+    for note in notes:
+        voice = _render_note(note, instrument, style, sr, rng)
+        i = int(round(note.start_s * sr))
+        out[i : i + voice.size] += voice[: out.size - i]
+    if style == "distorted":
+        out = _one_pole(np.tanh(6.0 * out / max(np.max(np.abs(out)), 1e-9)), 0.55)
+    y = out[:loop_n].copy()
+    if wrap_tail:
+        y[: tail_n] += out[loop_n:][: loop_n]
+    y *= 10 ** (peak_db / 20) / max(np.max(np.abs(y)), 1e-9)
+    if channels == 2:
+        y = _widen(y, rng)
+    elif channels != 1:
+        raise ValueError("channels must be 1 or 2")
+    if noise_floor_db is not None:
+        y = y + 10 ** (noise_floor_db / 20) * rng.standard_normal(y.shape)
+    return Loop(y.astype(np.float32), sr, bpm, bars, instrument, style, tuple(notes))
+
+
+def inject(y: np.ndarray, sr: int, kind: str, rng: np.random.Generator) -> tuple[np.ndarray, Defect]:
+    """Return a copy of y with one defect of the given kind, and where it is.
+
+    y is (n,) or (n, channels). `polarity` on a mono loop returns a stereo file with the right channel
+    inverted (a mis-wired second mic); `truncation` returns a shorter file that stops mid-note.
+    """
+    if kind not in DEFECT_KINDS:
+        raise ValueError(f"unknown defect {kind!r}; choose from {', '.join(DEFECT_KINDS)}")
+    x = np.array(y, dtype=np.float64, copy=True)
+    two_d = x.ndim == 2
+    if not two_d:
+        x = x[:, None]
+    x, defect = _INJECTORS[kind](x, sr, rng)
+    x = np.clip(x, -1.0, 1.0)
+    if not two_d and x.shape[1] == 1:
+        x = x[:, 0]
+    return x.astype(np.float32), defect
+
+
+def write_library(
+    folder: str | Path,
+    n_clean: int = 40,
+    n_per_defect: int = 10,
+    seed: int = 0,
+    *,
+    kinds: tuple[str, ...] = DEFECT_KINDS,
+    sr: int = 48_000,
+    channels: int = 1,
+    subtype: str = "PCM_24",
+    bars: int | None = None,
+    noise_floor_db: float | None = -90.0,
+) -> Path:
+    """Write clean and defective loops as WAV plus labels.csv; returns the labels path.
+
+    labels.csv has columns file,label with label "0" for clean loops and the defect kind otherwise
+    (the convention `loopbridge evaluate --labels` reads: "0" normal, anything else anomalous, named by kind).
+    details.csv adds where each defect is and how the loop was made.
+    """
+    import soundfile as sf
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    jobs = [("clean", None)] * n_clean + [(k, k) for k in kinds for _ in range(n_per_defect)]
+    counters: dict[str, int] = {}
+    rows = []
+    for name, kind in jobs:
+        idx = counters[name] = counters.get(name, -1) + 1
+        loop = make_loop(rng, sr=sr, channels=channels, bars=bars, noise_floor_db=noise_floor_db)
+        y, defect = loop.samples, Defect("", 0.0, 0.0)
+        if kind is not None:
+            y, defect = inject(y, sr, kind, rng)
+        fname = f"{name}_{idx:03d}.wav"
+        sf.write(str(folder / fname), y, sr, subtype=subtype)
+        rows.append((fname, kind or NORMAL_LABEL, defect, loop))
+    labels = folder / "labels.csv"
+    with labels.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "label"])
+        w.writerows((f, label) for f, label, _, _ in rows)
+    with (folder / "details.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "label", "start_s", "duration_s", "instrument", "style", "bpm", "bars"])
+        for f, label, d, lp in rows:
+            w.writerow([f, label, f"{d.start_s:.6f}", f"{d.duration_s:.6f}", lp.instrument, lp.style, f"{lp.bpm:.2f}", lp.bars])
+    return labels
+
+
+# ---- pattern and voices -------------------------------------------------------------------------
+
+
+def _pattern(rng: np.random.Generator, instrument: str, style: str, bars: int, step_s: float, rest_start: bool) -> list[Note]:
+    scale = _SCALES[str(rng.choice(list(_SCALES)))]
+    root = int(rng.choice([28, 33, 31, 26, 29])) + (0 if instrument == "bass" else 24)  # E1 A1 G1 D1 F1 (+2 oct)
+    density = {"finger": 0.45, "slap": 0.55, "clean": 0.5, "palm_muted": 0.75, "distorted": 0.4}[style]
+    one_bar = []
+    for step in range(_STEPS_PER_BAR):
+        on_beat = step % 4 == 0
+        if rng.random() < (0.85 if on_beat else density * (0.9 if step % 2 == 0 else 0.6)):
+            one_bar.append(step)
+    if not one_bar:
+        one_bar = [0]
+    # Loops repeat a one-bar motif with small variations, as players do.
+    steps = []
+    for b in range(bars):
+        bar = [s for s in one_bar if rng.random() > 0.1] or one_bar[:1]
+        steps.extend(b * _STEPS_PER_BAR + s for s in bar)
+    if rest_start:
+        skip = int(rng.integers(2, 5))
+        steps = [s for s in steps if s >= skip] or [skip]
+    elif steps[0] != 0:
+        steps.insert(0, 0)
+    degree = 0
+    notes = []
+    total = bars * _STEPS_PER_BAR
+    for i, s in enumerate(steps):
+        nxt = steps[i + 1] if i + 1 < len(steps) else total
+        degree = int(np.clip(degree + rng.choice([-2, -1, 0, 0, 1, 2, 4]), -3, len(scale) + 2))
+        octave, pos = divmod(degree, len(scale))
+        midi = root + 12 * octave + scale[pos]
+        gate = {"palm_muted": 0.5, "slap": 0.7}.get(style, 0.95)
+        jitter = rng.normal(0, 0.003) if s else 0.0  # a human player; the downbeat stays on the grid
+        notes.append(Note(max(0.0, s * step_s + jitter), max(step_s, (nxt - s) * step_s) * gate, midi))
+    return notes
+
+
+def _render_note(note: Note, instrument: str, style: str, sr: int, rng: np.random.Generator) -> np.ndarray:
+    freq = 440.0 * 2 ** ((note.midi - 69) / 12)
+    release_s = 0.06
+    n = int((note.duration_s + release_s) * sr)
+    brightness, decay_s, treble_s, velocity = {
+        "finger": (0.45, 3.0, 0.25, 0.7),
+        "slap": (0.97, 1.8, 0.6, 1.0),
+        "clean": (0.75, 2.5, 0.6, 0.7),
+        "palm_muted": (0.5, 0.18, 0.06, 0.8),
+        "distorted": (0.8, 3.0, 0.8, 0.7),
+    }[style]
+    velocity *= rng.uniform(0.8, 1.0)
+    voice = velocity * pluck(freq, n, sr, rng, brightness, decay_s, treble_s)
+    if style == "distorted":  # a power chord: root, fifth, octave
+        for ratio, gain in ((1.4983, 1.0), (2.0, 0.7)):
+            voice += gain * velocity * pluck(freq * ratio, n, sr, rng, brightness, decay_s, treble_s)
+    if style == "slap":  # the thumb's thwack: a short bright burst on top of the string
+        k = int(0.004 * sr)
+        thwack = _one_pole(rng.uniform(-1, 1, k), float(np.exp(-2 * np.pi * 6000.0 / sr)))
+        voice[:k] += 2.0 * velocity * thwack * np.exp(-np.arange(k) / (0.001 * sr))
+    attack = int((0.0003 if style == "slap" else 0.001) * sr)  # a pick or thumb takes a moment to release the string
+    voice[:attack] *= 0.5 - 0.5 * np.cos(np.pi * np.arange(attack) / attack)
+    gate_n = int(note.duration_s * sr)
+    voice[gate_n:] *= np.exp(-np.arange(n - gate_n) / (release_s / 6.9 * sr))  # damped: -60 dB at release end
+    return voice
+
+
+def _widen(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Two mics on one source: a small delay and level difference, still strongly correlated."""
+    d = int(rng.integers(0, 4))
+    right = np.concatenate([np.zeros(d), y[: y.size - d]]) * rng.uniform(0.7, 1.0)
+    return np.stack([y, right], axis=1)
+
+
+def _one_pole(x: np.ndarray, a: float) -> np.ndarray:
+    """y[n] = (1-a) x[n] + a y[n-1]: the gentle low-pass of a pick or a guitar cabinet."""
+    if a <= 0:
+        return x
+    return lfilter([1.0 - a], [1.0, -a], x)
+
+
+# ---- defects ------------------------------------------------------------------------------------
+
+
+def _playing(x: np.ndarray, sr: int, rel_db: float = -20.0) -> np.ndarray:
+    """Sample indices (frame centres) where the loop is clearly sounding."""
+    frame = max(1, int(0.01 * sr))
+    mono = np.abs(x).max(axis=1)
+    n = mono.size // frame
+    env = mono[: n * frame].reshape(n, frame).max(axis=1)
+    active = np.flatnonzero(env > env.max() * 10 ** (rel_db / 20))
+    return active * frame + frame // 2
+
+
+def _pick(x: np.ndarray, sr: int, rng: np.random.Generator, length: int, rel_db: float = -20.0) -> int:
+    """A start index inside the playing region, leaving room for `length` samples."""
+    cand = _playing(x, sr, rel_db)
+    cand = cand[(cand + length < x.shape[0]) & (cand > int(0.05 * sr))]
+    if cand.size == 0:
+        return int(rng.integers(0, max(1, x.shape[0] - length)))
+    return int(rng.choice(cand))
+
+
+def _click(x, sr, rng):
+    i = _pick(x, sr, rng, 4)
+    width = int(rng.integers(1, 4))
+    amp = rng.uniform(0.25, 0.7) * rng.choice([-1.0, 1.0])
+    shape = np.array([1.0, -0.6, 0.3])[:width]
+    x[i : i + width] += amp * shape[:, None]
+    return x, Defect("click", i / sr, width / sr)
+
+
+def _clipping(x, sr, rng):
+    frac = rng.uniform(0.002, 0.03)
+    ceiling = rng.choice([1.0, 1.0, rng.uniform(0.5, 0.99)])  # bounced clipped, or a clipping preamp
+    level = np.quantile(np.abs(x), 1 - frac)
+    x = np.clip(x * (ceiling / max(level, 1e-9)), -ceiling, ceiling)
+    hit = np.flatnonzero(np.abs(x).max(axis=1) >= ceiling)
+    return x, Defect("clipping", hit[0] / sr, (hit[-1] - hit[0] + 1) / sr)
+
+
+def _dropout(x, sr, rng):
+    n = int(rng.uniform(0.005, 0.12) * sr)
+    i = _pick(x, sr, rng, n, -12.0)
+    x[i : i + n] = 0.0
+    return x, Defect("dropout", i / sr, n / sr)
+
+
+def _noise_burst(x, sr, rng):
+    n = int(rng.uniform(0.05, 0.3) * sr)
+    i = _pick(x, sr, rng, n)
+    rms = np.sqrt(np.mean(x**2)) or 1e-3
+    burst = rng.standard_normal((n, x.shape[1])) * rms * 10 ** (rng.uniform(-6, 0) / 20)
+    x[i : i + n] += burst * np.hanning(n)[:, None] ** 0.25
+    return x, Defect("noise_burst", i / sr, n / sr)
+
+
+def _timing_slip(x, sr, rng):
+    d = int(rng.uniform(0.02, 0.06) * sr)
+    n = int(rng.uniform(0.2, 0.5) * sr)
+    n = min(n, x.shape[0] // 2)
+    i = _pick(x, sr, rng, n + d)
+    seg = x[i : i + n].copy()
+    fade = min(int(0.005 * sr), n // 4)
+    w = np.ones(n)
+    w[:fade] = np.linspace(0, 1, fade)
+    w[-fade:] = np.linspace(1, 0, fade)
+    x[i + d : i + d + n] = x[i + d : i + d + n] * (1 - w[:, None]) + seg * w[:, None]
+    x[i : i + d] *= np.linspace(1, 0, d)[:, None]  # the player came in late: the slot is empty
+    return x, Defect("timing_slip", i / sr, (n + d) / sr)
+
+
+def _wrong_note(x, sr, rng):
+    ratio = 2 ** (rng.choice([-2, -1, 1, 2, 6]) / 12)
+    n = int(rng.uniform(0.15, 0.4) * sr)
+    src_n = int(n * ratio)
+    i = _pick(x, sr, rng, max(n, src_n))
+    pos = np.arange(n) * ratio
+    shifted = np.stack([np.interp(pos, np.arange(src_n + 1), x[i : i + src_n + 1, c]) for c in range(x.shape[1])], axis=1)
+    fade = int(0.005 * sr)
+    w = np.ones(n)
+    w[:fade] = np.linspace(0, 1, fade)
+    w[-fade:] = np.linspace(1, 0, fade)
+    x[i : i + n] = x[i : i + n] * (1 - w[:, None]) + shifted * w[:, None]
+    return x, Defect("wrong_note", i / sr, n / sr)
+
+
+def _dc_offset(x, sr, rng):
+    x = x + rng.uniform(0.03, 0.2) * rng.choice([-1.0, 1.0])
+    return x, Defect("dc_offset", 0.0, x.shape[0] / sr)
+
+
+def _polarity(x, sr, rng):
+    if x.shape[1] == 1:
+        x = np.repeat(x, 2, axis=1)
+    x[:, int(rng.integers(0, x.shape[1]))] *= -1.0
+    return x, Defect("polarity", 0.0, x.shape[0] / sr)
+
+
+def _truncation(x, sr, rng):
+    n = x.shape[0]
+    cand = _playing(x, sr, -10.0)
+    cand = cand[(cand > n * 0.55) & (cand < n * 0.92)]
+    cut = int(rng.choice(cand)) if cand.size else int(n * 0.75)
+    return x[:cut], Defect("truncation", cut / sr, (n - cut) / sr)
+
+
+def _hum(x, sr, rng):
+    f0 = float(rng.choice([50.0, 60.0]))
+    t = np.arange(x.shape[0]) / sr
+    hum = sum(np.sin(2 * np.pi * f0 * k * t + rng.uniform(0, 6.3)) / k for k in (1, 2, 3, 5))
+    x = x + (10 ** (rng.uniform(-42, -30) / 20) * hum / 1.6)[:, None]
+    return x, Defect("hum", 0.0, x.shape[0] / sr)
+
+
+def _hiss(x, sr, rng):
+    x = x + 10 ** (rng.uniform(-52, -40) / 20) * rng.standard_normal(x.shape)
+    return x, Defect("hiss", 0.0, x.shape[0] / sr)
+
+
+def _level(x, sr, rng):
+    if rng.random() < 0.5:  # recorded far too quiet
+        x = x * (10 ** (-45 / 20) / max(np.max(np.abs(x)), 1e-9)) * 10 ** (rng.uniform(-8, 0) / 20)
+    else:  # squashed and pushed to the ceiling
+        drive = rng.uniform(4.0, 10.0) / max(np.max(np.abs(x)), 1e-9)
+        x = 0.99 * np.tanh(x * drive)
+    return x, Defect("level", 0.0, x.shape[0] / sr)
+
+
+_INJECTORS = {
+    "click": _click,
+    "clipping": _clipping,
+    "dropout": _dropout,
+    "noise_burst": _noise_burst,
+    "timing_slip": _timing_slip,
+    "wrong_note": _wrong_note,
+    "dc_offset": _dc_offset,
+    "polarity": _polarity,
+    "truncation": _truncation,
+    "hum": _hum,
+    "hiss": _hiss,
+    "level": _level,
+}
+
+
+def with_defect(loop: Loop, kind: str, rng: np.random.Generator) -> tuple[Loop, Defect]:
+    """inject() for a Loop, keeping its musical description."""
+    y, defect = inject(loop.samples, loop.sample_rate, kind, rng)
+    return replace(loop, samples=y), defect
