@@ -6,7 +6,6 @@ an edited file or a different encoder is a miss.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
@@ -15,20 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from . import paths
+from .hashing import file_sha256
 
 
 @dataclass(frozen=True)
 class CacheEntry:
     vector: np.ndarray
     duration_s: float
-
-
-def content_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class EmbeddingCache:
@@ -43,7 +35,7 @@ class EmbeddingCache:
         st = path.stat()
         memo = (str(path.resolve()), st.st_mtime_ns, st.st_size)
         if memo not in self._hashes:
-            self._hashes[memo] = content_hash(path)
+            self._hashes[memo] = file_sha256(path)
         return self.folder / f"{self._hashes[memo]}.npz"
 
     def lookup(self, path: Path) -> CacheEntry | None:

@@ -7,7 +7,6 @@ Contract: inputs `mel_fusion` float32 [B,4,1001,64], `longer` bool [B] and/or `v
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import tempfile
@@ -20,6 +19,7 @@ import numpy as np
 from . import features, mel_stats, paths
 from .audio import Clip
 from .errors import EncoderError
+from .hashing import file_sha256
 
 log = logging.getLogger("loopbridge")
 
@@ -69,14 +69,6 @@ FALLBACK_ENCODER = "mel-stats"
 
 def encoder_path(preset: str) -> Path:
     return paths.encoders_dir() / f"{preset}.onnx"
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @lru_cache(maxsize=1)
