@@ -1,0 +1,102 @@
+"""`loopbridge fit`: learn what normal sounds like from a library of loops and save it as a model bundle."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from ..errors import LoopbridgeError
+
+log = logging.getLogger("loopbridge")
+
+HEADS = "aewres,ae,iforest,pca,knn,mahalanobis"  # export.fit.HEADS, repeated so --help needs no torch
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fit", help="train one-class heads on your loops and save a model bundle")
+    p.add_argument("inputs", nargs="*", metavar="AUDIO_DIR", help="folders (or files) of normal loops")
+    p.add_argument("--embeddings", type=Path, help="fit on saved embeddings instead (.npz from `loopbridge embed`, or .npy)")
+    p.add_argument("--name", required=True, help="model name (the bundle's folder name)")
+    p.add_argument("--encoder", default=None, help="preset or .onnx (default: CLAP if installed, else mel-stats)")
+    p.add_argument("--heads", default=HEADS, help=f"comma-separated heads to train (default: {HEADS})")
+    p.add_argument("--out", type=Path, help="bundle folder (default: the models folder / NAME)")
+    p.add_argument("--force", action="store_true", help="replace an existing bundle of that name")
+    p.add_argument("--seed", type=int, default=0, help="makes training reproducible on CPU")
+    p.add_argument("--quantile", type=float, default=0.95, help="threshold = this quantile of training scores")
+    svdd = p.add_argument_group("Deep SVDD (ae, aewres)")
+    svdd.add_argument("--epochs", type=int, default=1000, help="upper bound per phase (early stopping decides)")
+    svdd.add_argument("--patience", type=int, default=20, help="epochs without validation improvement before stopping")
+    svdd.add_argument("--hidden", default="512,256,128,64,32", help="layer sizes; the last is the latent")
+    svdd.add_argument("--lr", type=float, default=1e-4)
+    svdd.add_argument("--weight-decay", type=float, default=1e-2)
+    svdd.add_argument("--batch-size", type=int, default=32)
+    svdd.add_argument("--dropout", type=float, default=0.2)
+    svdd.add_argument("--eps", type=float, default=0.1, help="centre coordinates nearer 0 are pushed to ±eps")
+    svdd.add_argument("--val-fraction", type=float, default=0.2)
+    svdd.add_argument("--no-pretrain", action="store_true", help="skip the autoencoder phase (ablation)")
+    base = p.add_argument_group("baselines")
+    base.add_argument("--knn-k", type=int, default=1)
+    base.add_argument("--pca-variance", type=float, default=0.95, help="explained variance kept by PCA")
+    base.add_argument("--iforest-trees", type=int, default=100)
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import paths
+    from ..embedding import load_embeddings
+    from ..encoders import Encoder
+    try:
+        from ..export import fit
+        from ..export.heads import SVDDConfig
+    except ImportError as exc:
+        raise LoopbridgeError(f"fit needs the training extra: pip install 'loopbridge[torch]' ({exc})", "missing_extra") from exc
+
+    if bool(args.inputs) == bool(args.embeddings):
+        raise LoopbridgeError("give either AUDIO_DIR... or --embeddings FILE (not both, not neither)", "usage")
+    dest: Path = args.out or paths.models_dir() / args.name
+    if dest.exists() and not args.force:
+        raise LoopbridgeError(f"model '{dest}' already exists; use --force to replace it, or pick another --name", "exists")
+    try:
+        hidden = tuple(int(h) for h in args.hidden.split(","))
+    except ValueError as exc:
+        raise LoopbridgeError(f"--hidden must be comma-separated integers, got '{args.hidden}'", "usage") from exc
+    opts = fit.FitOptions(
+        heads=fit.parse_heads(args.heads),
+        quantile=args.quantile,
+        seed=args.seed,
+        svdd=SVDDConfig(
+            hidden=hidden, dropout=args.dropout, lr=args.lr, weight_decay=args.weight_decay, batch_size=args.batch_size,
+            epochs=args.epochs, patience=args.patience, val_fraction=args.val_fraction, eps=args.eps, seed=args.seed,
+            pretrain=not args.no_pretrain,
+        ),
+        knn_k=args.knn_k,
+        pca_variance=args.pca_variance,
+        iforest_estimators=args.iforest_trees,
+        progress=not args.no_progress,
+    )
+
+    if args.embeddings:
+        emb = load_embeddings(args.embeddings)
+        ref = fit.embeddings_ref(emb)
+        training = {"source": str(args.embeddings), "files": len(emb)}
+        if ref.preset is None:
+            log.warning("note: %s names no encoder; this model will only score embeddings", args.embeddings)
+    else:
+        encoder = Encoder.open(args.encoder)
+        log.info("encoder %s (%d-d) on %s", encoder.id, encoder.dim, encoder.provider)
+        emb, failures = fit.embed_library(args.inputs, encoder, progress=opts.progress)
+        for f in failures:
+            log.warning("skipped %s", f.error.message)
+        if not len(emb):
+            raise LoopbridgeError(f"none of the {len(failures)} audio file(s) could be read", "no_files")
+        ref = fit.encoder_ref(encoder)
+        training = {"source": [str(p) for p in args.inputs], "files": len(emb), "skipped": [f.path for f in failures]}
+
+    detectors = fit.fit_heads(emb.vectors, opts)
+    out = fit.save_bundle(dest, args.name, detectors, ref, training, force=args.force)
+    for name, det in detectors.items():
+        print(fit.summary_line(name, det))
+    print(f"model '{args.name}' ({len(emb)} loops, encoder {ref.preset or 'unknown'}) → {out}")
+    return 0

@@ -1,0 +1,119 @@
+"""Takes → scores and flags with one model bundle; the CLI and the OSC server both score through here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import audio
+from .bundle import Bundle
+from .embedding import EmbedFailure
+from .encoders import Encoder
+from .errors import LoopbridgeError, ModelError
+from .results import TakeResult
+
+BATCH_SIZE = 8
+
+
+class Scorer:
+    """A bundle plus the one encoder its heads were trained on (opened on first use, or given)."""
+
+    def __init__(self, bundle: Bundle | str | Path, encoder: Encoder | None = None, batch_size: int = BATCH_SIZE) -> None:
+        self.bundle = bundle if isinstance(bundle, Bundle) else Bundle.load(bundle)
+        self.batch_size = batch_size
+        self._encoder = None
+        if encoder is not None:
+            self.check_encoder(encoder)
+            self._encoder = encoder
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            ref = self.bundle.encoder
+            if ref.preset is None:
+                raise ModelError(
+                    f"model '{self.bundle.name}' was fitted on plain embeddings with no known encoder; "
+                    "it can only score embeddings (`loopbridge score --embeddings FILE`)"
+                )
+            encoder = Encoder.open(ref.preset)
+            self.check_encoder(encoder)
+            self._encoder = encoder
+        return self._encoder
+
+    def check_encoder(self, encoder: Encoder) -> None:
+        """Refuse an encoder whose embeddings the heads were not trained on."""
+        ref, name = self.bundle.encoder, self.bundle.name
+        if ref.preset is not None and encoder.name != ref.preset:
+            raise ModelError(f"model '{name}' was fitted with encoder '{ref.preset}', not '{encoder.name}'")
+        if encoder.dim != ref.dim:
+            raise ModelError(f"model '{name}' expects {ref.dim}-dimensional embeddings; encoder '{encoder.name}' gives {encoder.dim}")
+        if ref.id is not None and encoder.id != ref.id:
+            raise ModelError(
+                f"model '{name}' was fitted with a different '{ref.preset}' encoder file ({ref.id}, now {encoder.id}); "
+                "fit the model again with this encoder"
+            )
+
+    def check_embedding_source(self, encoder_id: str) -> None:
+        """For saved embeddings: refuse ones made by another encoder (an empty id means unknown, as for .npy)."""
+        ref = self.bundle.encoder
+        if encoder_id and ref.id and encoder_id != ref.id:
+            raise ModelError(f"these embeddings come from encoder {encoder_id}; model '{self.bundle.name}' was fitted on {ref.id}")
+
+    def score_embeddings(
+        self,
+        X: np.ndarray,
+        files: list[str] | None = None,
+        durations: np.ndarray | None = None,
+        silent: list[bool] | None = None,
+    ) -> list[TakeResult]:
+        scores = self.bundle.scores(X)
+        n = len(next(iter(scores.values())))
+        files = files or [f"row {i}" for i in range(n)]
+        durations = np.full(n, np.nan) if durations is None else durations
+        primary, thresholds = self.bundle.primary, dict(self.bundle.thresholds)
+        return [
+            TakeResult(
+                path=files[i],
+                model=self.bundle.name,
+                duration_s=float(durations[i]),
+                head=primary,
+                score=float(scores[primary][i]),
+                threshold=thresholds[primary],
+                head_flag=bool(scores[primary][i] > thresholds[primary]),
+                head_scores={h: float(s[i]) for h, s in scores.items()},
+                head_thresholds=thresholds,
+                silent=bool(silent[i]) if silent else False,
+            )
+            for i in range(n)
+        ]
+
+    def score_clips(self, clips: list[audio.Clip]) -> list[TakeResult]:
+        results: list[TakeResult] = []
+        for start in range(0, len(clips), self.batch_size):
+            chunk = clips[start : start + self.batch_size]
+            results += self.score_embeddings(
+                self.encoder.embed_clips(chunk),
+                [c.path for c in chunk],
+                np.array([c.duration_s for c in chunk]),
+                [c.is_silent for c in chunk],
+            )
+        return results
+
+    def score_files(self, paths: list[str | Path], max_seconds: float = audio.DEFAULT_MAX_SECONDS) -> tuple[list[TakeResult], list[EmbedFailure]]:
+        """Files and folders; a file that can't be read is listed as a failure and the rest are scored."""
+        results: list[TakeResult] = []
+        failures: list[EmbedFailure] = []
+        pending: list[audio.Clip] = []
+        files = audio.expand_paths(paths)
+        for i, path in enumerate(files):
+            try:
+                pending.append(audio.load(path, max_seconds))
+            except LoopbridgeError as exc:
+                failures.append(EmbedFailure(str(path), exc))
+            except OSError as exc:
+                failures.append(EmbedFailure(str(path), LoopbridgeError(f"{path}: cannot be read ({exc.strerror or exc})", "unreadable")))
+            if len(pending) == self.batch_size or (i == len(files) - 1 and pending):
+                results += self.score_clips(pending)
+                pending = []
+        return results, failures
