@@ -1,0 +1,738 @@
+// loopbridge device script, for Max's classic `js` object (ES5: SpiderMonkey in Max 8 / Live 11).
+//
+// It watches the clip slots of the track the device sits on; when a clip stops recording it sends
+// the take's file to `loopbridge serve` over OSC (through [udpsend]) and marks the clip with the
+// answer that comes back (through [udpreceive]). Live forbids changing the set from inside an
+// observer callback, so every change to a clip is deferred through a Task scheduled at 0 ms.
+
+autowatch = 0;
+inlets = 1;
+outlets = 7;
+
+setinletassist(0, "OSC replies from udpreceive, init, scoretrack, sensitivity, model, savedmodel, markok");
+setoutletassist(0, "OSC messages to udpsend");
+setoutletassist(1, "connection text (set ...)");
+setoutletassist(2, "last result text (set ...)");
+setoutletassist(3, "reasons text (set ...)");
+setoutletassist(4, "progress and errors text (set ...)");
+setoutletassist(5, "model menu (clear / append / setsymbol)");
+setoutletassist(6, "model name to store with the Live Set (to pattr)");
+
+var OUT_OSC = 0;
+var OUT_CONNECTION = 1;
+var OUT_RESULT = 2;
+var OUT_REASONS = 3;
+var OUT_STATUS = 4;
+var OUT_MODELS = 5;
+var OUT_SAVED_MODEL = 6;
+
+var ADDRESS = "/loopbridge/";
+var PING_INTERVAL_MS = 3000;     // a ping unanswered by the next tick means the server is gone
+var TAKE_TIMEOUT_MS = 30000;     // a take with no terminal reply this long after sending is dropped
+var MAX_BATCH_CHARS = 6000;      // keep each batch datagram well under the 8 KB the server accepts
+var ARRANGEMENT_SETTLE_MS = 500; // Live adds the recorded arrangement clips just after recording stops
+var FLAG_MARK = "\u26A0";        // ⚠
+var OK_MARK = "\u2713";          // ✓
+var MARK_SEP = " \u00B7 ";       // " · " between the marker and the clip's own name
+var MARKER_PATTERN = /^(?:\u26A0|\u2713)[^\u00B7]* \u00B7 /;
+var WARNING_COLOUR = 0xFF3636;   // Live snaps it to the nearest palette colour (red)
+var NOT_RUNNING = "server not running \u2014 start `loopbridge serve`";
+
+// ---- state -------------------------------------------------------------------------------------
+
+var track = null;          // LiveAPI of the track this device sits on
+var trackWatch = null;     // observes the track's clip_slots (scenes added or removed)
+var slotWatches = [];      // one per clip slot: {api, clip}
+var song = null;           // observes Song.record_mode for Arrangement recording
+var recordStartClips = null; // arrangement clip ids present when Arrangement recording started
+var ticker = null;         // ping Task
+var nextId = 1;
+var pending = {};          // request id -> {kind: "take"|"batch", clips, sentAt, name, run}
+var reasonsById = {};      // request id -> reasons received before its result
+var runs = {};             // "Score track" run id -> {ids, done, total, scored, flagged, failed}
+var originalColours = {};  // clip id -> colour before this device flagged it
+var connected = null;      // null until the first ping is answered or missed
+var pingOutstanding = false;
+var serverInfo = "";
+var models = [];
+var model = "";            // "" = the server's default model
+var sensitivityValue = null;
+var sensitivityPending = false; // restored from the Live Set before the server was reached
+var markOk = 0;
+var deferred = [];         // Tasks kept alive until they run
+
+// ---- helpers -----------------------------------------------------------------------------------
+
+function now() {
+    return new Date().getTime();
+}
+
+function show(outletIndex, text) {
+    outlet(outletIndex, "set", text);
+}
+
+function send() {
+    var args = Array.prototype.slice.call(arguments);
+    args[0] = ADDRESS + args[0];
+    outlet.apply(this, [OUT_OSC].concat(args));
+}
+
+// Run fn outside the current notification, as Live requires for any change to the set.
+function defer(fn) {
+    var task = new Task(function () {
+        deferred.splice(deferred.indexOf(task), 1);
+        fn();
+    }, this);
+    deferred.push(task);
+    task.schedule(0);
+}
+
+// LiveAPI.get returns a list of atoms; a name or path with spaces may come back split.
+function getValue(api, prop) {
+    var v = api.get(prop);
+    if (v === undefined || v === null) {
+        return v;
+    }
+    if (typeof v === "object" && v.length !== undefined) {
+        return v.length === 1 ? v[0] : Array.prototype.join.call(v, " ");
+    }
+    return v;
+}
+
+function idsOf(list) {
+    var ids = [];
+    if (!list) {
+        return ids;
+    }
+    for (var i = 0; i + 1 < list.length; i += 2) {
+        if (list[i] === "id" && Number(list[i + 1]) !== 0) {
+            ids.push(Number(list[i + 1]));
+        }
+    }
+    return ids;
+}
+
+function apiFor(id) {
+    return new LiveAPI("id " + id);
+}
+
+function exists(api) {
+    return api && Number(api.id) !== 0;
+}
+
+function formatNumber(x) {
+    x = Number(x);
+    if (!isFinite(x)) {
+        return String(x);
+    }
+    if (Math.abs(x) >= 100) {
+        return x.toFixed(0);
+    }
+    return String(Number(x.toPrecision(2)));
+}
+
+function stripMarker(name) {
+    var m = MARKER_PATTERN.exec(name);
+    return m ? name.substring(m[0].length) : name;
+}
+
+function clipLabel(clip) {
+    return stripMarker(String(getValue(clip, "name") || "")) || "untitled clip";
+}
+
+// ---- start-up: find the track, watch its clip slots -----------------------------------------
+
+// [live.thisdevice] bangs when the Live API is ready; the patcher turns that bang into `init`.
+function init() {
+    track = findTrack();
+    if (!track) {
+        show(OUT_STATUS, "put loopbridge on an audio track");
+    } else {
+        trackWatch = new LiveAPI(function (args) {
+            if (args[0] === "clip_slots") {
+                watchSlots();
+            }
+        }, "id " + track.id);
+        trackWatch.property = "clip_slots";
+        watchSlots();
+        watchArrangement();
+        show(OUT_STATUS, "watching " + getValue(track, "name"));
+    }
+    if (!ticker) {
+        ticker = new Task(tick, this);
+        ticker.interval = PING_INTERVAL_MS;
+        ticker.repeat();
+    }
+    show(OUT_CONNECTION, "connecting\u2026");
+    ping();
+}
+
+function findTrack() {
+    var api = new LiveAPI("this_device");
+    for (var depth = 0; depth < 8 && exists(api); depth++) {
+        var parent = idsOf(api.get("canonical_parent"));
+        if (parent.length === 0) {
+            return null;
+        }
+        api = apiFor(parent[0]);
+        if (api.type === "Track") {
+            return api;
+        }
+    }
+    return null;
+}
+
+function watchSlots() {
+    var ids = idsOf(track.get("clip_slots"));
+    var kept = [];
+    for (var i = 0; i < slotWatches.length; i++) {
+        if (ids.indexOf(Number(slotWatches[i].api.id)) >= 0) {
+            kept.push(slotWatches[i]);
+        } else {
+            stopWatch(slotWatches[i]);
+        }
+    }
+    slotWatches = kept;
+    for (var j = 0; j < ids.length; j++) {
+        if (!watchFor(ids[j])) {
+            slotWatches.push(watchSlot(ids[j]));
+        }
+    }
+}
+
+function watchFor(slotId) {
+    for (var i = 0; i < slotWatches.length; i++) {
+        if (Number(slotWatches[i].api.id) === slotId) {
+            return slotWatches[i];
+        }
+    }
+    return null;
+}
+
+function stopWatch(watch) {
+    watch.api.property = "";
+    if (watch.clip) {
+        watch.clip.api.property = "";
+    }
+}
+
+function watchSlot(slotId) {
+    var watch = {api: null, clip: null};
+    watch.api = new LiveAPI(function (args) {
+        if (args[0] === "has_clip") {
+            onHasClip(watch, Number(args[1]));
+        }
+    }, "id " + slotId);
+    watch.api.property = "has_clip";
+    onHasClip(watch, Number(getValue(watch.api, "has_clip")));
+    return watch;
+}
+
+function onHasClip(watch, hasClip) {
+    if (!hasClip) {
+        if (watch.clip) {
+            watch.clip.api.property = "";
+            watch.clip = null;
+        }
+        return;
+    }
+    var clipIds = idsOf(watch.api.get("clip"));
+    if (clipIds.length === 0 || (watch.clip && Number(watch.clip.api.id) === clipIds[0])) {
+        return;
+    }
+    watch.clip = watchClip(clipIds[0]);
+}
+
+// An empty slot cannot be observed for its clip, so each new clip gets its own is_recording watch.
+function watchClip(clipId) {
+    var clipWatch = {api: null, recording: 0};
+    clipWatch.api = new LiveAPI(function (args) {
+        if (args[0] !== "is_recording") {
+            return;
+        }
+        var recording = Number(args[1]);
+        if (clipWatch.recording === 1 && recording === 0) {
+            defer(function () {
+                scoreTake(clipId);
+            });
+        }
+        clipWatch.recording = recording;
+    }, "id " + clipId);
+    clipWatch.api.property = "is_recording";
+    clipWatch.recording = Number(getValue(clipWatch.api, "is_recording"));
+    return clipWatch;
+}
+
+// Arrangement recording: Live exposes no per-clip recording edge there, so compare the track's
+// arrangement clips before and after Song.record_mode goes 1 -> 0.
+function watchArrangement() {
+    if (!hasArrangementClips()) {
+        return;
+    }
+    song = new LiveAPI(function (args) {
+        if (args[0] !== "record_mode") {
+            return;
+        }
+        var on = Number(args[1]);
+        if (on && recordStartClips === null) {
+            recordStartClips = idsOf(track.get("arrangement_clips"));
+        } else if (!on && recordStartClips !== null) {
+            var before = recordStartClips;
+            recordStartClips = null;
+            var settle = new Task(function () {
+                scoreNewArrangementClips(before);
+            }, this);
+            deferred.push(settle);
+            settle.schedule(ARRANGEMENT_SETTLE_MS);
+        }
+    }, "live_set");
+    song.property = "record_mode";
+    if (Number(getValue(song, "record_mode"))) {
+        recordStartClips = idsOf(track.get("arrangement_clips"));
+    }
+}
+
+// Live 10 and older have no Track.arrangement_clips.
+function hasArrangementClips() {
+    return String(track.info).indexOf("arrangement_clips") >= 0;
+}
+
+function scoreNewArrangementClips(before) {
+    var ids = idsOf(track.get("arrangement_clips"));
+    for (var i = 0; i < ids.length; i++) {
+        if (before.indexOf(ids[i]) < 0) {
+            scoreTake(ids[i]);
+        }
+    }
+}
+
+// ---- requests ----------------------------------------------------------------------------------
+
+function scoreTake(clipId) {
+    var clip = apiFor(clipId);
+    if (!exists(clip) || !Number(getValue(clip, "is_audio_clip"))) {
+        return;
+    }
+    var path = String(getValue(clip, "file_path") || "");
+    if (!path) {
+        show(OUT_STATUS, clipLabel(clip) + ": Live gave no file for this clip");
+        return;
+    }
+    var id = nextId++;
+    pending[id] = {kind: "take", clips: [clipId], name: clipLabel(clip), path: path, sentAt: now()};
+    sendScore(id);
+    show(OUT_STATUS, "scoring " + pending[id].name + "\u2026");
+}
+
+function sendScore(id) {
+    var request = pending[id];
+    request.sentAt = now();
+    if (model) {
+        send("score", id, request.path, model);
+    } else {
+        send("score", id, request.path);
+    }
+}
+
+// The "Score track" button: every audio clip of the track, Session and Arrangement, in batches.
+function scoretrack() {
+    if (!track) {
+        show(OUT_STATUS, "put loopbridge on an audio track");
+        return;
+    }
+    var byPath = {};
+    var paths = [];
+    var clipIds = trackClipIds();
+    for (var i = 0; i < clipIds.length; i++) {
+        var clip = apiFor(clipIds[i]);
+        if (!Number(getValue(clip, "is_audio_clip"))) {
+            continue;
+        }
+        var path = String(getValue(clip, "file_path") || "");
+        if (!path) {
+            continue;
+        }
+        if (!byPath[path]) {
+            byPath[path] = [];
+            paths.push(path);
+        }
+        byPath[path].push(clipIds[i]);
+    }
+    if (paths.length === 0) {
+        show(OUT_STATUS, "no audio clips on this track");
+        return;
+    }
+    var run = {ids: [], done: {}, total: {}, scored: 0, flagged: 0, failed: 0, files: paths.length};
+    var runId = nextId;
+    var groups = splitPaths(paths);
+    for (var g = 0; g < groups.length; g++) {
+        var id = nextId++;
+        var clips = {};
+        for (var p = 0; p < groups[g].length; p++) {
+            clips[groups[g][p]] = byPath[groups[g][p]];
+        }
+        pending[id] = {kind: "batch", clipsByPath: clips, sentAt: now(), run: runId};
+        run.ids.push(id);
+        run.done[id] = 0;
+        run.total[id] = groups[g].length;
+        send.apply(this, ["batch", id].concat(groups[g]));
+    }
+    runs[runId] = run;
+    showProgress(run);
+}
+
+function trackClipIds() {
+    var ids = [];
+    for (var i = 0; i < slotWatches.length; i++) {
+        if (Number(getValue(slotWatches[i].api, "has_clip"))) {
+            ids = ids.concat(idsOf(slotWatches[i].api.get("clip")));
+        }
+    }
+    if (hasArrangementClips()) {
+        ids = ids.concat(idsOf(track.get("arrangement_clips")));
+    }
+    return ids;
+}
+
+function splitPaths(paths) {
+    var groups = [[]];
+    var size = 0;
+    for (var i = 0; i < paths.length; i++) {
+        var cost = paths[i].length + 8;
+        if (size + cost > MAX_BATCH_CHARS && groups[groups.length - 1].length > 0) {
+            groups.push([]);
+            size = 0;
+        }
+        groups[groups.length - 1].push(paths[i]);
+        size += cost;
+    }
+    return groups;
+}
+
+function showProgress(run) {
+    var done = 0;
+    var total = 0;
+    for (var i = 0; i < run.ids.length; i++) {
+        done += run.done[run.ids[i]];
+        total += run.total[run.ids[i]];
+    }
+    var text = "track: " + done + " / " + total + " scored";
+    if (run.flagged) {
+        text += ", " + run.flagged + " flagged";
+    }
+    if (run.failed) {
+        text += ", " + run.failed + " failed";
+    }
+    show(OUT_STATUS, text);
+}
+
+function ping() {
+    pingOutstanding = true;
+    send("ping");
+}
+
+function tick() {
+    if (pingOutstanding && connected !== false) {
+        connected = false;
+        show(OUT_CONNECTION, NOT_RUNNING);
+    }
+    dropStaleTakes();
+    ping();
+}
+
+// While the server is away takes wait (they are resent on reconnect); otherwise a take without
+// an answer in TAKE_TIMEOUT_MS is reported and forgotten.
+function dropStaleTakes() {
+    if (!connected) {
+        return;
+    }
+    var t = now();
+    for (var id in pending) {
+        if (pending[id].kind === "take" && t - pending[id].sentAt > TAKE_TIMEOUT_MS) {
+            show(OUT_STATUS, pending[id].name + ": no answer from the server");
+            delete pending[id];
+            delete reasonsById[id];
+        }
+    }
+}
+
+// ---- UI messages -------------------------------------------------------------------------------
+
+function sensitivity(q) {
+    sensitivityValue = Number(q);
+    if (connected) {
+        sendSensitivity();
+    } else {
+        sensitivityPending = true;
+    }
+}
+
+function sendSensitivity() {
+    var name = model || models[0];
+    sensitivityPending = !name;
+    if (name && sensitivityValue !== null) {
+        send("sensitivity", name, sensitivityValue);
+    }
+}
+
+// The model menu: a choice by the user, stored with the Live Set.
+function setmodel() {
+    model = arrayfromargs(arguments).join(" ");
+    outlet(OUT_SAVED_MODEL, "set", model);
+    if (connected && sensitivityValue !== null) {
+        sendSensitivity();
+    }
+}
+
+// The stored choice coming back from the Live Set when it loads.
+function savedmodel() {
+    model = arrayfromargs(arguments).join(" ");
+    updateModelMenu();
+}
+
+function markok(on) {
+    markOk = Number(on) ? 1 : 0;
+}
+
+function updateModelMenu() {
+    outlet(OUT_MODELS, "clear");
+    for (var i = 0; i < models.length; i++) {
+        outlet(OUT_MODELS, "append", models[i]);
+    }
+    if (model) {
+        outlet(OUT_MODELS, "setsymbol", model);
+    }
+}
+
+// ---- replies from the server -------------------------------------------------------------------
+
+function anything() {
+    var args = arrayfromargs(arguments);
+    if (messagename.indexOf(ADDRESS) !== 0) {
+        post("loopbridge: ignored " + messagename + "\n");
+        return;
+    }
+    var kind = messagename.substring(ADDRESS.length);
+    if (kind === "pong") {
+        onPong(args);
+    } else if (kind === "model") {
+        onModel(args);
+    } else if (kind === "reason") {
+        onReason(args);
+    } else if (kind === "result") {
+        onResult(args);
+    } else if (kind === "progress") {
+        onProgress(args);
+    } else if (kind === "done") {
+        onDone(args);
+    } else if (kind === "error") {
+        onError(args);
+    }
+}
+
+function onPong(args) {
+    pingOutstanding = false;
+    var wasConnected = connected;
+    connected = true;
+    serverInfo = "loopbridge " + (args[1] !== undefined ? args[1] : "") + " \u00B7 " + (args[2] || "");
+    show(OUT_CONNECTION, "connected \u00B7 " + serverInfo);
+    if (wasConnected !== true) {
+        models = [];
+        send("models");
+        for (var id in pending) {
+            if (pending[id].kind === "take") {
+                sendScore(Number(id)); // sent while the server was away
+            }
+        }
+    }
+}
+
+function onModel(args) {
+    var name = String(args[0]);
+    if (models.indexOf(name) < 0) {
+        models.push(name);
+        updateModelMenu();
+    }
+    if (sensitivityPending) {
+        sendSensitivity();
+    }
+}
+
+function onReason(args) {
+    var id = Number(args[0]);
+    if (!reasonsById[id]) {
+        reasonsById[id] = [];
+    }
+    reasonsById[id].push({
+        kind: String(args[1]).replace(/\u00B7/g, ""),
+        severity: Number(args[2]),
+        start: Number(args[3]),
+        duration: Number(args[4]),
+        message: args.slice(5).join(" ")
+    });
+}
+
+function onResult(args) {
+    var id = Number(args[0]);
+    var request = pending[id];
+    var reasons = (reasonsById[id] || []).slice();
+    delete reasonsById[id];
+    reasons.sort(function (a, b) {
+        return b.severity - a.severity;
+    });
+    var result = {
+        path: String(args[1]),
+        model: String(args[2]),
+        score: Number(args[3]),
+        threshold: Number(args[4]),
+        flag: Number(args[5]) === 1,
+        serverMs: Number(args[6]),
+        reasons: reasons
+    };
+    if (!request) {
+        return; // an answer to a request this device no longer waits for
+    }
+    var clips;
+    var latency = "";
+    if (request.kind === "take") {
+        delete pending[id];
+        clips = request.clips;
+        latency = (now() - request.sentAt) + " ms";
+    } else {
+        clips = request.clipsByPath[result.path] || [];
+        var run = runs[request.run];
+        if (run) {
+            run.scored += 1;
+            run.flagged += result.flag ? 1 : 0;
+        }
+    }
+    var name = clips.length ? clipLabel(apiFor(clips[0])) : result.path;
+    showResult(name, result, latency);
+    defer(function () {
+        for (var i = 0; i < clips.length; i++) {
+            markClip(clips[i], result);
+        }
+    });
+}
+
+function showResult(name, result, latency) {
+    var text = name + ": score " + formatNumber(result.score) + " / threshold " + formatNumber(result.threshold) +
+        (result.flag ? " \u2014 FLAGGED" : " \u2014 ok") + " \u00B7 " + result.model;
+    if (latency) {
+        text += " \u00B7 " + latency + " (server " + formatNumber(result.serverMs) + " ms)";
+    }
+    show(OUT_RESULT, text);
+    var lines = [];
+    for (var i = 0; i < result.reasons.length; i++) {
+        var r = result.reasons[i];
+        lines.push(r.kind + " at " + r.start.toFixed(2) + " s (" + Math.round(r.severity * 100) + "%): " + r.message);
+    }
+    if (lines.length === 0) {
+        lines.push(result.flag ? "no technical fault found: the take sounds unlike your library" : "no problems found");
+    }
+    show(OUT_REASONS, lines.join("\n"));
+}
+
+// Flagged: warning colour and "⚠ <score> <top reason> · <name>". Normal: the clip as it was
+// (or "✓ <score> · <name>" with Mark OK on). Any earlier marker is replaced, never stacked.
+function markClip(clipId, result) {
+    var clip = apiFor(clipId);
+    if (!exists(clip)) {
+        return;
+    }
+    var name = stripMarker(String(getValue(clip, "name") || ""));
+    if (result.flag) {
+        if (originalColours[clipId] === undefined) {
+            originalColours[clipId] = Number(getValue(clip, "color"));
+        }
+        var top = result.reasons.length ? " " + result.reasons[0].kind : "";
+        clip.set("name", FLAG_MARK + " " + formatNumber(result.score) + top + MARK_SEP + name);
+        clip.set("color", WARNING_COLOUR);
+        return;
+    }
+    if (originalColours[clipId] !== undefined) {
+        clip.set("color", originalColours[clipId]);
+        delete originalColours[clipId];
+    }
+    var okName = markOk ? OK_MARK + " " + formatNumber(result.score) + MARK_SEP + name : name;
+    if (okName !== String(getValue(clip, "name") || "")) {
+        clip.set("name", okName);
+    }
+}
+
+function onProgress(args) {
+    var request = pending[Number(args[0])];
+    var run = request && runs[request.run];
+    if (!run) {
+        return;
+    }
+    run.done[Number(args[0])] = Number(args[1]);
+    run.total[Number(args[0])] = Number(args[2]);
+    showProgress(run);
+}
+
+function onDone(args) {
+    var id = Number(args[0]);
+    var request = pending[id];
+    if (!request || request.kind !== "batch") {
+        return;
+    }
+    delete pending[id];
+    var run = runs[request.run];
+    run.done[id] = run.total[id];
+    run.failed += Number(args[3]) || 0;
+    run.ids.splice(run.ids.indexOf(id), 1);
+    if (run.ids.length > 0) {
+        showProgress(run);
+        return;
+    }
+    delete runs[request.run];
+    show(OUT_STATUS, "track done: " + run.scored + " scored, " + run.flagged + " flagged" +
+        (run.failed ? ", " + run.failed + " failed" : ""));
+}
+
+var ERROR_WORDS = {
+    missing: "the file is missing",
+    not_found: "the file is missing",
+    incomplete: "Live is still writing the file",
+    busy: "the server is busy; try again in a moment",
+    not_audio: "not an audio file",
+    forbidden: "the file is outside the folders the server may read",
+    unknown_model: "the server has no model by that name"
+};
+
+function onError(args) {
+    var id = Number(args[0]);
+    var code = String(args[1]);
+    var message = args.slice(2).join(" ");
+    var request = pending[id];
+    var words = message || ERROR_WORDS[code] || code;
+    var what = "server";
+    if (request && request.kind === "take") {
+        delete pending[id];
+        delete reasonsById[id];
+        what = request.name;
+    } else if (request && request.kind === "batch") {
+        delete pending[id];
+        var run = runs[request.run];
+        if (run) {
+            run.ids.splice(run.ids.indexOf(id), 1);
+            if (run.ids.length === 0) {
+                delete runs[request.run];
+            }
+        }
+        what = "track";
+    }
+    show(OUT_STATUS, what + ": " + words + " (" + code + ")");
+}
+
+// Max lets any global function answer a message of its name; `local` keeps these helpers private,
+// leaving init, scoretrack, sensitivity, setmodel, savedmodel, markok and anything (OSC replies).
+var HELPERS = [now, show, send, defer, getValue, idsOf, apiFor, exists, formatNumber, stripMarker, clipLabel,
+    findTrack, watchSlots, watchFor, stopWatch, watchSlot, onHasClip, watchClip, watchArrangement,
+    hasArrangementClips, scoreNewArrangementClips, scoreTake, sendScore, trackClipIds, splitPaths, showProgress,
+    ping, tick, dropStaleTakes, sendSensitivity, updateModelMenu, onPong, onModel, onReason, onResult, showResult,
+    markClip, onProgress, onDone, onError];
+for (var h = 0; h < HELPERS.length; h++) {
+    HELPERS[h].local = 1;
+}
