@@ -56,7 +56,13 @@ class Clip:
 
 def read_native(path: str | Path, max_seconds: float = DEFAULT_MAX_SECONDS) -> NativeAudio:
     """Decode a file at its native rate and channels, raising AudioError with the reason when it can't be used."""
-    p = Path(path)
+    try:
+        return _read_native(Path(path), max_seconds)
+    except OSError as exc:  # permissions, a vanished network drive, …
+        raise AudioError(path, "unreadable", f"cannot be read ({exc.strerror or exc})") from exc
+
+
+def _read_native(p: Path, max_seconds: float) -> NativeAudio:
     if not p.exists():
         raise AudioError(p, "missing", "file not found")
     if p.is_dir():

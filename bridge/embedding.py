@@ -43,16 +43,21 @@ class _Prepared:
     cached: np.ndarray | None = field(default=None, repr=False)
 
 
+def _cached(cache: EmbeddingCache, path: Path):
+    try:
+        return cache.lookup(path)
+    except OSError:  # unreadable: let audio.load name the problem
+        return None
+
+
 def _prepare(path: Path, max_seconds: float, cache: EmbeddingCache | None) -> _Prepared:
     try:
-        if cache is not None and path.is_file() and (hit := cache.lookup(path)) is not None:
+        if cache is not None and path.is_file() and (hit := _cached(cache, path)) is not None:
             return _Prepared(path, duration_s=hit.duration_s, cached=hit.vector)
         clip = audio.load(path, max_seconds)
         return _Prepared(path, features.fusion_input(clip.samples), clip.duration_s)
     except LoopbridgeError as exc:
         return _Prepared(path, error=exc)
-    except OSError as exc:
-        return _Prepared(path, error=LoopbridgeError(f"{path}: cannot be read ({exc.strerror or exc})", "unreadable"))
 
 
 def embed_files(
