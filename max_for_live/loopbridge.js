@@ -16,7 +16,7 @@ setoutletassist(2, "last result text (set ...)");
 setoutletassist(3, "reasons text (set ...)");
 setoutletassist(4, "progress and errors text (set ...)");
 setoutletassist(5, "model menu (clear / append / setsymbol)");
-setoutletassist(6, "model name to store with the Live Set (to pattr)");
+setoutletassist(6, "set savedmodel <name>: stored with the Live Set by [pattr], which sends it back on load");
 
 var OUT_OSC = 0;
 var OUT_CONNECTION = 1;
@@ -478,7 +478,7 @@ function sendSensitivity() {
 // The model menu: a choice by the user, stored with the Live Set.
 function setmodel() {
     model = arrayfromargs(arguments).join(" ");
-    outlet(OUT_SAVED_MODEL, "set", model);
+    outlet(OUT_SAVED_MODEL, "set", "savedmodel", model);
     if (connected && sensitivityValue !== null) {
         sendSensitivity();
     }

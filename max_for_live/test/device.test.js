@@ -230,7 +230,7 @@ test("choosing a model in the menu stores it with the set and scores with it", (
     const device = connectedDevice();
     device.message("setmodel", "drums");
     const saved = device.outputs.filter((o) => o.outlet === OUTLET.SAVED_MODEL);
-    assert.deepEqual(saved[saved.length - 1].args, ["set", "drums"]);
+    assert.deepEqual(saved[saved.length - 1].args, ["set", "savedmodel", "drums"]);
     device.message("sensitivity", 0.9);
     assert.deepEqual(device.oscTo("/loopbridge/sensitivity").pop(), ["/loopbridge/sensitivity", "drums", 0.9]);
     device.live.record(0, { name: "D", filePath: "/takes/d.wav" });

@@ -1,0 +1,127 @@
+"""Builds the Max for Live device from text: the patcher JSON and the script kept in the repo.
+
+An unfrozen `.amxd` is a sequence of chunks — a 4-byte tag, a little-endian uint32 length, the
+payload: `ampf` (the device type, `aaaa` = audio effect), `meta` (4 bytes) and `ptch` (the patcher
+JSON, NUL-terminated). Max can only *freeze* a device (embed its script); an unfrozen device finds
+`loopbridge.js` in its own folder, so the build writes both files side by side.
+
+    python -m loopbridge.m4l build [--out DIR] [--force]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import struct
+import sys
+from importlib import resources
+from pathlib import Path
+
+from .errors import LoopbridgeError
+
+DEVICE_TYPE = b"aaaa"  # audio effect
+META = struct.pack("<I", 1)  # as Max 9 writes it for unfrozen devices
+PATCHER_FILE = "loopbridge.maxpat"
+SCRIPT_FILE = "loopbridge.js"
+DEVICE_FILE = "loopbridge.amxd"
+DEFAULT_OUT = Path("loopbridge-device")
+
+
+def sources() -> resources.abc.Traversable:
+    """The shipped device sources (the repo's max_for_live/ folder in an editable install)."""
+    return resources.files("loopbridge.max_for_live")
+
+
+def load_patcher() -> dict:
+    return json.loads(sources().joinpath(PATCHER_FILE).read_text(encoding="utf-8"))
+
+
+def patcher_problems(patcher: dict) -> list[str]:
+    """What would make Max drop a cord or miss the script: cords to missing boxes or outlets, no js box."""
+    problems = []
+    boxes = {b["box"]["id"]: b["box"] for b in patcher["patcher"]["boxes"]}
+    for line in patcher["patcher"]["lines"]:
+        (src, outlet), (dst, inlet) = line["patchline"]["source"], line["patchline"]["destination"]
+        if src not in boxes or dst not in boxes:
+            problems.append(f"cord {src}:{outlet} -> {dst}:{inlet} joins a box that does not exist")
+            continue
+        if not 0 <= outlet < boxes[src]["numoutlets"]:
+            problems.append(f"cord from {src} uses outlet {outlet}; it has {boxes[src]['numoutlets']}")
+        if not 0 <= inlet < boxes[dst]["numinlets"]:
+            problems.append(f"cord to {dst} uses inlet {inlet}; it has {boxes[dst]['numinlets']}")
+    scripts = [b for b in boxes.values() if b.get("text", "").split()[:2] == ["js", SCRIPT_FILE]]
+    if len(scripts) != 1:
+        problems.append(f"expected one [js {SCRIPT_FILE}] box, found {len(scripts)}")
+    amxdtype = patcher["patcher"].get("project", {}).get("amxdtype")
+    if amxdtype != int.from_bytes(DEVICE_TYPE, "big"):
+        problems.append(f"project.amxdtype is {amxdtype}, not {int.from_bytes(DEVICE_TYPE, 'big')} ({DEVICE_TYPE!r})")
+    return problems
+
+
+def amxd_bytes(patcher: dict) -> bytes:
+    """The device file: ampf, meta and ptch chunks."""
+    ptch = json.dumps(patcher, indent="\t", ensure_ascii=False).encode("utf-8") + b"\0"
+    return b"".join(tag + struct.pack("<I", len(data)) + data
+                    for tag, data in ((b"ampf", DEVICE_TYPE), (b"meta", META), (b"ptch", ptch)))
+
+
+def read_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """Split an unfrozen .amxd into (tag, payload) chunks; raises ValueError on a truncated file."""
+    chunks, at = [], 0
+    while at < len(data):
+        if at + 8 > len(data):
+            raise ValueError(f"truncated chunk header at byte {at}")
+        tag, size = data[at:at + 4], struct.unpack("<I", data[at + 4:at + 8])[0]
+        if at + 8 + size > len(data):
+            raise ValueError(f"chunk {tag!r} at byte {at} runs past the end of the file")
+        chunks.append((tag, data[at + 8:at + 8 + size]))
+        at += 8 + size
+    return chunks
+
+
+def build(out_dir: Path, force: bool = False) -> list[Path]:
+    """Write loopbridge.amxd and loopbridge.js into out_dir; never replaces a different file unless forced."""
+    patcher = load_patcher()
+    problems = patcher_problems(patcher)
+    if problems:
+        raise LoopbridgeError("the device patcher is broken:\n  " + "\n  ".join(problems), code="device")
+    outputs = {
+        out_dir / DEVICE_FILE: amxd_bytes(patcher),
+        out_dir / SCRIPT_FILE: sources().joinpath(SCRIPT_FILE).read_bytes(),
+    }
+    clashes = [p for p, data in outputs.items() if p.exists() and p.read_bytes() != data]
+    if clashes and not force:
+        raise LoopbridgeError(
+            f"{', '.join(map(str, clashes))} already exist and differ (edited in Max?); "
+            "pass --force to replace them, or build into another --out folder",
+            code="exists",
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path, data in outputs.items():
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return list(outputs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m loopbridge.m4l", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="write loopbridge.amxd and loopbridge.js into a folder")
+    b.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"folder to write to (default: ./{DEFAULT_OUT})")
+    b.add_argument("--force", action="store_true", help="replace device files that differ from this build")
+    args = parser.parse_args(argv)
+    try:
+        written = build(args.out, force=args.force)
+    except LoopbridgeError as exc:
+        print(f"loopbridge.m4l: error: {exc.message}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(path)
+    print(f"Put both files in one folder Live can see (e.g. your User Library), then drag {DEVICE_FILE} "
+          "onto an audio track.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1225 @@
+{
+	"patcher": {
+		"fileversion": 1,
+		"appversion": {
+			"major": 8,
+			"minor": 5,
+			"revision": 6,
+			"architecture": "x64",
+			"modernui": 1
+		},
+		"classnamespace": "box",
+		"rect": [
+			100.0,
+			100.0,
+			900.0,
+			640.0
+		],
+		"openinpresentation": 1,
+		"default_fontsize": 10.0,
+		"default_fontface": 0,
+		"default_fontname": "Arial Bold",
+		"gridonopen": 1,
+		"gridsize": [
+			8.0,
+			8.0
+		],
+		"devicewidth": 520.0,
+		"description": "Flags a take the moment recording stops: sends it to `loopbridge serve` and marks the clip.",
+		"tags": "loopbridge",
+		"boxes": [
+			{
+				"box": {
+					"id": "obj-plugin",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 2,
+					"patching_rect": [
+						20,
+						20,
+						60,
+						22
+					],
+					"outlettype": [
+						"signal",
+						"signal"
+					],
+					"text": "plugin~"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-plugout",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 2,
+					"patching_rect": [
+						20,
+						60,
+						60,
+						22
+					],
+					"outlettype": [
+						"signal",
+						"signal"
+					],
+					"text": "plugout~"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-thisdevice",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 3,
+					"patching_rect": [
+						120,
+						20,
+						90,
+						22
+					],
+					"outlettype": [
+						"bang",
+						"int",
+						"int"
+					],
+					"text": "live.thisdevice"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-init",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"patching_rect": [
+						120,
+						60,
+						40,
+						22
+					],
+					"outlettype": [
+						""
+					],
+					"text": "init"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-js",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 7,
+					"patching_rect": [
+						120,
+						260,
+						420,
+						22
+					],
+					"outlettype": [
+						"",
+						"",
+						"",
+						"",
+						"",
+						"",
+						""
+					],
+					"text": "js loopbridge.js",
+					"saved_object_attributes": {
+						"filename": "loopbridge.js",
+						"parameter_enable": 0
+					}
+				}
+			},
+			{
+				"box": {
+					"id": "obj-udpreceive",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"patching_rect": [
+						560,
+						200,
+						100,
+						22
+					],
+					"outlettype": [
+						""
+					],
+					"text": "udpreceive 9001"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-udpsend",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						120,
+						320,
+						140,
+						22
+					],
+					"text": "udpsend 127.0.0.1 9000"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-outport",
+					"maxclass": "live.numbox",
+					"numinlets": 1,
+					"numoutlets": 2,
+					"patching_rect": [
+						280,
+						320,
+						60,
+						15
+					],
+					"outlettype": [
+						"",
+						"float"
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						372,
+						136,
+						56,
+						15
+					],
+					"parameter_enable": 1,
+					"varname": "Server Port",
+					"saved_attribute_attributes": {
+						"valueof": {
+							"parameter_longname": "Server Port",
+							"parameter_shortname": "To server",
+							"parameter_type": 0,
+							"parameter_invisible": 1,
+							"parameter_mmin": 1024.0,
+							"parameter_mmax": 65535.0,
+							"parameter_initial_enable": 1,
+							"parameter_initial": [
+								9000
+							],
+							"parameter_unitstyle": 0
+						}
+					}
+				}
+			},
+			{
+				"box": {
+					"id": "obj-outport-int",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"patching_rect": [
+						280,
+						345,
+						30,
+						22
+					],
+					"outlettype": [
+						"int"
+					],
+					"text": "i"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-outport-prepend",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"patching_rect": [
+						280,
+						370,
+						80,
+						22
+					],
+					"outlettype": [
+						""
+					],
+					"text": "prepend port"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-inport",
+					"maxclass": "live.numbox",
+					"numinlets": 1,
+					"numoutlets": 2,
+					"patching_rect": [
+						560,
+						100,
+						60,
+						15
+					],
+					"outlettype": [
+						"",
+						"float"
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						448,
+						136,
+						56,
+						15
+					],
+					"parameter_enable": 1,
+					"varname": "Reply Port",
+					"saved_attribute_attributes": {
+						"valueof": {
+							"parameter_longname": "Reply Port",
+							"parameter_shortname": "From server",
+							"parameter_type": 0,
+							"parameter_invisible": 1,
+							"parameter_mmin": 1024.0,
+							"parameter_mmax": 65535.0,
+							"parameter_initial_enable": 1,
+							"parameter_initial": [
+								9001
+							],
+							"parameter_unitstyle": 0
+						}
+					}
+				}
+			},
+			{
+				"box": {
+					"id": "obj-inport-int",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"patching_rect": [
+						560,
+						125,
+						30,
+						22
+					],
+					"outlettype": [
+						"int"
+					],
+					"text": "i"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-inport-prepend",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"patching_rect": [
+						560,
+						150,
+						80,
+						22
+					],
+					"outlettype": [
+						""
+					],
+					"text": "prepend port"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-scoretrack",
+					"maxclass": "live.text",
+					"numinlets": 1,
+					"numoutlets": 2,
+					"patching_rect": [
+						230,
+						20,
+						90,
+						20
+					],
+					"outlettype": [
+						"",
+						""
+					],
+					"text": "Score track",
+					"presentation": 1,
+					"presentation_rect": [
+						360,
+						6,
+						150,
+						20
+					],
+					"parameter_enable": 0,
+					"mode": 0,
+					"texton": "Score track",
+					"varname": "Score track"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-scoretrack-sel",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 2,
+					"patching_rect": [
+						230,
+						50,
+						40,
+						22
+					],
+					"outlettype": [
+						"bang",
+						""
+					],
+					"text": "sel 1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-scoretrack-msg",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"patching_rect": [
+						230,
+						80,
+						70,
+						22
+					],
+					"outlettype": [
+						""
+					],
+					"text": "scoretrack"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-sensitivity",
+					"maxclass": "live.numbox",
+					"numinlets": 1,
+					"numoutlets": 2,
+					"patching_rect": [
+						340,
+						20,
+						60,
+						15
+					],
+					"outlettype": [
+						"",
+						"float"
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						448,
+						58,
+						56,
+						15
+					],
+					"parameter_enable": 1,
+					"varname": "Sensitivity",
+					"saved_attribute_attributes": {
+						"valueof": {
+							"parameter_longname": "Sensitivity",
+							"parameter_shortname": "Sensitivity",
+							"parameter_type": 0,
+							"parameter_invisible": 1,
+							"parameter_mmin": 0.5,
+							"parameter_mmax": 0.999,
+							"parameter_initial_enable": 1,
+							"parameter_initial": [
+								0.95
+							],
+							"parameter_unitstyle": 1
+						}
+					}
+				}
+			},
+			{
+				"box": {
+					"id": "obj-sensitivity-prepend",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"patching_rect": [
+						340,
+						50,
+						100,
+						22
+					],
+					"outlettype": [
+						""
+					],
+					"text": "prepend sensitivity"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-markok",
+					"maxclass": "live.toggle",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"patching_rect": [
+						460,
+						20,
+						15,
+						15
+					],
+					"outlettype": [
+						""
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						360,
+						84,
+						15,
+						15
+					],
+					"parameter_enable": 1,
+					"varname": "Mark OK",
+					"saved_attribute_attributes": {
+						"valueof": {
+							"parameter_longname": "Mark OK",
+							"parameter_shortname": "Mark OK",
+							"parameter_type": 2,
+							"parameter_invisible": 1,
+							"parameter_enum": [
+								"off",
+								"on"
+							],
+							"parameter_initial_enable": 1,
+							"parameter_initial": [
+								0
+							],
+							"parameter_mmax": 1
+						}
+					}
+				}
+			},
+			{
+				"box": {
+					"id": "obj-markok-prepend",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"patching_rect": [
+						460,
+						50,
+						80,
+						22
+					],
+					"outlettype": [
+						""
+					],
+					"text": "prepend markok"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-models",
+					"maxclass": "umenu",
+					"numinlets": 1,
+					"numoutlets": 3,
+					"patching_rect": [
+						560,
+						300,
+						120,
+						22
+					],
+					"outlettype": [
+						"int",
+						"",
+						""
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						400,
+						32,
+						110,
+						20
+					],
+					"parameter_enable": 0,
+					"items": [],
+					"varname": "Model"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-models-prepend",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"patching_rect": [
+						560,
+						20,
+						90,
+						22
+					],
+					"outlettype": [
+						""
+					],
+					"text": "prepend setmodel"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-savedmodel",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 3,
+					"patching_rect": [
+						680,
+						20,
+						170,
+						22
+					],
+					"outlettype": [
+						"",
+						"",
+						""
+					],
+					"text": "pattr lb_model @parameter_enable 1",
+					"parameter_enable": 1,
+					"varname": "lb_model",
+					"saved_object_attributes": {
+						"parameter_enable": 1,
+						"parameter_mappable": 0
+					},
+					"saved_attribute_attributes": {
+						"valueof": {
+							"parameter_longname": "Model name",
+							"parameter_shortname": "Model",
+							"parameter_type": 3,
+							"parameter_invisible": 1
+						}
+					}
+				}
+			},
+			{
+				"box": {
+					"id": "obj-title",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						20,
+						420,
+						80,
+						18
+					],
+					"text": "loopbridge",
+					"presentation": 1,
+					"presentation_rect": [
+						6,
+						4,
+						80,
+						18
+					],
+					"fontface": 1,
+					"fontsize": 12.0
+				}
+			},
+			{
+				"box": {
+					"id": "obj-connection",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						140,
+						420,
+						260,
+						18
+					],
+					"text": "connecting…",
+					"presentation": 1,
+					"presentation_rect": [
+						88,
+						5,
+						262,
+						18
+					],
+					"textcolor": [
+						0.85,
+						0.85,
+						0.85,
+						1.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-result",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						140,
+						445,
+						344,
+						29
+					],
+					"text": "no take scored yet",
+					"presentation": 1,
+					"presentation_rect": [
+						6,
+						26,
+						344,
+						29
+					],
+					"linecount": 2
+				}
+			},
+			{
+				"box": {
+					"id": "obj-reasons",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						140,
+						480,
+						344,
+						66
+					],
+					"text": "",
+					"presentation": 1,
+					"presentation_rect": [
+						6,
+						58,
+						344,
+						66
+					],
+					"linecount": 5,
+					"textcolor": [
+						0.85,
+						0.85,
+						0.85,
+						1.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-status",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						140,
+						550,
+						344,
+						29
+					],
+					"text": "",
+					"presentation": 1,
+					"presentation_rect": [
+						6,
+						128,
+						344,
+						29
+					],
+					"linecount": 2
+				}
+			},
+			{
+				"box": {
+					"id": "obj-model-label",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						560,
+						330,
+						40,
+						18
+					],
+					"text": "Model",
+					"presentation": 1,
+					"presentation_rect": [
+						360,
+						33,
+						40,
+						18
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-sensitivity-label",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						340,
+						0,
+						70,
+						18
+					],
+					"text": "Sensitivity",
+					"presentation": 1,
+					"presentation_rect": [
+						360,
+						56,
+						84,
+						18
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-markok-label",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						480,
+						0,
+						80,
+						18
+					],
+					"text": "mark OK clips too",
+					"presentation": 1,
+					"presentation_rect": [
+						378,
+						82,
+						130,
+						18
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-ports-label",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						280,
+						395,
+						120,
+						18
+					],
+					"text": "Ports: to server / from",
+					"presentation": 1,
+					"presentation_rect": [
+						360,
+						112,
+						150,
+						18
+					]
+				}
+			}
+		],
+		"lines": [
+			{
+				"patchline": {
+					"source": [
+						"obj-plugin",
+						0
+					],
+					"destination": [
+						"obj-plugout",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-plugin",
+						1
+					],
+					"destination": [
+						"obj-plugout",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-thisdevice",
+						0
+					],
+					"destination": [
+						"obj-init",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-init",
+						0
+					],
+					"destination": [
+						"obj-js",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-udpreceive",
+						0
+					],
+					"destination": [
+						"obj-js",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-js",
+						0
+					],
+					"destination": [
+						"obj-udpsend",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-outport",
+						0
+					],
+					"destination": [
+						"obj-outport-int",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-outport-int",
+						0
+					],
+					"destination": [
+						"obj-outport-prepend",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-outport-prepend",
+						0
+					],
+					"destination": [
+						"obj-udpsend",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-inport",
+						0
+					],
+					"destination": [
+						"obj-inport-int",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-inport-int",
+						0
+					],
+					"destination": [
+						"obj-inport-prepend",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-inport-prepend",
+						0
+					],
+					"destination": [
+						"obj-udpreceive",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-scoretrack",
+						0
+					],
+					"destination": [
+						"obj-scoretrack-sel",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-scoretrack-sel",
+						0
+					],
+					"destination": [
+						"obj-scoretrack-msg",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-scoretrack-msg",
+						0
+					],
+					"destination": [
+						"obj-js",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-sensitivity",
+						0
+					],
+					"destination": [
+						"obj-sensitivity-prepend",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-sensitivity-prepend",
+						0
+					],
+					"destination": [
+						"obj-js",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-markok",
+						0
+					],
+					"destination": [
+						"obj-markok-prepend",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-markok-prepend",
+						0
+					],
+					"destination": [
+						"obj-js",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-js",
+						5
+					],
+					"destination": [
+						"obj-models",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-models",
+						1
+					],
+					"destination": [
+						"obj-models-prepend",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-models-prepend",
+						0
+					],
+					"destination": [
+						"obj-js",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-js",
+						6
+					],
+					"destination": [
+						"obj-savedmodel",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-savedmodel",
+						0
+					],
+					"destination": [
+						"obj-js",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-js",
+						1
+					],
+					"destination": [
+						"obj-connection",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-js",
+						2
+					],
+					"destination": [
+						"obj-result",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-js",
+						3
+					],
+					"destination": [
+						"obj-reasons",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-js",
+						4
+					],
+					"destination": [
+						"obj-status",
+						0
+					]
+				}
+			}
+		],
+		"parameters": {
+			"obj-outport": [
+				"Server Port",
+				"To server",
+				0
+			],
+			"obj-inport": [
+				"Reply Port",
+				"From server",
+				0
+			],
+			"obj-sensitivity": [
+				"Sensitivity",
+				"Sensitivity",
+				0
+			],
+			"obj-markok": [
+				"Mark OK",
+				"Mark OK",
+				0
+			],
+			"obj-savedmodel": [
+				"Model name",
+				"Model",
+				0
+			],
+			"inherited_shortname": 1
+		},
+		"dependency_cache": [
+			{
+				"name": "loopbridge.js",
+				"bootpath": ".",
+				"type": "TEXT",
+				"implicit": 1
+			}
+		],
+		"latency": 0,
+		"is_mpe": 0,
+		"external_latency": 0,
+		"minimum_live_version": "11.0",
+		"minimum_max_version": "8.1",
+		"platform_compatibility": 0,
+		"autosave": 0,
+		"project": {
+			"version": 1,
+			"creationdate": 3590052493,
+			"modificationdate": 3590052493,
+			"viewrect": [
+				0.0,
+				0.0,
+				300.0,
+				500.0
+			],
+			"autoorganize": 1,
+			"hideprojectwindow": 1,
+			"showdependencies": 1,
+			"autolocalize": 0,
+			"contents": {
+				"patchers": {},
+				"code": {
+					"loopbridge.js": {
+						"kind": "javascript",
+						"local": 1
+					}
+				}
+			},
+			"layout": {},
+			"searchpath": {},
+			"detailsvisible": 0,
+			"amxdtype": 1633771873,
+			"readonly": 0,
+			"devpathtype": 0,
+			"devpath": ".",
+			"sortmode": 0,
+			"viewmode": 0,
+			"includepackages": 0
+		}
+	}
+}
