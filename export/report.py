@@ -9,8 +9,10 @@ from __future__ import annotations
 import base64
 import html
 import io
+import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -24,6 +26,12 @@ from scipy.stats import gaussian_kde  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 
 from loopbridge.errors import LoopbridgeError  # noqa: E402
+
+if TYPE_CHECKING:
+    from loopbridge.bundle import Bundle
+    from loopbridge.embedding import Embeddings
+
+log = logging.getLogger("loopbridge")
 
 NORMAL_COLOUR = "#3b75af"
 ANOMALOUS_COLOUR = "#d62728"
@@ -128,6 +136,7 @@ def histogram_figure(train_scores: np.ndarray, other_scores: np.ndarray, thresho
     ax.hist(other_scores, bins=bins, alpha=0.55, color="#ff7f0e", label=f"{other_label} ({len(other_scores)})")
     ax.axvline(threshold, color="black", ls="--", lw=1.2, label=f"threshold {threshold:.4g}")
     ax.set_yscale("log")
+    _plain_log_ticks(ax)
     ax.set_xlabel("score (higher = more anomalous)")
     ax.set_ylabel("count (log)")
     ax.set_title(title or "Score distributions")
@@ -144,13 +153,18 @@ def boxplot_figure(scores: dict[str, np.ndarray], thresholds: dict[str, float]) 
     ax.axhline(1.0, color="black", ls="--", lw=1.2, label="threshold")
     if all((r > 0).all() for r in ratios):
         ax.set_yscale("log")
-        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.yaxis.set_minor_formatter(NullFormatter())
+        _plain_log_ticks(ax)
     ax.set_ylabel("score ÷ threshold")
     ax.set_title("Scores across heads")
     ax.legend(fontsize=8)
     return fig
+
+
+def _plain_log_ticks(ax: plt.Axes) -> None:
+    """1, 2, 5, 10 … instead of 2×10⁰ on a log axis."""
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def png_base64(fig: Figure, dpi: int = 96) -> str:
@@ -224,16 +238,103 @@ def _top_table(views: list[HeadView], files: list[str], primary: HeadView) -> st
             f"<tbody>{''.join(rows)}</tbody></table><p class='meta'>Bold red: above that head's threshold.</p>")
 
 
-def write_report(out: str | Path, page: str, force: bool = False) -> Path:
-    """Write `index.html` into `out`, never replacing an existing page unless `force`; other files are left alone."""
+def report_index(out: str | Path, force: bool = False) -> Path:
+    """Where the page goes; refuses (before any slow work) to replace an existing page unless `force`."""
     out = Path(out)
     index = out / "index.html"
     if out.exists() and not out.is_dir():
         raise LoopbridgeError(f"{out} exists and is not a folder", "report")
     if index.exists() and not force:
         raise LoopbridgeError(f"{index} already exists; choose another --out or add --force to replace it", "report")
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / ".index.html.tmp"
+    return index
+
+
+def write_report(out: str | Path, page: str, force: bool = False) -> Path:
+    """Write `index.html` into `out` (created if needed); other files in the folder are left alone."""
+    index = report_index(out, force)
+    index.parent.mkdir(parents=True, exist_ok=True)
+    tmp = index.with_name(".index.html.tmp")
     tmp.write_text(page, encoding="utf-8")
     tmp.replace(index)
     return index
+
+
+LATENT = "latent"  # the tensor a Deep SVDD head's ONNX graph computes before its distance to c
+
+
+def head_latents(bundle: Bundle, head: str, X: np.ndarray) -> np.ndarray | None:
+    """The head's latent per row, read from its own ONNX graph; None for heads without one (baselines).
+
+    The bundle stores no torch modules, so the graph is asked to also return its `latent` tensor.
+    """
+    import onnx
+    from onnx import TensorProto, helper
+
+    from loopbridge.encoders import make_session
+
+    model = onnx.load(str(bundle.path / bundle.manifest["heads"][head]["file"]))
+    graph = model.graph
+    if LATENT not in {out for node in graph.node for out in node.output}:
+        return None
+    if LATENT not in {o.name for o in graph.output}:
+        graph.output.append(helper.make_tensor_value_info(LATENT, TensorProto.FLOAT, None))
+    session = make_session(model.SerializeToString())
+    return np.asarray(session.run([LATENT], {"embedding": np.asarray(X, np.float32)})[0], dtype=np.float64)
+
+
+def head_views(bundle: Bundle, X: np.ndarray) -> list[HeadView]:
+    """Every head of the bundle on the embeddings X: scores, latents (or X itself), threshold, training scores."""
+    scores = bundle.scores(X)
+    views = []
+    for head in bundle.heads:
+        latent = head_latents(bundle, head, X)
+        views.append(HeadView(
+            name=head,
+            kind=bundle.manifest["heads"][head]["kind"],
+            latent=np.asarray(X, np.float64) if latent is None else latent,
+            latent_name="embedding" if latent is None else LATENT,
+            scores=scores[head],
+            threshold=bundle.thresholds[head],
+            train_scores=bundle.training_scores[head],
+        ))
+    return views
+
+
+def bundle_report(bundle: Bundle, X: np.ndarray, files: list[str], data_label: str) -> str:
+    """The page for one bundle on one data set (`data_label` says where the rows came from)."""
+    if len(files) < 3:
+        raise LoopbridgeError(f"a report needs at least 3 files to plot; {data_label} has {len(files)}", "report")
+    views = head_views(bundle, X)
+    m = bundle.manifest
+    enc = m["encoder"].get("preset") or "unknown encoder (plain .npy)"
+    meta = (f"model {bundle.name} (created {m.get('created', '?')}, loopbridge {m.get('loopbridge_version', '?')}); "
+            f"encoder {enc}, {bundle.dim}-d; {len(files)} files from {data_label}; primary head {bundle.primary}. "
+            f"Histograms compare the bundle's training scores with the scores of these files.")
+    return render_html(f"loopbridge report: {bundle.name}", meta, views, files, bundle.primary, data_label)
+
+
+def bundle_embeddings(bundle: Bundle, data: list[str] | None, embeddings: Path | None,
+                      max_seconds: float = 600.0, progress: bool = True) -> tuple[Embeddings, str]:
+    """The rows to plot: audio embedded with the bundle's own encoder (through the cache), or saved embeddings.
+
+    Returns them with a label saying where they came from; unreadable files are skipped with a warning.
+    """
+    from loopbridge.audio import expand_paths
+    from loopbridge.cache import EmbeddingCache
+    from loopbridge.embedding import embed_files, load_embeddings
+    from loopbridge.pipeline import Scorer
+
+    scorer = Scorer(bundle)
+    if embeddings is not None:
+        emb = load_embeddings(embeddings)
+        scorer.check_embedding_source(emb.encoder_id)
+        return emb, Path(embeddings).name
+    files = expand_paths(data or [])
+    if not files:
+        raise LoopbridgeError(f"no audio files found in {', '.join(data or [])}", "no_files")
+    encoder = scorer.encoder
+    emb, failures = embed_files(files, encoder, progress=progress, max_seconds=max_seconds,
+                                cache=EmbeddingCache(encoder.id))
+    for f in failures:
+        log.warning("skipped %s", f.error.message)
+    return emb, ", ".join(Path(d).resolve().name for d in data or [])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from pathlib import Path
 
 
 @dataclass
@@ -61,3 +62,27 @@ def parse_report(page: str) -> ParsedReport:
     parser = _Parser()
     parser.feed(page)
     return parser.out
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A tiny mel-stats model fitted on clean synthetic loops, and a labelled set with defects to run it on."""
+
+    model: str
+    train: Path
+    data: Path
+    labels: Path
+
+
+def fit_small_model(root: Path, kinds: tuple[str, ...] = ("clipping", "dropout", "click"), heads: str = "aewres,ae,iforest,pca,knn,mahalanobis",
+                    n_clean: int = 16, n_per_defect: int = 4) -> Fitted:
+    """Fit through the CLI as a user would (mel-stats, few epochs, small layers), within LOOPBRIDGE_HOME."""
+    from loopbridge.cli import main
+    from loopbridge.synth import write_library
+
+    write_library(root / "train", n_clean=30, n_per_defect=0, seed=1, bars=1)
+    labels = write_library(root / "data", n_clean=n_clean, n_per_defect=n_per_defect, seed=2, kinds=kinds, bars=1)
+    rc = main(["fit", str(root / "train"), "--name", "small", "--encoder", "mel-stats", "--heads", heads,
+               "--epochs", "15", "--patience", "5", "--hidden", "32,16,8", "--no-progress"])
+    assert rc == 0
+    return Fitted("small", root / "train", root / "data", labels)

@@ -1,0 +1,95 @@
+"""`loopbridge report` on a small fitted model: one page, every head's figures, the top-20 table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers_report import Fitted, fit_small_model, parse_report
+from loopbridge.bundle import Bundle
+from loopbridge.cli import main
+from loopbridge.export.report import head_latents
+
+FIGURES = ["pca", "density", "heatmap", "histogram"]
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory: pytest.TempPathFactory) -> Fitted:
+    root = tmp_path_factory.mktemp("report")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("LOOPBRIDGE_HOME", str(root / "home"))
+    try:
+        yield fit_small_model(root)
+    finally:
+        mp.undo()
+
+
+@pytest.fixture
+def home(fitted: Fitted, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOOPBRIDGE_HOME", str(fitted.train.parent / "home"))
+
+
+@pytest.mark.slow
+def test_report_page_has_every_figure_per_head_and_top_files(fitted: Fitted, home: None, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "rep"
+    assert main(["report", "--model", fitted.model, "--data", str(fitted.data), "--out", str(out)]) == 0
+    assert "→" in capsys.readouterr().out
+    page = parse_report((out / "index.html").read_text())
+    heads = ["aewres", "ae", "iforest", "pca", "knn", "mahalanobis"]
+    assert page.images_per_head == {h: FIGURES for h in heads}
+    assert page.summary_images == 1
+    assert all(src.startswith("data:image/png;base64,") and len(src) > 2000 for src in page.sources)
+    assert len(page.top_rows) == 20
+    # ranked by the primary head, highest first; every head has a score column
+    primary = [float(r[2]) for r in page.top_rows]
+    assert primary == sorted(primary, reverse=True)
+    assert all(len(r) == 2 + len(heads) for r in page.top_rows)
+    # gross defects (clipping) rank above most clean loops under some head: the table is not arbitrary
+    assert any(Path(r[1]).name.startswith(("clipping", "dropout", "click")) for r in page.top_rows[:10])
+
+
+@pytest.mark.slow
+def test_svdd_latents_come_from_the_onnx_head(fitted: Fitted, home: None) -> None:
+    bundle = Bundle.load(fitted.model)
+    X = np.random.default_rng(0).normal(size=(6, bundle.dim)).astype(np.float32)
+    z = head_latents(bundle, "aewres", X)
+    assert z.shape == (6, 8)  # the latent size of --hidden 32,16,8
+    assert np.std(z, axis=0).min() > 0  # distinct inputs, distinct latents (not collapsed)
+    assert head_latents(bundle, "knn", X) is None  # baselines plot the embeddings instead
+
+
+@pytest.mark.slow
+def test_report_from_saved_embeddings(fitted: Fitted, home: None, tmp_path: Path) -> None:
+    npz = tmp_path / "data.npz"
+    assert main(["embed", str(fitted.data), "--encoder", "mel-stats", "--out", str(npz)]) == 0
+    out = tmp_path / "rep"
+    assert main(["report", "--model", fitted.model, "--embeddings", str(npz), "--out", str(out)]) == 0
+    page = parse_report((out / "index.html").read_text())
+    assert set(page.images_per_head) == {"aewres", "ae", "iforest", "pca", "knn", "mahalanobis"}
+    assert "data.npz" in (out / "index.html").read_text()
+
+
+@pytest.mark.slow
+def test_report_refuses_existing_page_and_bad_input(fitted: Fitted, home: None, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "rep"
+    out.mkdir()
+    (out / "index.html").write_text("my own page")
+    assert main(["report", "--model", fitted.model, "--data", str(fitted.data), "--out", str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert (out / "index.html").read_text() == "my own page"
+
+    assert main(["report", "--model", "nope", "--data", str(fitted.data), "--out", str(tmp_path / "r2")]) == 2
+    assert "no model 'nope'" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["report", "--model", fitted.model, "--data", str(empty), "--out", str(tmp_path / "r3")]) == 2
+    assert "no audio files found" in capsys.readouterr().err
+    wrong = tmp_path / "wrong.npy"
+    np.save(wrong, np.ones((5, 3), np.float32))
+    assert main(["report", "--model", fitted.model, "--embeddings", str(wrong), "--out", str(tmp_path / "r4")]) == 2
+    assert "dimension 3" in capsys.readouterr().err
+    assert not (tmp_path / "r4").exists()
