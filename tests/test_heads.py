@@ -1,0 +1,143 @@
+"""Every head behind one detector contract: separates outliers, thresholds from training scores, ONNX = numpy/torch."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from helpers_heads import gross_outliers, normal_embeddings, tiny_fit_options, tiny_svdd
+from loopbridge.errors import ModelError
+from loopbridge.export.fit import HEADS, fit_heads, make_detector
+from loopbridge.export.heads import DeepSVDDDetector
+
+TRAIN = normal_embeddings(160, seed=1)
+TEST_NORMAL = normal_embeddings(40, seed=2)
+TEST_ODD = gross_outliers(40)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return fit_heads(TRAIN, tiny_fit_options(knn_k=3))
+
+
+def onnx_scores(det, X: np.ndarray) -> np.ndarray:
+    sess = ort.InferenceSession(det.to_onnx().SerializeToString(), providers=["CPUExecutionProvider"])
+    out = sess.run(["score"], {"embedding": X})[0]
+    assert out.shape == (len(X),) and out.dtype == np.float32
+    return out
+
+
+@pytest.mark.parametrize("head", HEADS)
+def test_head_separates_gross_outliers(fitted, head):
+    det = fitted[head]
+    scores = det.score_samples(np.vstack([TEST_NORMAL, TEST_ODD]))
+    y = np.r_[np.zeros(len(TEST_NORMAL)), np.ones(len(TEST_ODD))]
+    assert roc_auc_score(y, scores) > 0.95
+    assert det.predict(TEST_ODD).mean() > 0.75
+    assert det.predict(TEST_NORMAL).mean() < 0.3
+
+
+@pytest.mark.parametrize("head", HEADS)
+def test_threshold_is_training_quantile_and_sensitivity_needs_no_retraining(fitted, head):
+    det = fitted[head]
+    assert np.all(np.diff(det.training_scores_) >= 0)
+    assert det.threshold_ == pytest.approx(np.quantile(det.training_scores_, 0.95))
+    assert np.mean(det.training_scores_ > det.threshold_) == pytest.approx(0.05, abs=0.02)
+    before = det.score_samples(TEST_NORMAL)
+    strict = det.set_quantile(0.5)
+    assert strict == pytest.approx(np.median(det.training_scores_)) and strict < np.quantile(det.training_scores_, 0.95)
+    assert det.predict(TEST_NORMAL).sum() >= (before > np.quantile(det.training_scores_, 0.95)).sum()
+    np.testing.assert_array_equal(det.score_samples(TEST_NORMAL), before)
+    det.set_quantile(0.95)
+
+
+@pytest.mark.parametrize("head", HEADS)
+def test_onnx_graph_computes_the_same_score(fitted, head):
+    det = fitted[head]
+    X = np.vstack([TEST_NORMAL, TEST_ODD])
+    rtol = 1e-5 if head in ("ae", "aewres") else 1e-4  # baselines: float32 graph vs float64 numpy
+    np.testing.assert_allclose(onnx_scores(det, X), det.score_samples(X), rtol=rtol, atol=1e-7)
+
+
+@pytest.mark.parametrize("head", ["ae", "aewres"])
+def test_svdd_losses_decrease_and_latents_do_not_collapse(fitted, head):
+    det = fitted[head]
+    h = det.history_
+    assert h["ae_train"][-1] < h["ae_train"][0]
+    assert h["svdd_train"][-1] < h["svdd_train"][0]
+    s = det.training_scores_
+    assert s.std() > 0.05 * s.mean() > 0  # a collapsed sphere gives (nearly) equal scores
+    assert len(np.unique(det.score_samples(TEST_NORMAL))) == len(TEST_NORMAL)
+    assert np.abs(det.latent(TEST_NORMAL)).std(axis=0).min() > 0
+    assert np.all(np.abs(det.c_.numpy()) >= det.config.eps)
+
+
+def test_svdd_network_has_no_bias_and_no_batchnorm_shift(fitted):
+    net = fitted["aewres"].net_
+    names = [n for n, _ in net.named_parameters()]
+    assert names and not any("bias" in n for n in names)
+    bns = [m for m in net.modules() if m.__class__.__name__ == "BatchNorm1d"]
+    assert bns and all(not bn.affine for bn in bns)
+
+
+def test_aewres_decoder_adds_encoder_activations():
+    import torch
+
+    from loopbridge.export.heads import AutoEncoder
+
+    cfg = tiny_svdd()
+    x = torch.from_numpy(TRAIN[:8])
+    plain, residual = AutoEncoder(x.shape[1], cfg, residual=False), AutoEncoder(x.shape[1], cfg, residual=True)
+    residual.load_state_dict(plain.state_dict())
+    plain.eval(), residual.eval()
+    assert not torch.allclose(plain(x), residual(x))
+    with torch.no_grad():  # zeroing every skip makes AEwRES the plain AE again
+        residual.encoder.forward = lambda t: (plain.encoder(t)[0], [0 * s for s in plain.encoder(t)[1]])
+        assert torch.allclose(plain(x), residual(x))
+
+
+def test_seed_makes_svdd_reproducible():
+    a = DeepSVDDDetector(config=tiny_svdd(seed=3, epochs=5)).fit(TRAIN).score_samples(TEST_NORMAL)
+    b = DeepSVDDDetector(config=tiny_svdd(seed=3, epochs=5)).fit(TRAIN).score_samples(TEST_NORMAL)
+    c = DeepSVDDDetector(config=tiny_svdd(seed=4, epochs=5)).fit(TRAIN).score_samples(TEST_NORMAL)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_early_stopping_restores_the_best_epoch():
+    det = DeepSVDDDetector(config=tiny_svdd(epochs=400, patience=3, lr=3e-2)).fit(TRAIN)
+    for phase in ("ae", "svdd"):
+        val = det.history_[f"{phase}_val"]
+        assert len(val) < 400  # stopped early
+        assert len(val) - 1 - int(np.argmin(val)) == 3  # exactly `patience` epochs without improvement
+    assert det.metrics["val_loss_svdd"] == min(det.history_["svdd_val"])
+
+
+def test_knn_training_scores_leave_each_row_out(fitted):
+    # with itself as neighbour every training distance would be 0 and the threshold meaningless
+    assert fitted["knn"].training_scores_.min() > 0
+
+
+@pytest.mark.parametrize("rows", [1, 2])
+def test_too_few_loops_is_a_clear_error(rows):
+    with pytest.raises(ModelError, match="at least 3 loops"):
+        fit_heads(TRAIN[:rows], tiny_fit_options())
+
+
+def test_nan_embeddings_are_refused_with_the_rows_named():
+    X = TRAIN.copy()
+    X[7, 2] = np.nan
+    with pytest.raises(ModelError, match=r"NaN.*rows 7"):
+        fit_heads(X, tiny_fit_options(heads=("pca",)))
+
+
+def test_mismatched_dimension_is_refused(fitted):
+    with pytest.raises(ModelError, match="dimension"):
+        fitted["pca"].score_samples(TEST_NORMAL[:, :8])
+
+
+def test_every_head_name_builds_its_detector():
+    kinds = {name: make_detector(name, tiny_fit_options()).kind for name in HEADS}
+    assert kinds == {h: h for h in HEADS}
