@@ -8,7 +8,6 @@ would give plausible-looking but meaningless embeddings.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import pickle
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import NamedTuple
 import torch
 
 from loopbridge.errors import EncoderError
+from loopbridge.hashing import file_sha256
 
 from .clap import AudioBranch
 
@@ -31,14 +31,6 @@ class Checkpoint(NamedTuple):
     state: dict[str, torch.Tensor]  # flat, `module.` prefix removed
     sha256: str
     random_weights: bool
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_checkpoint(path: str | Path) -> Checkpoint:

@@ -1,0 +1,86 @@
+"""Downloading CLAP checkpoints: huggingface_hub does the transfer, we check size and sha256.
+
+A checkpoint that fails the check is deleted, never left in the cache where a later export
+could pick it up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from .encoders import PRESETS, EncoderPreset
+from .errors import EncoderError
+from .hashing import file_sha256
+from .paths import checkpoints_dir
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS = 3
+
+
+def clap_preset(name: str) -> EncoderPreset:
+    preset = PRESETS.get(name)
+    if preset is None or not preset.needs_weights:
+        downloadable = ", ".join(n for n, p in PRESETS.items() if p.needs_weights)
+        raise EncoderError(f"{name!r} has no weights to download; choose one of {downloadable}")
+    return preset
+
+
+def verify(path: Path, preset: EncoderPreset) -> None:
+    """Raise (and delete the file) unless it has the preset's size and sha256."""
+    size = path.stat().st_size
+    problem = None
+    if preset.size and size != preset.size:
+        problem = f"has {size} bytes, expected {preset.size}"
+    elif preset.sha256 and file_sha256(path) != preset.sha256:
+        problem = "has the wrong sha256 (corrupt or tampered download)"
+    if problem:
+        _forget(path)
+        raise EncoderError(f"{path.name} {problem}; deleted it, run `loopbridge encoder fetch` again")
+    if not preset.sha256:
+        log.warning("NOTE: no sha256 is recorded for %s, so the download could only be size-checked", path.name)
+
+
+def _forget(path: Path) -> None:
+    """Delete a bad download and huggingface_hub's record of it, so the next fetch starts clean."""
+    path.unlink(missing_ok=True)
+    record = path.parent / ".cache" / "huggingface" / "download" / f"{path.name}.metadata"
+    record.unlink(missing_ok=True)
+
+
+def fetch_checkpoint(name: str) -> Path:
+    """The preset's checkpoint in the cache, downloaded (resuming after interruptions) and verified."""
+    import requests
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    preset = clap_preset(name)
+    dest = checkpoints_dir()
+    dest.mkdir(parents=True, exist_ok=True)
+    last_error: Exception | None = None
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            path = Path(
+                hf_hub_download(
+                    repo_id=preset.repo_id,
+                    filename=preset.filename,
+                    local_dir=dest,
+                    # read now, not at huggingface_hub's import, so a mirror set later still counts
+                    endpoint=os.environ.get("HF_ENDPOINT"),
+                )
+            )
+            break
+        except (requests.RequestException, LocalEntryNotFoundError, OSError) as exc:
+            if isinstance(exc, HfHubHTTPError) and exc.response is not None and exc.response.status_code < 500:
+                raise EncoderError(f"{preset.repo_id}/{preset.filename}: {exc}") from exc
+            last_error = exc
+            log.warning("download of %s interrupted (%s); attempt %d of %d", preset.filename, exc, attempt, ATTEMPTS)
+    else:
+        raise EncoderError(
+            f"could not download {preset.filename} from {preset.repo_id} ({last_error}). Check the connection, "
+            "or download it yourself and run `loopbridge encoder export --checkpoint FILE`"
+        )
+    verify(path, preset)
+    return path
