@@ -9,7 +9,7 @@ autowatch = 0;
 inlets = 1;
 outlets = 7;
 
-setinletassist(0, "OSC replies from udpreceive, init, scoretrack, sensitivity, model, savedmodel, markok");
+setinletassist(0, "OSC replies from udpreceive; init, scoretrack, sensitivity, setmodel, savedmodel, markok, replyport");
 setoutletassist(0, "OSC messages to udpsend");
 setoutletassist(1, "connection text (set ...)");
 setoutletassist(2, "last result text (set ...)");
@@ -46,7 +46,10 @@ var slotWatches = [];      // one per clip slot: {api, clip}
 var song = null;           // observes Song.record_mode for Arrangement recording
 var recordStartClips = null; // arrangement clip ids present when Arrangement recording started
 var ticker = null;         // ping Task
-var nextId = 1;
+// Devices on several tracks may share one reply port, so each numbers its requests from its own
+// random start (ids are int32 on the wire) and ignores answers to ids it did not send.
+var nextId = 1 + Math.floor(Math.random() * 1000000) * 1000;
+var replyPort = null;      // our [udpreceive] port, named in every request so the server answers there
 var pending = {};          // request id -> {kind: "take"|"batch", clips, sentAt, name, run}
 var reasonsById = {};      // request id -> reasons received before its result
 var runs = {};             // "Score track" run id -> {ids, done, total, scored, flagged, failed}
@@ -58,6 +61,7 @@ var models = [];
 var model = "";            // "" = the server's default model
 var sensitivityValue = null;
 var sensitivityPending = false; // restored from the Live Set before the server was reached
+var sensitivitySent = null; // the model whose new threshold the server is about to report
 var markOk = 0;
 var deferred = [];         // Tasks kept alive until they run
 
@@ -71,9 +75,13 @@ function show(outletIndex, text) {
     outlet(outletIndex, "set", text);
 }
 
+// The server takes a trailing number after a request's arguments as the port to answer on.
 function send() {
     var args = Array.prototype.slice.call(arguments);
     args[0] = ADDRESS + args[0];
+    if (replyPort !== null) {
+        args.push(replyPort);
+    }
     outlet.apply(this, [OUT_OSC].concat(args));
 }
 
@@ -471,6 +479,7 @@ function sendSensitivity() {
     var name = model || models[0];
     sensitivityPending = !name;
     if (name && sensitivityValue !== null) {
+        sensitivitySent = name;
         send("sensitivity", name, sensitivityValue);
     }
 }
@@ -492,6 +501,11 @@ function savedmodel() {
 
 function markok(on) {
     markOk = Number(on) ? 1 : 0;
+}
+
+// The reply port box: [udpreceive] listens there, and requests ask the server to answer there.
+function replyport(port) {
+    replyPort = Math.round(Number(port));
 }
 
 function updateModelMenu() {
@@ -525,6 +539,8 @@ function anything() {
         onProgress(args);
     } else if (kind === "done") {
         onDone(args);
+    } else if (kind === "file_error") {
+        onFileError(args);
     } else if (kind === "error") {
         onError(args);
     }
@@ -547,6 +563,7 @@ function onPong(args) {
     }
 }
 
+// model <name> <encoder> <primary head> <quantile> <head> <threshold> ...
 function onModel(args) {
     var name = String(args[0]);
     if (models.indexOf(name) < 0) {
@@ -555,6 +572,9 @@ function onModel(args) {
     }
     if (sensitivityPending) {
         sendSensitivity();
+    } else if (sensitivitySent === name && args.length >= 6) {
+        sensitivitySent = null;
+        show(OUT_STATUS, name + ": threshold " + formatNumber(args[5]) + " at sensitivity " + Number(args[3]));
     }
 }
 
@@ -580,6 +600,9 @@ function onResult(args) {
     reasons.sort(function (a, b) {
         return b.severity - a.severity;
     });
+    if (request && request.kind === "take" && String(args[1]) !== request.path) {
+        return; // another device's request that happens to share this id
+    }
     var result = {
         path: String(args[1]),
         model: String(args[2]),
@@ -680,7 +703,6 @@ function onDone(args) {
     delete pending[id];
     var run = runs[request.run];
     run.done[id] = run.total[id];
-    run.failed += Number(args[3]) || 0;
     run.ids.splice(run.ids.indexOf(id), 1);
     if (run.ids.length > 0) {
         showProgress(run);
@@ -691,22 +713,25 @@ function onDone(args) {
         (run.failed ? ", " + run.failed + " failed" : ""));
 }
 
-var ERROR_WORDS = {
-    missing: "the file is missing",
-    not_found: "the file is missing",
-    incomplete: "Live is still writing the file",
-    busy: "the server is busy; try again in a moment",
-    not_audio: "not an audio file",
-    forbidden: "the file is outside the folders the server may read",
-    unknown_model: "the server has no model by that name"
-};
+// A file of a batch that could not be scored; the batch goes on.
+function onFileError(args) {
+    var request = pending[Number(args[0])];
+    var run = request && runs[request.run];
+    if (!run) {
+        return;
+    }
+    run.failed += 1;
+    var clips = request.clipsByPath[String(args[1])] || [];
+    var name = clips.length ? clipLabel(apiFor(clips[0])) : String(args[1]);
+    show(OUT_REASONS, name + ": " + args.slice(3).join(" ") + " (" + args[2] + ")");
+    showProgress(run);
+}
 
 function onError(args) {
     var id = Number(args[0]);
     var code = String(args[1]);
     var message = args.slice(2).join(" ");
     var request = pending[id];
-    var words = message || ERROR_WORDS[code] || code;
     var what = "server";
     if (request && request.kind === "take") {
         delete pending[id];
@@ -723,16 +748,16 @@ function onError(args) {
         }
         what = "track";
     }
-    show(OUT_STATUS, what + ": " + words + " (" + code + ")");
+    show(OUT_STATUS, what + ": " + (message || "failed") + " (" + code + ")");
 }
 
 // Max lets any global function answer a message of its name; `local` keeps these helpers private,
-// leaving init, scoretrack, sensitivity, setmodel, savedmodel, markok and anything (OSC replies).
+// leaving init, scoretrack, sensitivity, setmodel, savedmodel, markok, replyport and anything (OSC replies).
 var HELPERS = [now, show, send, defer, getValue, idsOf, apiFor, exists, formatNumber, stripMarker, clipLabel,
     findTrack, watchSlots, watchFor, stopWatch, watchSlot, onHasClip, watchClip, watchArrangement,
     hasArrangementClips, scoreNewArrangementClips, scoreTake, sendScore, trackClipIds, splitPaths, showProgress,
     ping, tick, dropStaleTakes, sendSensitivity, updateModelMenu, onPong, onModel, onReason, onResult, showResult,
-    markClip, onProgress, onDone, onError];
+    markClip, onProgress, onDone, onFileError, onError];
 for (var h = 0; h < HELPERS.length; h++) {
     HELPERS[h].local = 1;
 }

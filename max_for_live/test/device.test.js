@@ -13,7 +13,7 @@ function connectedDevice(options) {
     const device = new Device(options);
     device.message("init");
     device.receive("/loopbridge/pong", 1, "0.1.0", "CPUExecutionProvider");
-    device.receive("/loopbridge/model", "loops", "svdd", 1.5);
+    device.receive("/loopbridge/model", "loops", "mel-stats", "knn", 0.95, "knn", 1.5);
     device.clock.advance(0);
     return device;
 }
@@ -32,7 +32,10 @@ test("a take is sent for scoring when its recording stops, not before", () => {
     device.live.stopRecording(clip);
     assert.equal(device.oscTo("/loopbridge/score").length, 0, "sent from inside the observer callback");
     device.clock.advance(0);
-    assert.deepEqual(device.oscTo("/loopbridge/score"), [["/loopbridge/score", 1, "/takes/Bass 4.wav"]]);
+    const sent = device.oscTo("/loopbridge/score");
+    assert.equal(sent.length, 1);
+    assert.deepEqual(sent[0].slice(2), ["/takes/Bass 4.wav"]);
+    assert.ok(Number.isInteger(sent[0][1]) && sent[0][1] > 0 && sent[0][1] < 2 ** 31);
     assert.match(device.text(OUTLET.STATUS), /scoring Bass 4/);
 });
 
@@ -152,7 +155,8 @@ test("no server: the device says so, keeps the take, and sends it when the serve
     device.receive("/loopbridge/pong", 1, "0.1.0", "CUDAExecutionProvider");
     assert.equal(device.text(OUTLET.CONNECTION), "connected \u00B7 loopbridge 0.1.0 \u00B7 CUDAExecutionProvider");
     assert.equal(device.oscTo("/loopbridge/models").length, 1);
-    assert.deepEqual(device.oscTo("/loopbridge/score")[1], ["/loopbridge/score", 1, "/takes/bass7.wav"]);
+    const [first, again] = device.oscTo("/loopbridge/score");
+    assert.deepEqual(again, first, "the same request, sent again");
 });
 
 test("a take with no answer while the server answers pings is reported and dropped", () => {
@@ -216,8 +220,8 @@ test("the saved sensitivity and model reach the server once it answers", () => {
     device.message("init");
     assert.equal(device.oscTo("/loopbridge/sensitivity").length, 0);
     device.receive("/loopbridge/pong", 1, "0.1.0", "CPUExecutionProvider");
-    device.receive("/loopbridge/model", "loops", "svdd", 1.5);
-    device.receive("/loopbridge/model", "guitars", "svdd", 2.5);
+    device.receive("/loopbridge/model", "loops", "mel-stats", "knn", 0.95, "knn", 1.5);
+    device.receive("/loopbridge/model", "guitars", "mel-stats", "knn", 0.95, "knn", 2.5);
     assert.deepEqual(device.oscTo("/loopbridge/sensitivity"), [["/loopbridge/sensitivity", "guitars", 0.99]]);
     const menu = device.outputs.filter((o) => o.outlet === OUTLET.MODELS).map((o) => o.args.join(" "));
     assert.deepEqual(menu.slice(-4), ["clear", "append loops", "append guitars", "setsymbol guitars"]);
@@ -247,8 +251,8 @@ test("Arrangement recording: clips new since record_mode went on are scored afte
     device.clock.advance(0);
     assert.equal(device.oscTo("/loopbridge/score").length, 0);
     device.clock.advance(500);
-    assert.deepEqual(device.oscTo("/loopbridge/score"), [["/loopbridge/score", 1, "/takes/arr.wav"]]);
-    device.receive("/loopbridge/result", 1, "/takes/arr.wav", "loops", 5, 1.5, 1, 9);
+    assert.deepEqual(device.oscTo("/loopbridge/score").map((m) => m[2]), ["/takes/arr.wav"]);
+    device.receive("/loopbridge/result", lastScore(device)[1], "/takes/arr.wav", "loops", 5, 1.5, 1, 9);
     device.clock.advance(0);
     assert.equal(take.props.name, "\u26A0 5 \u00B7 Arr take");
     assert.equal(old.props.name, "Old");
@@ -291,4 +295,54 @@ test("the stand-in enforces Live's rule against changes inside notifications", (
     api.property = "is_recording";
     assert.equal(clip.props.name, "x");
     assert.equal(live.violations.length, 1);
+});
+
+test("the server's answer to a sensitivity change shows the new threshold", () => {
+    const device = connectedDevice();
+    device.message("sensitivity", 0.99);
+    device.receive("/loopbridge/model", "loops", "mel-stats", "knn", 0.99, "knn", 2.75, "mahalanobis", 8.1);
+    assert.equal(device.text(OUTLET.STATUS), "loops: threshold 2.8 at sensitivity 0.99");
+});
+
+test("with a reply port set, every request names it as its last argument", () => {
+    const device = new Device();
+    device.message("replyport", 9011);
+    device.message("init");
+    assert.deepEqual(device.oscTo("/loopbridge/ping")[0], ["/loopbridge/ping", 9011]);
+    device.receive("/loopbridge/pong", 1, "0.1.0", "CPUExecutionProvider");
+    assert.deepEqual(device.oscTo("/loopbridge/models")[0], ["/loopbridge/models", 9011]);
+    device.live.record(0, { name: "P", filePath: "/takes/p.wav" });
+    device.clock.advance(0);
+    assert.deepEqual(lastScore(device).slice(2), ["/takes/p.wav", 9011]);
+    device.message("scoretrack");
+    assert.deepEqual(device.oscTo("/loopbridge/batch")[0].slice(2), ["/takes/p.wav", 9011]);
+});
+
+test("answers meant for another device on the same reply port are ignored", () => {
+    const one = connectedDevice();
+    const two = connectedDevice();
+    const mine = one.live.record(0, { name: "Mine", filePath: "/takes/mine.wav" });
+    one.clock.advance(0);
+    const theirs = two.live.record(0, { name: "Theirs", filePath: "/takes/theirs.wav" });
+    two.clock.advance(0);
+    const twoId = lastScore(two)[1];
+    assert.notEqual(lastScore(one)[1], twoId);
+    one.receive("/loopbridge/result", twoId, "/takes/theirs.wav", "loops", 9, 1.5, 1, 8);
+    one.receive("/loopbridge/result", lastScore(one)[1], "/takes/theirs.wav", "loops", 9, 1.5, 1, 8);
+    one.clock.advance(0);
+    assert.equal(mine.props.name, "Mine");
+    assert.equal(theirs.props.name, "Theirs");
+});
+
+test("a file of the batch that fails is reported and counted; the batch goes on", () => {
+    const device = connectedDevice();
+    device.live.dropClip(0, { name: "Good", filePath: "/lib/good.wav" });
+    device.live.dropClip(1, { name: "Gone", filePath: "/lib/gone.wav" });
+    device.message("scoretrack");
+    const id = device.oscTo("/loopbridge/batch")[0][1];
+    device.receive("/loopbridge/file_error", id, "/lib/gone.wav", "missing", "/lib/gone.wav: no such file");
+    assert.equal(device.text(OUTLET.REASONS), "Gone: /lib/gone.wav: no such file (missing)");
+    device.receive("/loopbridge/result", id, "/lib/good.wav", "loops", 0.2, 1.5, 0, 8);
+    device.receive("/loopbridge/done", id, 1, 0, 1);
+    assert.equal(device.text(OUTLET.STATUS), "track done: 1 scored, 0 flagged, 1 failed");
 });

@@ -1,0 +1,103 @@
+"""The device script under Node speaks real OSC over UDP: first to an independent python-osc peer."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+from helpers_m4l import FLAG_MARK, WARNING_COLOUR, clean_take, clipped_take, free_udp_port, run_device
+from pythonosc.dispatcher import Dispatcher
+from pythonosc.osc_server import ThreadingOSCUDPServer
+from pythonosc.udp_client import SimpleUDPClient
+
+
+class StandInServer:
+    """A python-osc peer that answers like loopbridge serve, judging clipping by the file's own samples.
+
+    It checks the harness's OSC encoding and decoding against an independent implementation; the
+    flag comes from reading the file the device sent, so a wrong path or a lost message fails.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, list[Any]]] = []
+        dispatcher = Dispatcher()
+        dispatcher.set_default_handler(self._on_message, needs_reply_address=True)
+        self.server = ThreadingOSCUDPServer(("127.0.0.1", 0), dispatcher)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> StandInServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _on_message(self, client: tuple[str, int], address: str, *args: Any) -> None:
+        self.requests.append((address, list(args)))
+        *args, reply_port = args  # the device names its reply port last
+        out = SimpleUDPClient(client[0], reply_port)
+        command = address.removeprefix("/loopbridge/")
+        if command == "ping":
+            out.send_message("/loopbridge/pong", [1, "stand-in", "CPUExecutionProvider"])
+        elif command == "models":
+            out.send_message("/loopbridge/model", ["standin", "none", "clipping", 0.95, "clipping", 0.5])
+        elif command == "score":
+            self._score(out, args[0], args[1])
+        elif command == "batch":
+            rid, paths = args[0], args[1:]
+            flagged = sum(self._score(out, rid, p) for p in paths)
+            out.send_message("/loopbridge/progress", [rid, len(paths), len(paths)])
+            out.send_message("/loopbridge/done", [rid, len(paths), flagged, 0])
+
+    @staticmethod
+    def _score(out: SimpleUDPClient, rid: int, path: str) -> bool:
+        y, sr = sf.read(path, dtype="float32")
+        clipped = np.flatnonzero(np.abs(y) >= 0.999)
+        share = 100.0 * clipped.size / y.size
+        if share > 0.5:
+            out.send_message("/loopbridge/reason", [rid, "clipping", 0.9, float(clipped[0] / sr), 0.01,
+                                                    f"clipped {clipped.size} samples"])
+        out.send_message("/loopbridge/result", [rid, path, "standin", share, 0.5, int(share > 0.5), 1.0])
+        return share > 0.5
+
+
+@pytest.fixture
+def takes(tmp_path: Path) -> list[tuple[str, Path]]:
+    folder = tmp_path / "Samples Recorded"  # a space, as in Live's project folders
+    return [("Bäss 1", clean_take(folder / "Bäss 1.wav")), ("Bass 2", clipped_take(folder / "Bass 2.wav"))]
+
+
+def test_device_talks_osc_over_udp_and_marks_only_the_clipped_take(tmp_path, takes) -> None:
+    with StandInServer() as server:
+        reply_port = free_udp_port()
+        report = run_device(server.port, reply_port, takes, tmp_path, score_track=True)
+
+    scores = [args for address, args in server.requests if address == "/loopbridge/score"]
+    assert [(type(a[0]), a[1:]) for a in scores] == [(int, [str(p), reply_port]) for _, p in takes]
+    assert [args for address, args in server.requests if address == "/loopbridge/ping"][0] == [reply_port]
+    (batch,) = [args for address, args in server.requests if address == "/loopbridge/batch"]
+    assert sorted(batch[1:-1]) == sorted(str(p) for _, p in takes) and batch[-1] == reply_port
+
+    assert report["connection"] == "connected \u00b7 loopbridge stand-in \u00b7 CPUExecutionProvider"
+    clean, clipped = report["clips"]
+    assert clean["name"] == "Bäss 1" and clean["color"] != WARNING_COLOUR
+    assert clipped["name"].startswith(FLAG_MARK) and clipped["name"].endswith(" clipping \u00b7 Bass 2")
+    assert clipped["color"] == WARNING_COLOUR
+    assert report["status"] == "track done: 2 scored, 1 flagged"
+
+
+def test_device_reports_a_server_that_is_not_there(tmp_path, takes) -> None:
+    silent_port = free_udp_port()  # nothing listens here
+    report_or_error = None
+    try:
+        run_device(silent_port, free_udp_port(), takes[:1], tmp_path, timeout_s=4)
+    except AssertionError as exc:
+        report_or_error = str(exc)
+    assert report_or_error is not None and "timed out waiting for a pong" in report_or_error
+    assert "server not running" in report_or_error
