@@ -1,0 +1,215 @@
+"""What the worker does for a `score` (one take) and a `batch` (a clip track), and the replies each sends.
+
+Every job sends exactly one terminal reply: a take `result` or `error`, a batch `done`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..audio import DEFAULT_MAX_SECONDS, Clip, expand_paths
+from ..errors import AudioError, LoopbridgeError
+from ..results import TakeResult
+from . import files, protocol
+from .protocol import Request
+from .worker import BATCH, TAKE
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[bytes], None]
+
+PROGRESS_EVERY_S = 0.5  # a batch reports at least this often (the protocol promises every second)
+
+
+class ScorerLike(Protocol):
+    """What the server needs of a model: loopbridge.pipeline.Scorer (bundle + encoder) fits."""
+
+    bundle: Any  # name, primary, heads, thresholds, quantiles, set_quantile(q, head=None), encoder.preset
+
+    def score_clips(self, clips: list[Clip]) -> list[TakeResult]: ...
+
+
+@dataclass
+class Settings:
+    """The server's fixed choices, shared by every job."""
+
+    models: dict[str, ScorerLike]  # by name; the first is the default for `score` without a model
+    allow_roots: list[Path] = field(default_factory=list)
+    max_seconds: float = DEFAULT_MAX_SECONDS
+    wait_s: float = files.DEFAULT_WAIT_S
+    micro_batch: int = 8
+
+    def scorer(self, name: str | None) -> ScorerLike:
+        if name is None:
+            return next(iter(self.models.values()))
+        if name not in self.models:
+            raise LoopbridgeError(
+                f"no model '{name}' is loaded (loaded: {', '.join(self.models)})", protocol.UNKNOWN_MODEL
+            )
+        return self.models[name]
+
+
+def send_result(send: Send, rid: protocol.RequestId, result: TakeResult, received: float) -> None:
+    """Reasons first, most severe first, then the result that ends the take."""
+    for f in result.reasons:
+        send(protocol.reason(rid, f.kind, f.severity, f.start_s, f.duration_s, f.message))
+    ms = (time.perf_counter() - received) * 1000.0
+    send(protocol.result(rid, result.path, result.model, result.score, result.threshold, result.flag, ms))
+
+
+class TakeJob:
+    """One take: resolve, wait for Live to finish the file, score, reply."""
+
+    priority = TAKE
+
+    def __init__(self, request: Request, key: Hashable, send: Send, settings: Settings, received: float) -> None:
+        self.request, self.key, self.send, self.settings, self.received = request, key, send, settings, received
+        self.deadline = time.monotonic() + settings.wait_s
+        self.cancelled = False
+
+    def step(self) -> float | None:
+        rid = self.request.id
+        if self.cancelled:
+            self.send(protocol.error(rid, protocol.CANCELLED, "cancelled before it was scored"))
+            return None
+        try:
+            scorer = self.settings.scorer(self.request.model)
+            path = files.resolve_request_path(self.request.paths[0], self.settings.allow_roots)
+            clip = files.try_load(path, self.settings.max_seconds)
+            if clip is None:
+                if time.monotonic() < self.deadline:
+                    return files.RETRY_S
+                raise files.incomplete(path, self.settings.wait_s)
+            result = scorer.score_clips([clip])[0]
+        except LoopbridgeError as exc:
+            self.send(protocol.error(rid, exc.code, exc.message))
+            return None
+        send_result(self.send, rid, _as_requested(result, self.request.paths[0]), self.received)
+        return None
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def fail(self, exc: BaseException) -> None:
+        self.send(protocol.error(self.request.id, protocol.INTERNAL, f"could not score: {exc}"))
+
+
+class BatchJob:
+    """A clip track: every file, a micro-batch per step, progress at least every PROGRESS_EVERY_S."""
+
+    priority = BATCH
+
+    def __init__(self, request: Request, key: Hashable, send: Send, settings: Settings, received: float) -> None:
+        self.request, self.key, self.send, self.settings, self.received = request, key, send, settings, received
+        self.todo: list[tuple[str, Path | None]] | None = None  # (as named, resolved) per file
+        self.position = 0
+        self.n_scored = self.n_flagged = self.n_failed = 0
+        self.cancelled = False
+        self.finished = False
+        self._lock = threading.Lock()  # progress from the heartbeat must never follow `done`
+        self._last_progress = 0.0
+
+    @property
+    def total(self) -> int:
+        return len(self.todo) if self.todo is not None else 0
+
+    def step(self) -> float | None:
+        if self.todo is None:
+            self.todo = self._expand()
+            self._progress()
+        if self.cancelled or self.position >= len(self.todo):
+            self._finish()
+            return None
+        chunk = self.todo[self.position : self.position + self.settings.micro_batch]
+        clips: list[tuple[str, Clip]] = []
+        for named, resolved in chunk:
+            if resolved is None:
+                continue  # already reported while expanding
+            try:
+                clips.append((named, files.wait_and_load(resolved, self.settings.wait_s, self.settings.max_seconds)))
+            except AudioError as exc:
+                self._file_failed(named, exc.code, exc.message)
+        self._score(clips)
+        self.position += len(chunk)
+        self._progress()
+        return 0.0
+
+    def _expand(self) -> list[tuple[str, Path | None]]:
+        """Folders become their audio files; each file is checked against --allow-root after resolving."""
+        todo: list[tuple[str, Path | None]] = []
+        for raw in self.request.paths:
+            try:
+                root = files.resolve_request_path(raw, self.settings.allow_roots)
+            except AudioError as exc:
+                todo.append((raw, None))
+                self._file_failed(raw, exc.code, exc.message)
+                continue
+            named = expand_paths([root]) if root.is_dir() else [root]
+            if root.is_dir() and not named:
+                self._file_failed(raw, "empty", "folder holds no audio files")
+            for p in named:
+                try:
+                    todo.append((str(p), files.resolve_request_path(str(p), self.settings.allow_roots)))
+                except AudioError as exc:
+                    todo.append((str(p), None))
+                    self._file_failed(str(p), exc.code, exc.message)
+        return todo
+
+    def _score(self, clips: list[tuple[str, Clip]]) -> None:
+        if not clips:
+            return
+        scorer = self.settings.scorer(None)
+        try:
+            results = scorer.score_clips([c for _, c in clips])
+        except LoopbridgeError as exc:
+            if len(clips) == 1:
+                self._file_failed(clips[0][0], exc.code, exc.message)
+            else:  # find the file that fails, score the rest
+                for one in clips:
+                    self._score([one])
+            return
+        for (named, _), result in zip(clips, results):
+            send_result(self.send, self.request.id, _as_requested(result, named), self.received)
+            self.n_scored += 1
+            self.n_flagged += int(result.flag)
+
+    def _file_failed(self, path: str, code: str, message: str) -> None:
+        self.n_failed += 1
+        self.send(protocol.file_error(self.request.id, path, code, message))
+
+    def _progress(self) -> None:
+        with self._lock:
+            if not self.finished:
+                self.send(protocol.progress(self.request.id, min(self.position, self.total), self.total))
+                self._last_progress = time.monotonic()
+
+    def heartbeat(self) -> None:
+        """Called from the server's clock: keeps progress flowing while a long micro-batch runs."""
+        if self.todo is not None and time.monotonic() - self._last_progress >= PROGRESS_EVERY_S:
+            self._progress()
+
+    def _finish(self) -> None:
+        with self._lock:
+            self.finished = True
+            self.send(protocol.done(self.request.id, self.n_scored, self.n_flagged, self.n_failed))
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def fail(self, exc: BaseException) -> None:
+        with self._lock:
+            if self.finished:
+                return
+        self._file_failed("", protocol.INTERNAL, f"batch stopped: {exc}")
+        self._finish()
+
+
+def _as_requested(result: TakeResult, path: str) -> TakeResult:
+    """Reply with the path as the client sent it, so it can match the reply to its clip."""
+    return replace(result, path=path)

@@ -1,0 +1,103 @@
+"""Server test helpers: a tiny real model bundle (mel-stats + shallow heads), an OSC peer on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from conftest import tone, write_audio
+from pythonosc.osc_message import OscMessage
+from pythonosc.udp_client import SimpleUDPClient
+
+TERMINAL = {"/loopbridge/result", "/loopbridge/error", "/loopbridge/done"}
+FAST_HEADS = ("knn", "mahalanobis")
+
+
+def write_library(folder: Path, n: int = 16, seconds: float = 2.0) -> list[Path]:
+    """Plucked tones across a few pitches and levels: a 'normal' the heads can learn in a second."""
+    return [
+        write_audio(folder / f"loop_{i:02d}.wav", tone(seconds, freq=110.0 * (1 + (i % 4) / 4), amp=0.3 + 0.05 * (i % 3), seed=i))
+        for i in range(n)
+    ]
+
+
+def fit_model(library: list[Path], dest: Path, name: str = "testmodel", heads: tuple[str, ...] = FAST_HEADS) -> Path:
+    """A real bundle through B's fit API on the weight-free mel-stats encoder (needs LOOPBRIDGE_HOME set)."""
+    from loopbridge import audio
+    from loopbridge.encoders import Encoder
+    from loopbridge.export.fit import FitOptions, encoder_ref, fit_heads, save_bundle
+
+    encoder = Encoder.open("mel-stats")
+    X = encoder.embed_clips([audio.load(p) for p in library])
+    detectors = fit_heads(X, FitOptions(heads=heads, progress=False))
+    return save_bundle(dest, name, detectors, encoder_ref(encoder), {"files": len(library)})
+
+
+def noise_take(path: Path, seconds: float = 2.0, seed: int = 99) -> Path:
+    """Loud broadband noise: far from plucked tones in any embedding."""
+    rng = np.random.default_rng(seed)
+    return write_audio(path, (0.9 * rng.uniform(-1, 1, int(seconds * 48_000))).astype(np.float32))
+
+
+class OscPeer:
+    """A client as a DAW would be one: sends from a random port (python-osc), listens on its own reply port."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.server: tuple[str, int] | None = None
+        self.client: SimpleUDPClient | None = None
+        self.inbox: list[tuple[str, list[Any]]] = []
+
+    def talk_to(self, server: tuple[str, int]) -> OscPeer:
+        self.server = server
+        self.client = SimpleUDPClient(server[0], server[1])
+        return self
+
+    def send(self, address: str, *args: Any) -> None:
+        self.client.send_message(address, list(args))
+
+    def send_raw(self, data: bytes) -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as raw:
+            raw.sendto(data, self.server)
+
+    def receive(self, until: Callable[[list[tuple[str, list[Any]]]], bool], timeout: float = 30.0) -> list[tuple[str, list[Any]]]:
+        """Collect replies until `until(inbox)` holds; fails with what arrived if the timeout passes."""
+        deadline = time.monotonic() + timeout
+        while not until(self.inbox):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"timed out; received so far: {self.inbox}")
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:
+                continue
+            msg = OscMessage(data)
+            self.inbox.append((msg.address, list(msg.params)))
+        return self.inbox
+
+    def for_id(self, rid: Any) -> list[tuple[str, list[Any]]]:
+        return [m for m in self.inbox if m[1] and m[1][0] == rid and m[0] != "/loopbridge/pong"]
+
+    def terminal(self, rid: Any, timeout: float = 30.0, batch: bool = False) -> tuple[str, list[Any]]:
+        """Wait for the one terminal reply of request `rid` (a batch ends only with `done`) and return it."""
+        ends = {"/loopbridge/done", "/loopbridge/error"} if batch else TERMINAL
+        self.receive(lambda box: any(a in ends and p and p[0] == rid for a, p in box), timeout)
+        return next(m for m in self.inbox if m[0] in ends and m[1][0] == rid)
+
+    def next_of(self, address: str, timeout: float = 30.0) -> list[Any]:
+        """Wait for the first message at `address` not taken yet, and take it from the inbox."""
+        self.receive(lambda box: any(a == address for a, _ in box), timeout)
+        i = next(i for i, m in enumerate(self.inbox) if m[0] == address)
+        return self.inbox.pop(i)[1]
+
+    def close(self) -> None:
+        self.sock.close()
+        if self.client is not None:
+            self.client.close()
