@@ -183,10 +183,10 @@
 					],
 					"presentation": 1,
 					"presentation_rect": [
-						372,
-						136,
-						56,
-						15
+						360.0,
+						136.0,
+						64.0,
+						15.0
 					],
 					"parameter_enable": 1,
 					"varname": "Server Port",
@@ -261,10 +261,10 @@
 					],
 					"presentation": 1,
 					"presentation_rect": [
-						448,
-						136,
-						56,
-						15
+						446.0,
+						136.0,
+						64.0,
+						15.0
 					],
 					"parameter_enable": 1,
 					"varname": "Reply Port",
@@ -592,30 +592,6 @@
 			},
 			{
 				"box": {
-					"id": "obj-title",
-					"maxclass": "comment",
-					"numinlets": 1,
-					"numoutlets": 0,
-					"patching_rect": [
-						20,
-						420,
-						80,
-						18
-					],
-					"text": "loopbridge",
-					"presentation": 1,
-					"presentation_rect": [
-						6,
-						4,
-						80,
-						18
-					],
-					"fontface": 1,
-					"fontsize": 12.0
-				}
-			},
-			{
-				"box": {
 					"id": "obj-connection",
 					"maxclass": "comment",
 					"numinlets": 1,
@@ -629,10 +605,10 @@
 					"text": "connecting…",
 					"presentation": 1,
 					"presentation_rect": [
-						88,
-						5,
-						262,
-						18
+						6.0,
+						4.0,
+						344.0,
+						18.0
 					],
 					"textcolor": [
 						0.85,
@@ -790,19 +766,59 @@
 					"numinlets": 1,
 					"numoutlets": 0,
 					"patching_rect": [
-						280,
-						395,
-						120,
-						18
+						280.0,
+						395.0,
+						80.0,
+						18.0
 					],
-					"text": "Ports: to server / from",
+					"text": "server port",
 					"presentation": 1,
 					"presentation_rect": [
-						360,
-						112,
-						150,
-						18
+						360.0,
+						118.0,
+						80.0,
+						18.0
 					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-replyport-label",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						560.0,
+						80.0,
+						80.0,
+						18.0
+					],
+					"text": "reply port",
+					"presentation": 1,
+					"presentation_rect": [
+						446.0,
+						118.0,
+						64.0,
+						18.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-inport-js",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						650.0,
+						150.0,
+						100.0,
+						22.0
+					],
+					"text": "prepend replyport"
 				}
 			}
 		],
@@ -1139,6 +1155,30 @@
 					],
 					"destination": [
 						"obj-status",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-inport-int",
+						0
+					],
+					"destination": [
+						"obj-inport-js",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-inport-js",
+						0
+					],
+					"destination": [
+						"obj-js",
 						0
 					]
 				}

@@ -85,7 +85,7 @@ def test_port_boxes_are_saved_with_the_set_and_start_at_the_defaults(patcher: di
 def test_settings_persist_and_reach_the_script(patcher: dict) -> None:
     boxes = {b["box"]["id"]: b["box"] for b in patcher["patcher"]["boxes"]}
     (js,) = boxes_by_text(patcher, "js")
-    for box_id in ("obj-sensitivity", "obj-markok", "obj-savedmodel"):
+    for box_id in ("obj-sensitivity", "obj-markok", "obj-savedmodel", "obj-inport"):
         assert boxes[box_id]["parameter_enable"] == 1, box_id
         assert js["text"] in downstream_texts(patcher, box_id), box_id
     assert boxes["obj-savedmodel"]["saved_attribute_attributes"]["valueof"]["parameter_type"] == 3  # blob
@@ -156,3 +156,13 @@ def downstream_texts(patcher: dict, start: str) -> set[str]:
                 seen.add(dst)
                 todo.append(dst)
     return {boxes[b].get("text", "") for b in seen}
+
+
+def test_presentation_view_renders_from_the_patcher(tmp_path: Path) -> None:
+    out = tmp_path / "view.png"
+    done = subprocess.run([sys.executable, str(ROOT / "max_for_live" / "tools" / "render_view.py"), "--out", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    header = out.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    assert int.from_bytes(header[16:20], "big") == 2 * 520  # device width at 2x
