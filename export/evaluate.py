@@ -10,11 +10,16 @@ from __future__ import annotations
 import csv
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from loopbridge.errors import LoopbridgeError
+
+if TYPE_CHECKING:
+    from loopbridge.bundle import Bundle
+    from loopbridge.embedding import EmbedFailure
 
 NORMAL = "normal"
 ANOMALOUS = "anomalous"  # a label of 1 that names no defect
@@ -150,17 +155,17 @@ def format_table(metrics: list[Metric]) -> str:
     sources = list(dict.fromkeys(m.source for m in metrics))
     kinds = list(dict.fromkeys(m.kind for m in metrics))
     by = {(m.source, m.kind): m for m in metrics}
+    n_defect = {k: next(m.n_defect for m in metrics if m.kind == k) for k in kinds}
+    n_normal = next((m.n_normal for m in metrics), 0)
+    row_names = {k: f"{k} ({n_defect[k]})" for k in kinds}
     width = max(10, *(len(s) + 2 for s in sources))
-    kw = max(12, *(len(k) + 2 for k in kinds))
+    kw = max(14, *(len(r) + 2 for r in row_names.values()))
 
     def table(title: str, value) -> list[str]:
         lines = [f"{title:<{kw}}" + "".join(f"{s:>{width}}" for s in sources)]
         for k in kinds:
-            n = next((by[s, k].n_defect for s in sources if (s, k) in by), 0)
             cells = [value(by[s, k]) if (s, k) in by else None for s in sources]
-            lines.append(
-                f"{f'{k} ({n})':<{kw}}" + "".join(f"{'—' if c is None else c:>{width}}" for c in cells)
-            )
+            lines.append(f"{row_names[k]:<{kw}}" + "".join(f"{'—' if c is None else c:>{width}}" for c in cells))
         return lines
 
     lines = table("AUROC", lambda m: f"{m.auroc:.3f}") + [""]
@@ -168,9 +173,43 @@ def format_table(metrics: list[Metric]) -> str:
     if any(m.detected is not None for m in metrics):
         lines += [""] + table("flagged", lambda m: None if m.detected is None else f"{m.detected:.0%}")
         normal = [by[s, ALL].false_flags if (s, ALL) in by else None for s in sources]
-        n_normal = next((m.n_normal for m in metrics), 0)
         lines.append(
             f"{f'normal ({n_normal})':<{kw}}"
             + "".join(f"{'—' if v is None else f'{v:.0%}':>{width}}" for v in normal)
         )
     return "\n".join(lines)
+
+
+@dataclass
+class LabelledScores:
+    """Per source, one score and one flag per labelled file (NaN / False where a file could not be read)."""
+
+    scores: dict[str, np.ndarray]
+    flags: dict[str, np.ndarray]
+    skipped: list[EmbedFailure]
+    combined_head: str
+
+
+def score_labelled(bundle: Bundle, labels: Labels, head: str | None = None, max_seconds: float = 600.0,
+                   progress: bool = True) -> LabelledScores:
+    """Every head of the bundle on every labelled file, embedded with the bundle's own encoder (cached)."""
+    from loopbridge.cache import EmbeddingCache
+    from loopbridge.embedding import embed_files
+    from loopbridge.pipeline import Scorer
+
+    head = head or bundle.primary
+    if head not in bundle.heads:
+        raise LoopbridgeError(f"model '{bundle.name}' has no head '{head}' (it has: {', '.join(bundle.heads)})", "usage")
+    encoder = Scorer(bundle).encoder
+    emb, skipped = embed_files(labels.files, encoder, progress=progress, max_seconds=max_seconds,
+                               cache=EmbeddingCache(encoder.id))
+    if not len(emb):
+        raise LoopbridgeError(f"none of the {len(labels.files)} labelled files could be read", "no_files")
+    where = {f: i for i, f in enumerate(labels.files)}
+    rows = np.array([where[f] for f in emb.files])
+    scores, flags = {}, {}
+    for h, s in bundle.scores(emb.vectors).items():
+        scores[h] = np.full(len(labels.files), np.nan)
+        scores[h][rows] = s
+        flags[h] = scores[h] > bundle.thresholds[h]
+    return LabelledScores(scores, flags, skipped, head)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+
+import pytest
 
 
 @dataclass
@@ -69,12 +72,13 @@ class Fitted:
     """A tiny mel-stats model fitted on clean synthetic loops, and a labelled set with defects to run it on."""
 
     model: str
+    home: Path  # the LOOPBRIDGE_HOME the model lives in
     train: Path
     data: Path
     labels: Path
 
 
-def fit_small_model(root: Path, kinds: tuple[str, ...] = ("clipping", "dropout", "click"), heads: str = "aewres,ae,iforest,pca,knn,mahalanobis",
+def fit_small_model(root: Path, kinds: tuple[str, ...] = ("clipping", "dropout", "hiss"), heads: str = "aewres,ae,iforest,pca,knn,mahalanobis",
                     n_clean: int = 16, n_per_defect: int = 4) -> Fitted:
     """Fit through the CLI as a user would (mel-stats, few epochs, small layers), within LOOPBRIDGE_HOME."""
     from loopbridge.cli import main
@@ -85,4 +89,17 @@ def fit_small_model(root: Path, kinds: tuple[str, ...] = ("clipping", "dropout",
     rc = main(["fit", str(root / "train"), "--name", "small", "--encoder", "mel-stats", "--heads", heads,
                "--epochs", "15", "--patience", "5", "--hidden", "32,16,8", "--no-progress"])
     assert rc == 0
-    return Fitted("small", root / "train", root / "data", labels)
+    return Fitted("small", Path(os.environ["LOOPBRIDGE_HOME"]), root / "train", root / "data", labels)
+
+
+_SHARED: dict[str, Fitted] = {}
+
+
+def shared_small_model(tmp_path_factory: pytest.TempPathFactory) -> Fitted:
+    """One small model per test session, shared by the report and evaluate tests (fitting is the slow part)."""
+    if "small" not in _SHARED:
+        root = tmp_path_factory.mktemp("small-model")
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("LOOPBRIDGE_HOME", str(root / "home"))
+            _SHARED["small"] = fit_small_model(root)
+    return _SHARED["small"]
