@@ -139,6 +139,10 @@ function formatNumber(x) {
     return String(Number(x.toPrecision(2)));
 }
 
+function ratioText(result) {
+    return result.threshold > 0 ? formatNumber(result.score / result.threshold) + "\u00D7" : formatNumber(result.score);
+}
+
 function stripMarker(name) {
     var m = MARKER_PATTERN.exec(name);
     return m ? name.substring(m[0].length) : name;
@@ -164,7 +168,7 @@ function init() {
         trackWatch.property = "clip_slots";
         watchSlots();
         watchArrangement();
-        show(OUT_STATUS, "watching " + getValue(track, "name"));
+        show(OUT_STATUS, watchingText());
     }
     if (!ticker) {
         ticker = new Task(tick, this);
@@ -173,6 +177,10 @@ function init() {
     }
     show(OUT_CONNECTION, "connecting\u2026");
     ping();
+}
+
+function watchingText() {
+    return "watching " + getValue(track, "name");
 }
 
 function findTrack() {
@@ -574,7 +582,8 @@ function onModel(args) {
         sendSensitivity();
     } else if (sensitivitySent === name && args.length >= 6) {
         sensitivitySent = null;
-        show(OUT_STATUS, name + ": threshold " + formatNumber(args[5]) + " at sensitivity " + Number(args[3]));
+        show(OUT_STATUS, name + ": threshold " + formatNumber(args[5]) + " at sensitivity " +
+            Math.round(Number(args[3]) * 1000) / 1000);
     }
 }
 
@@ -621,6 +630,7 @@ function onResult(args) {
         delete pending[id];
         clips = request.clips;
         latency = (now() - request.sentAt) + " ms";
+        show(OUT_STATUS, watchingText());
     } else {
         clips = request.clipsByPath[result.path] || [];
         var run = runs[request.run];
@@ -656,8 +666,9 @@ function showResult(name, result, latency) {
     show(OUT_REASONS, lines.join("\n"));
 }
 
-// Flagged: warning colour and "⚠ <score> <top reason> · <name>". Normal: the clip as it was
-// (or "✓ <score> · <name>" with Mark OK on). Any earlier marker is replaced, never stacked.
+// Flagged: warning colour and "⚠ 2.1× clipping · <name>", the number being score ÷ threshold (shown
+// when the learned model flagged it) and the word the most severe reason. Normal: the clip as it was
+// (or "✓ 0.4× · <name>" with Mark OK on). Any earlier marker is replaced, never stacked.
 function markClip(clipId, result) {
     var clip = apiFor(clipId);
     if (!exists(clip)) {
@@ -668,8 +679,14 @@ function markClip(clipId, result) {
         if (originalColours[clipId] === undefined) {
             originalColours[clipId] = Number(getValue(clip, "color"));
         }
-        var top = result.reasons.length ? " " + result.reasons[0].kind : "";
-        clip.set("name", FLAG_MARK + " " + formatNumber(result.score) + top + MARK_SEP + name);
+        var words = [FLAG_MARK];
+        if (result.score >= result.threshold) {
+            words.push(ratioText(result));
+        }
+        if (result.reasons.length) {
+            words.push(result.reasons[0].kind);
+        }
+        clip.set("name", words.join(" ") + MARK_SEP + name);
         clip.set("color", WARNING_COLOUR);
         return;
     }
@@ -677,7 +694,7 @@ function markClip(clipId, result) {
         clip.set("color", originalColours[clipId]);
         delete originalColours[clipId];
     }
-    var okName = markOk ? OK_MARK + " " + formatNumber(result.score) + MARK_SEP + name : name;
+    var okName = markOk ? OK_MARK + " " + ratioText(result) + MARK_SEP + name : name;
     if (okName !== String(getValue(clip, "name") || "")) {
         clip.set("name", okName);
     }
@@ -753,8 +770,8 @@ function onError(args) {
 
 // Max lets any global function answer a message of its name; `local` keeps these helpers private,
 // leaving init, scoretrack, sensitivity, setmodel, savedmodel, markok, replyport and anything (OSC replies).
-var HELPERS = [now, show, send, defer, getValue, idsOf, apiFor, exists, formatNumber, stripMarker, clipLabel,
-    findTrack, watchSlots, watchFor, stopWatch, watchSlot, onHasClip, watchClip, watchArrangement,
+var HELPERS = [now, show, send, defer, getValue, idsOf, apiFor, exists, formatNumber, ratioText, stripMarker,
+    clipLabel, watchingText, findTrack, watchSlots, watchFor, stopWatch, watchSlot, onHasClip, watchClip, watchArrangement,
     hasArrangementClips, scoreNewArrangementClips, scoreTake, sendScore, trackClipIds, splitPaths, showProgress,
     ping, tick, dropStaleTakes, sendSensitivity, updateModelMenu, onPong, onModel, onReason, onResult, showResult,
     markClip, onProgress, onDone, onFileError, onError];

@@ -101,3 +101,37 @@ def test_device_reports_a_server_that_is_not_there(tmp_path, takes) -> None:
         report_or_error = str(exc)
     assert report_or_error is not None and "timed out waiting for a pong" in report_or_error
     assert "server not running" in report_or_error
+
+
+@pytest.fixture(scope="module")
+def real_server(tmp_path_factory: pytest.TempPathFactory):
+    """The loopbridge OSC server with a real tiny bundle (mel-stats encoder, kNN + Mahalanobis heads)."""
+    from helpers_server import fit_model, write_library
+
+    from loopbridge.bundle import Bundle
+    from loopbridge.encoders import Encoder
+    from loopbridge.pipeline import Scorer
+    from loopbridge.server.app import OscServer
+
+    root = tmp_path_factory.mktemp("m4l_model")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LOOPBRIDGE_HOME", str(root / "home"))
+        bundle = fit_model(write_library(root / "library", n=12), root / "home" / "data" / "models" / "loops", "loops")
+        scorer = Scorer(Bundle.load(bundle), Encoder(Encoder.open("mel-stats").path))
+        server = OscServer({"loops": scorer}, port=0).start()
+        yield server
+        server.stop()
+
+
+def test_device_against_the_real_server_flags_the_defective_take_only(tmp_path, takes, real_server) -> None:
+    report = run_device(real_server.address[1], free_udp_port(), takes, tmp_path, score_track=True)
+
+    assert report["connection"].startswith("connected \u00b7 loopbridge ")
+    clean, clipped = report["clips"]
+    assert clean["name"] == "Bäss 1" and clean["color"] != WARNING_COLOUR
+    assert clipped["name"].startswith(FLAG_MARK) and clipped["name"].endswith(" \u00b7 Bass 2")
+    assert clipped["color"] == WARNING_COLOUR
+    results = [m for m in report["received"] if m[0] == "/loopbridge/result"]
+    assert [(r[2], r[6]) for r in results[:2]] == [(str(takes[0][1]), 0), (str(takes[1][1]), 1)]
+    assert report["status"] == "track done: 2 scored, 1 flagged"
+    assert "/loopbridge/model" in {m[0] for m in report["received"]}  # the model menu was filled

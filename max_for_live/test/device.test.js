@@ -37,6 +37,8 @@ test("a take is sent for scoring when its recording stops, not before", () => {
     assert.deepEqual(sent[0].slice(2), ["/takes/Bass 4.wav"]);
     assert.ok(Number.isInteger(sent[0][1]) && sent[0][1] > 0 && sent[0][1] < 2 ** 31);
     assert.match(device.text(OUTLET.STATUS), /scoring Bass 4/);
+    device.receive("/loopbridge/result", sent[0][1], "/takes/Bass 4.wav", "loops", 0.1, 1.5, 0, 8);
+    assert.equal(device.text(OUTLET.STATUS), "watching Bass");
 });
 
 test("clips that were not recorded, and MIDI clips, are not sent", () => {
@@ -67,7 +69,7 @@ test("a flagged result colours the clip and names it with score and top reason, 
     device.receive("/loopbridge/result", id, "/takes/bass4.wav", "loops", 3.21, 1.5, 1, 12.5);
     assert.equal(clip.props.name, "Bass 4", "clip changed before the deferred task ran");
     device.clock.advance(0);
-    assert.equal(clip.props.name, "\u26A0 3.2 clipping \u00B7 Bass 4");
+    assert.equal(clip.props.name, "\u26A0 2.1\u00D7 clipping \u00B7 Bass 4"); // 3.21 / 1.5
     assert.equal(clip.props.color, WARNING_COLOUR);
     assert.deepEqual(device.live.violations, []);
     const result = device.text(OUTLET.RESULT);
@@ -85,12 +87,12 @@ test("re-scoring replaces the marker instead of stacking it, and a clean result 
     device.clock.advance(0);
     device.receive("/loopbridge/result", lastScore(device)[1], "/takes/gtr2.wav", "loops", 2.0, 1.5, 1, 9);
     device.clock.advance(0);
-    assert.equal(clip.props.name, "\u26A0 2 \u00B7 Gtr 2");
+    assert.equal(clip.props.name, "\u26A0 1.3\u00D7 \u00B7 Gtr 2");
     device.message("scoretrack");
     const batch = device.oscTo("/loopbridge/batch")[0];
-    device.receive("/loopbridge/result", batch[1], "/takes/gtr2.wav", "loops", 4.44, 1.5, 1, 9);
+    device.receive("/loopbridge/result", batch[1], "/takes/gtr2.wav", "loops", 4.5, 1.5, 1, 9);
     device.clock.advance(0);
-    assert.equal(clip.props.name, "\u26A0 4.4 \u00B7 Gtr 2");
+    assert.equal(clip.props.name, "\u26A0 3\u00D7 \u00B7 Gtr 2");
     device.message("scoretrack");
     const again = device.oscTo("/loopbridge/batch")[1];
     device.receive("/loopbridge/result", again[1], "/takes/gtr2.wav", "loops", 0.7, 1.5, 0, 9);
@@ -116,7 +118,7 @@ test("a normal result leaves the clip as it was; Mark OK adds a check mark", () 
     device.clock.advance(0);
     device.receive("/loopbridge/result", lastScore(device)[1], "/takes/bass6.wav", "loops", 0.5, 1.5, 0, 8);
     device.clock.advance(0);
-    assert.equal(other.props.name, "\u2713 0.5 \u00B7 Bass 6");
+    assert.equal(other.props.name, "\u2713 0.33\u00D7 \u00B7 Bass 6");
     assert.notEqual(other.props.color, WARNING_COLOUR);
 });
 
@@ -193,7 +195,7 @@ test("Score track sends every audio clip of the track in a batch and shows progr
     device.receive("/loopbridge/done", id, 3, 1, 0);
     device.clock.advance(0);
     assert.equal(device.text(OUTLET.STATUS), "track done: 3 scored, 1 flagged");
-    assert.equal(b.props.name, "\u26A0 2.5 dc_offset \u00B7 B");
+    assert.equal(b.props.name, "\u26A0 1.7\u00D7 dc_offset \u00B7 B");
     assert.equal(a.props.name, "A");
     assert.equal(arr.props.name, "Arr");
     assert.deepEqual(device.live.violations, []);
@@ -254,7 +256,7 @@ test("Arrangement recording: clips new since record_mode went on are scored afte
     assert.deepEqual(device.oscTo("/loopbridge/score").map((m) => m[2]), ["/takes/arr.wav"]);
     device.receive("/loopbridge/result", lastScore(device)[1], "/takes/arr.wav", "loops", 5, 1.5, 1, 9);
     device.clock.advance(0);
-    assert.equal(take.props.name, "\u26A0 5 \u00B7 Arr take");
+    assert.equal(take.props.name, "\u26A0 3.3\u00D7 \u00B7 Arr take");
     assert.equal(old.props.name, "Old");
 });
 
@@ -345,4 +347,16 @@ test("a file of the batch that fails is reported and counted; the batch goes on"
     device.receive("/loopbridge/result", id, "/lib/good.wav", "loops", 0.2, 1.5, 0, 8);
     device.receive("/loopbridge/done", id, 1, 0, 1);
     assert.equal(device.text(OUTLET.STATUS), "track done: 1 scored, 0 flagged, 1 failed");
+});
+
+test("a take flagged by a technical check alone is marked with its reason, not a ratio below 1", () => {
+    const device = connectedDevice();
+    const clip = device.live.record(0, { name: "Bass 9", filePath: "/takes/bass9.wav" });
+    device.clock.advance(0);
+    const id = lastScore(device)[1];
+    device.receive("/loopbridge/reason", id, "dc_offset", 0.7, 0, 4, "DC offset of 0.12");
+    device.receive("/loopbridge/result", id, "/takes/bass9.wav", "loops", 0.9, 1.5, 1, 8);
+    device.clock.advance(0);
+    assert.equal(clip.props.name, "\u26A0 dc_offset \u00B7 Bass 9");
+    assert.equal(clip.props.color, WARNING_COLOUR);
 });
