@@ -180,6 +180,10 @@ def format_table(metrics: list[Metric]) -> str:
     return "\n".join(lines)
 
 
+CHECKS = "checks"
+COMBINED = "combined"
+
+
 @dataclass
 class LabelledScores:
     """Per source, one score and one flag per labelled file (NaN / False where a file could not be read)."""
@@ -190,9 +194,22 @@ class LabelledScores:
     combined_head: str
 
 
+def head_margin(scores: np.ndarray, threshold: float, training_scores: np.ndarray) -> np.ndarray:
+    """How far past its threshold a head's score is, in units of the normal spread (median → threshold); > 0 = flagged."""
+    spread = threshold - float(np.median(training_scores))
+    return (scores - threshold) / (spread if spread > 0 else 1.0)
+
+
 def score_labelled(bundle: Bundle, labels: Labels, head: str | None = None, max_seconds: float = 600.0,
                    progress: bool = True) -> LabelledScores:
-    """Every head of the bundle on every labelled file, embedded with the bundle's own encoder (cached)."""
+    """Every head, the technical checks and the combined decision on every labelled file.
+
+    Heads see the bundle's own encoder's embeddings (cached); checks see the raw file with the bundle's
+    calibration (built-in limits without one). The checks' score is their largest margin past a limit
+    (> 0 exactly when they report a finding); the combined score is the larger of that and `head`'s
+    margin past its threshold, so it ranks takes the way the runtime decision flags them.
+    """
+    from loopbridge import audio, checks
     from loopbridge.cache import EmbeddingCache
     from loopbridge.embedding import embed_files
     from loopbridge.pipeline import Scorer
@@ -207,9 +224,18 @@ def score_labelled(bundle: Bundle, labels: Labels, head: str | None = None, max_
         raise LoopbridgeError(f"none of the {len(labels.files)} labelled files could be read", "no_files")
     where = {f: i for i, f in enumerate(labels.files)}
     rows = np.array([where[f] for f in emb.files])
+    n = len(labels.files)
     scores, flags = {}, {}
     for h, s in bundle.scores(emb.vectors).items():
-        scores[h] = np.full(len(labels.files), np.nan)
+        scores[h] = np.full(n, np.nan)
         scores[h][rows] = s
         flags[h] = scores[h] > bundle.thresholds[h]
+    scores[CHECKS], flags[CHECKS] = np.full(n, np.nan), np.zeros(n, dtype=bool)
+    for i in rows:
+        findings, margins = checks.evaluate(audio.read_native(labels.files[i], max_seconds), bundle.checks)
+        scores[CHECKS][i] = max(margins.values())
+        flags[CHECKS][i] = bool(findings)
+    margin = head_margin(scores[head], bundle.thresholds[head], bundle.training_scores[head])
+    scores[COMBINED] = np.maximum(margin, scores[CHECKS])  # NaN stays NaN: unread files are left out
+    flags[COMBINED] = flags[head] | flags[CHECKS]
     return LabelledScores(scores, flags, skipped, head)

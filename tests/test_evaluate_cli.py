@@ -6,12 +6,16 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from helpers_report import Fitted, shared_small_model
+from loopbridge.bundle import Bundle
 from loopbridge.cli import main
+from loopbridge.export.evaluate import read_labels, score_labelled
 
 HEADS = ["aewres", "ae", "iforest", "pca", "knn", "mahalanobis"]
+SOURCES = [*HEADS, "checks", "combined"]
 
 
 @pytest.fixture
@@ -30,20 +34,38 @@ def _metrics(capsys: pytest.CaptureFixture) -> dict[tuple[str, str], dict]:
 def test_evaluate_breaks_down_by_head_and_defect(fitted: Fitted, capsys: pytest.CaptureFixture) -> None:
     assert main(["evaluate", "--model", fitted.model, "--labels", str(fitted.labels), "--json", "--no-progress"]) == 0
     by = _metrics(capsys)
-    for head in HEADS:
+    for head in SOURCES:
         assert {k for s, k in by if s == head} == {"clipping", "dropout", "hiss", "all"}
         assert by[head, "all"]["n_normal"] == 16 and by[head, "hiss"]["n_defect"] == 4
     # broadband hiss is gross in a log-mel: the distance baselines must rank every hissy loop above the clean ones
     assert by["knn", "hiss"]["auroc"] >= 0.9 and by["mahalanobis", "hiss"]["auroc"] >= 0.9
     assert 0.5 <= by["knn", "hiss"]["pauc"] <= 1.0
+    # clipping is what the raw-signal checks exist for; the combined decision keeps that
+    assert by["checks", "clipping"]["auroc"] >= 0.95 and by["combined", "clipping"]["auroc"] >= 0.95
+    assert by["combined", "clipping"]["detected"] == 1.0
 
     assert main(["evaluate", "--model", fitted.model, "--labels", str(fitted.labels), "--no-progress"]) == 0
     text = capsys.readouterr().out
     assert "16 normal, 12 anomalous, 0 skipped" in text
     auroc_header = next(line for line in text.splitlines() if line.startswith("AUROC"))
-    assert auroc_header.split()[1:] == HEADS[: len(auroc_header.split()) - 1]
+    assert auroc_header.split()[1:] == SOURCES
+    assert "combined = aewres or checks" in text
     hiss_row = next(line for line in text.splitlines() if line.startswith("hiss (4)"))
     assert hiss_row.split()[2 + HEADS.index("knn")] == f"{by['knn', 'hiss']['auroc']:.3f}"
+
+
+@pytest.mark.slow
+def test_combined_decision_is_head_or_checks(fitted: Fitted) -> None:
+    bundle = Bundle.load(fitted.model)
+    labels = read_labels(fitted.labels)
+    scored = score_labelled(bundle, labels, head="knn", progress=False)
+    f, s = scored.flags, scored.scores
+    np.testing.assert_array_equal(f["combined"], f["knn"] | f["checks"])
+    np.testing.assert_array_equal(f["knn"], s["knn"] > bundle.thresholds["knn"])
+    # the combined score crosses 0 exactly where the decision flags, so its ranking matches the decision
+    np.testing.assert_array_equal(s["combined"] > 0, f["combined"])
+    np.testing.assert_array_equal(s["checks"] > 0, f["checks"])
+    assert f["checks"].any() and (~f["combined"]).any()
 
 
 @pytest.mark.slow

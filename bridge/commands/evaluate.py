@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     n_normal = labels.kinds.count("normal")
     print(f"model {bundle.name} (encoder {bundle.encoder.preset or 'unknown'}) on {args.labels}: "
-          f"{n_normal} normal, {len(labels.files) - n_normal} anomalous, {len(scored.skipped)} skipped")
+          f"{n_normal} normal, {len(labels.files) - n_normal} anomalous, {len(scored.skipped)} skipped; "
+          f"combined = {scored.combined_head} or checks{'' if bundle.checks else ' (built-in check limits: model not calibrated)'}")
     print(format_table(metrics))
     return 0
