@@ -30,12 +30,12 @@ Progress = Callable[[str, int, int, float], None]  # (phase, epoch, epochs, val_
 
 @dataclass
 class SVDDConfig:
-    """Every training choice, with the paper's value as default."""
+    """Every training choice, with the paper's value as default (lr and weight decay from its code's base config)."""
 
     hidden: tuple[int, ...] = (512, 256, 128, 64, 32)
     dropout: float = 0.2
-    lr: float = 1e-4
-    weight_decay: float = 1e-2  # AdamW's own default
+    lr: float = 1e-5
+    weight_decay: float = 1e-5
     batch_size: int = 32
     epochs: int = 1000  # per phase, upper bound
     patience: int = 20
