@@ -82,7 +82,7 @@ function send() {
     if (replyPort !== null) {
         args.push(replyPort);
     }
-    outlet.apply(this, [OUT_OSC].concat(args));
+    outlet(OUT_OSC, args); // Max sends an array as one message: its first word is the address
 }
 
 // Run fn outside the current notification, as Live requires for any change to the set.
@@ -173,7 +173,7 @@ function init() {
     if (!ticker) {
         ticker = new Task(tick, this);
         ticker.interval = PING_INTERVAL_MS;
-        ticker.repeat();
+        ticker.repeat(-1, PING_INTERVAL_MS); // forever; the first tick one interval after this ping
     }
     show(OUT_CONNECTION, "connecting\u2026");
     ping();

@@ -262,16 +262,23 @@ function makeTask(clock) {
                 this.execute();
             });
         }
-        repeat() {
+        // Max: repeat(count, initialdelay); a missing or negative count repeats until cancelled.
+        // The first run waits initialdelay (taken as 0 when missing, the harsher case).
+        repeat(count = -1, initialDelay = 0) {
             this.cancel();
             this.running = true;
-            const step = () => {
-                this.entry = clock.at(clock.now + this.interval, () => {
-                    step();
+            let left = count < 0 ? Infinity : count;
+            const step = (delay) => {
+                if (left-- <= 0) {
+                    this.running = false;
+                    return;
+                }
+                this.entry = clock.at(clock.now + delay, () => {
+                    step(this.interval);
                     this.execute();
                 });
             };
-            step();
+            step(initialDelay);
         }
         cancel() {
             if (this.entry) this.entry.cancelled = true;
@@ -294,7 +301,8 @@ class Device {
         const ctx = {
             LiveAPI: live.makeLiveAPI(),
             Task: makeTask(clock),
-            outlet: (index, ...args) => {
+            outlet: (index, ...atoms) => {
+                const args = atoms.flat(); // Max outputs an array's elements as one message
                 this.outputs.push({ outlet: index, args });
                 if (index === 0 && this.onOsc) this.onOsc(args[0], args.slice(1));
             },
