@@ -29,7 +29,7 @@ var OUT_SAVED_MODEL = 6;
 var ADDRESS = "/loopbridge/";
 var PING_INTERVAL_MS = 3000;     // a ping unanswered by the next tick means the server is gone
 var TAKE_TIMEOUT_MS = 30000;     // a take with no terminal reply this long after sending is dropped
-var MAX_BATCH_CHARS = 6000;      // keep each batch datagram well under the 8 KB the server accepts
+var MAX_BATCH_BYTES = 6000;      // keep each batch datagram well under the 8 KB the server accepts
 var ARRANGEMENT_SETTLE_MS = 500; // Live adds the recorded arrangement clips just after recording stops
 var FLAG_MARK = "\u26A0";        // ⚠
 var OK_MARK = "\u2713";          // ✓
@@ -56,7 +56,6 @@ var runs = {};             // "Score track" run id -> {ids, done, total, scored,
 var originalColours = {};  // clip id -> colour before this device flagged it
 var connected = null;      // null until the first ping is answered or missed
 var pingOutstanding = false;
-var serverInfo = "";
 var models = [];
 var model = "";            // "" = the server's default model
 var sensitivityValue = null;
@@ -85,14 +84,19 @@ function send() {
     outlet(OUT_OSC, args); // Max sends an array as one message: its first word is the address
 }
 
-// Run fn outside the current notification, as Live requires for any change to the set.
-function defer(fn) {
+// Run fn after ms on Max's low-priority queue; the Task is kept alive until it has run.
+function later(fn, ms) {
     var task = new Task(function () {
         deferred.splice(deferred.indexOf(task), 1);
         fn();
     }, this);
     deferred.push(task);
-    task.schedule(0);
+    task.schedule(ms);
+}
+
+// Run fn outside the current notification, as Live requires for any change to the set.
+function defer(fn) {
+    later(fn, 0);
 }
 
 // LiveAPI.get returns a list of atoms; a name or path with spaces may come back split.
@@ -295,11 +299,9 @@ function watchArrangement() {
         } else if (!on && recordStartClips !== null) {
             var before = recordStartClips;
             recordStartClips = null;
-            var settle = new Task(function () {
+            later(function () {
                 scoreNewArrangementClips(before);
-            }, this);
-            deferred.push(settle);
-            settle.schedule(ARRANGEMENT_SETTLE_MS);
+            }, ARRANGEMENT_SETTLE_MS);
         }
     }, "live_set");
     song.property = "record_mode";
@@ -378,7 +380,7 @@ function scoretrack() {
         show(OUT_STATUS, "no audio clips on this track");
         return;
     }
-    var run = {ids: [], done: {}, total: {}, scored: 0, flagged: 0, failed: 0, files: paths.length};
+    var run = {ids: [], done: {}, total: {}, scored: 0, flagged: 0, failed: 0};
     var runId = nextId;
     var groups = splitPaths(paths);
     for (var g = 0; g < groups.length; g++) {
@@ -414,8 +416,8 @@ function splitPaths(paths) {
     var groups = [[]];
     var size = 0;
     for (var i = 0; i < paths.length; i++) {
-        var cost = paths[i].length + 8;
-        if (size + cost > MAX_BATCH_CHARS && groups[groups.length - 1].length > 0) {
+        var cost = utf8Length(paths[i]) + 4; // OSC pads each string with 1-4 NULs
+        if (size + cost > MAX_BATCH_BYTES && groups[groups.length - 1].length > 0) {
             groups.push([]);
             size = 0;
         }
@@ -423,6 +425,10 @@ function splitPaths(paths) {
         size += cost;
     }
     return groups;
+}
+
+function utf8Length(text) {
+    return unescape(encodeURIComponent(text)).length;
 }
 
 function showProgress(run) {
@@ -558,8 +564,7 @@ function onPong(args) {
     pingOutstanding = false;
     var wasConnected = connected;
     connected = true;
-    serverInfo = "loopbridge " + (args[1] !== undefined ? args[1] : "") + " \u00B7 " + (args[2] || "");
-    show(OUT_CONNECTION, "connected \u00B7 " + serverInfo);
+    show(OUT_CONNECTION, "connected \u00B7 loopbridge " + args[1] + " \u00B7 " + args[2]);
     if (wasConnected !== true) {
         models = [];
         send("models");
@@ -770,7 +775,7 @@ function onError(args) {
 
 // Max lets any global function answer a message of its name; `local` keeps these helpers private,
 // leaving init, scoretrack, sensitivity, setmodel, savedmodel, markok, replyport and anything (OSC replies).
-var HELPERS = [now, show, send, defer, getValue, idsOf, apiFor, exists, formatNumber, ratioText, stripMarker,
+var HELPERS = [now, show, send, later, defer, utf8Length, getValue, idsOf, apiFor, exists, formatNumber, ratioText, stripMarker,
     clipLabel, watchingText, findTrack, watchSlots, watchFor, stopWatch, watchSlot, onHasClip, watchClip, watchArrangement,
     hasArrangementClips, scoreNewArrangementClips, scoreTake, sendScore, trackClipIds, splitPaths, showProgress,
     ping, tick, dropStaleTakes, sendSensitivity, updateModelMenu, onPong, onModel, onReason, onResult, showResult,

@@ -203,14 +203,14 @@ test("Score track sends every audio clip of the track in a batch and shows progr
 
 test("a long track is split into batches that each fit a datagram", () => {
     const device = connectedDevice({ live: new FakeLive({ slots: 64 }) });
-    const longDir = "/Users/someone/Music/Ableton/Projects/A very long project name Project/Samples/Recorded/";
+    const longDir = "/Users/someone/Music/Ableton/Projects/Ein sehr langer Projektname \u00e4\u00f6\u00fc\u00df \u6f14\u594f Project/Samples/Recorded/";
     for (let i = 0; i < 64; i++) device.live.dropClip(i, { name: `T${i}`, filePath: `${longDir}take ${i}.wav` });
     device.message("scoretrack");
     const batches = device.oscTo("/loopbridge/batch");
     assert.ok(batches.length >= 2);
     const sent = batches.flatMap((b) => b.slice(2));
     assert.equal(new Set(sent).size, 64);
-    for (const b of batches) assert.ok(b.join(" ").length < 7000);
+    for (const b of batches) assert.ok(Buffer.byteLength(b.join("    ")) < 7000);
     for (const b of batches) device.receive("/loopbridge/done", b[1], b.length - 2, 0, 0);
     assert.equal(device.text(OUTLET.STATUS), "track done: 0 scored, 0 flagged");
 });
@@ -258,6 +258,7 @@ test("Arrangement recording: clips new since record_mode went on are scored afte
     device.clock.advance(0);
     assert.equal(take.props.name, "\u26A0 3.3\u00D7 \u00B7 Arr take");
     assert.equal(old.props.name, "Old");
+    assert.equal(device.ctx.deferred.length, 0, "finished Tasks are let go");
 });
 
 test("Live 10 (no arrangement_clips): Session recording still works", () => {
