@@ -5,8 +5,11 @@ from __future__ import annotations
 import importlib.util
 import math
 import sys
+import tempfile
+from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
+from typing import NamedTuple
 from unittest import mock
 
 import torch
@@ -91,3 +94,23 @@ def laion_data_module() -> ModuleType:
         file_spec.loader.exec_module(module)
     sys.modules[name] = module
     return module
+
+
+class Artifacts(NamedTuple):
+    tower: AudioBranch  # the random-weight model the checkpoint was saved from (the PyTorch reference)
+    checkpoint: Path  # real-format .pt file
+    onnx: Path  # exported from the checkpoint file by loopbridge.export
+
+
+_WORKDIR = tempfile.TemporaryDirectory(prefix="loopbridge-clap-tests-")
+
+
+@lru_cache(maxsize=None)
+def exported(preset: str) -> Artifacts:
+    """Build, save and export a preset once per test session; several test modules share it."""
+    from loopbridge.export.encoder_export import export_checkpoint
+
+    root = Path(_WORKDIR.name) / preset
+    tower = random_tower(preset)
+    checkpoint = save_checkpoint(tower, root / "random.pt")
+    return Artifacts(tower, checkpoint, export_checkpoint(checkpoint, preset, root / f"{preset}.onnx"))
