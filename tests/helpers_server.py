@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from conftest import tone, write_audio
 from pythonosc.osc_message import OscMessage
 from pythonosc.udp_client import SimpleUDPClient
 
+MODEL = "testmodel"
 TERMINAL = {"/loopbridge/result", "/loopbridge/error", "/loopbridge/done"}
 FAST_HEADS = ("knn", "mahalanobis")
 
@@ -35,6 +37,28 @@ def fit_model(library: list[Path], dest: Path, name: str = "testmodel", heads: t
     X = encoder.embed_clips([audio.load(p) for p in library])
     detectors = fit_heads(X, FitOptions(heads=heads, progress=False))
     return save_bundle(dest, name, detectors, encoder_ref(encoder), {"files": len(library)})
+
+
+@pytest.fixture(scope="session")
+def model_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(bundle folder, encoder ONNX) fitted once per session; the bundle sits in that home's models folder."""
+    root = tmp_path_factory.mktemp("server_model")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LOOPBRIDGE_HOME", str(root / "home"))
+        from loopbridge.encoders import Encoder
+
+        bundle = fit_model(write_library(root / "library"), root / "home" / "data" / "models" / MODEL, MODEL)
+        encoder = Encoder.open("mel-stats").path
+    return bundle, encoder
+
+
+def make_scorer(model_files: tuple[Path, Path]):
+    from loopbridge.bundle import Bundle
+    from loopbridge.encoders import Encoder
+    from loopbridge.pipeline import Scorer
+
+    bundle, encoder = model_files
+    return Scorer(Bundle.load(bundle), Encoder(encoder))
 
 
 def noise_take(path: Path, seconds: float = 2.0, seed: int = 99) -> Path:

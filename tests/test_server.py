@@ -13,33 +13,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 from conftest import tone, write_audio
-from helpers_server import OscPeer, fit_model, noise_take, write_library
+from helpers_server import MODEL, OscPeer, make_scorer, model_files, noise_take  # noqa: F401 - model_files is a fixture
 
-from loopbridge.bundle import Bundle
-from loopbridge.encoders import Encoder
 from loopbridge.errors import LoopbridgeError
-from loopbridge.pipeline import Scorer
 from loopbridge.results import Finding
 from loopbridge.server import protocol
 from loopbridge.server.app import OscServer
-
-MODEL = "testmodel"
-
-
-@pytest.fixture(scope="session")
-def model_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(bundle folder, encoder ONNX) fitted once for every server test."""
-    root = tmp_path_factory.mktemp("server_model")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LOOPBRIDGE_HOME", str(root / "home"))
-        bundle = fit_model(write_library(root / "library"), root / "home" / "data" / "models" / MODEL, MODEL)
-        encoder = Encoder.open("mel-stats").path
-    return bundle, encoder
-
-
-def make_scorer(model_files: tuple[Path, Path]) -> Scorer:
-    bundle, encoder = model_files
-    return Scorer(Bundle.load(bundle), Encoder(encoder))
 
 
 @pytest.fixture
@@ -222,15 +201,18 @@ def test_reasons_arrive_in_order_before_the_result_with_an_injected_scorer(serve
 
 
 def _grow(path: Path, data: bytes, pieces: int, every_s: float) -> threading.Thread:
-    """Write a file the way a recorder does: header first, then audio, bit by bit."""
+    """Write a file the way a recorder does: header first (before this returns), then audio, bit by bit."""
+    step = len(data) // pieces + 1
+    f = open(path, "wb")
+    f.write(data[:step])
+    f.flush()
 
     def run() -> None:
-        step = len(data) // pieces + 1
-        with open(path, "wb") as f:
-            for i in range(0, len(data), step):
+        with f:
+            for i in range(step, len(data), step):
+                time.sleep(every_s)
                 f.write(data[i : i + step])
                 f.flush()
-                time.sleep(every_s)
 
     t = threading.Thread(target=run, daemon=True)
     t.start()

@@ -1,0 +1,53 @@
+"""The models a server answers with: bundles opened once, sharing one encoder session per preset, warmed up."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from ..audio import SAMPLE_RATE, Clip, NativeAudio
+from ..bundle import Bundle, list_bundles
+from ..encoders import Encoder
+from ..errors import ModelError
+from ..pipeline import Scorer
+
+log = logging.getLogger(__name__)
+
+
+def open_models(names: list[str]) -> dict[str, Scorer]:
+    """Scorers by bundle name, in the order given (the first is the default); all bundles when none are named."""
+    if not names:
+        names = [str(path) for _, path in list_bundles()]
+        if not names:
+            raise ModelError("no model to serve yet: fit one with `loopbridge fit LOOPS_DIR --name NAME` "
+                             "(or try `loopbridge demo`)")
+    encoders: dict[str, Encoder] = {}
+    scorers: dict[str, Scorer] = {}
+    for name in names:
+        bundle = Bundle.load(name)
+        if bundle.name in scorers:
+            raise ModelError(f"two models are named '{bundle.name}'; serve one of them")
+        preset = bundle.encoder.preset
+        if preset is None:
+            raise ModelError(f"model '{bundle.name}' was fitted on plain embeddings; it cannot score audio")
+        if preset not in encoders:
+            encoders[preset] = Encoder.open(preset)
+        scorers[bundle.name] = Scorer(bundle, encoders[preset])
+    for scorer in scorers.values():
+        warm_up(scorer)
+    return scorers
+
+
+def warm_up(scorer: Scorer) -> None:
+    """Run the whole path once (encoder with a short and a long clip, every head) so the first take is as fast as the tenth."""
+    scorer.encoder.warm_up()
+    silence = np.zeros((SAMPLE_RATE, 1), np.float32)
+    scorer.score_clips([Clip("warm-up", silence[:, 0], NativeAudio("warm-up", silence, SAMPLE_RATE, "FLOAT"))])
+
+
+def describe(scorer: Scorer) -> str:
+    """The start-up line for one model."""
+    b, enc = scorer.bundle, scorer.encoder
+    heads = ", ".join(f"{h}{'*' if h == b.primary else ''} {b.thresholds[h]:.4g}" for h in b.heads)
+    return f"model {b.name}: encoder {enc.name} on {enc.provider}; heads (threshold at q{b.quantiles[b.primary]:g}): {heads}"
