@@ -10,6 +10,7 @@ import base64
 import html
 import io
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -213,7 +214,8 @@ def render_html(title: str, meta: str, views: list[HeadView], files: list[str], 
     ]
     for v in views:
         parts.append(
-            f"<h2 id='head-{esc(v.name)}'>{esc(v.name)} <small>({esc(v.kind)}, threshold {v.threshold:.4g}, "
+            f"<h2 id='head-{esc(v.name)}'>{esc(v.name)} <small>({'' if v.kind == v.name else esc(v.kind) + ', '}"
+            f"threshold {v.threshold:.4g}, "
             f"{int(v.flagged.sum())} of {len(v.scores)} flagged)</small></h2><div class='figs'>"
         )
         for key, fig in head_figures(v, other_label).items():
@@ -227,6 +229,9 @@ def render_html(title: str, meta: str, views: list[HeadView], files: list[str], 
 def _top_table(views: list[HeadView], files: list[str], primary: HeadView) -> str:
     esc = html.escape
     order = np.argsort(primary.scores)[::-1][:TOP_N]
+    folder = _common_folder(files)
+    if folder:
+        files = [os.path.relpath(f, folder) for f in files]
     head = "".join(f"<th>{esc(v.name)}</th>" for v in views)
     rows = []
     for rank, i in enumerate(order, start=1):
@@ -234,8 +239,17 @@ def _top_table(views: list[HeadView], files: list[str], primary: HeadView) -> st
             f"<td class='{'flag' if v.flagged[i] else ''}'>{v.scores[i]:.4g}</td>" for v in views
         )
         rows.append(f"<tr><td>{rank}</td><td class='file'>{esc(files[i])}</td>{cells}</tr>")
+    where = f" Paths are relative to {esc(folder)}." if folder else ""
     return (f"<table class='top'><thead><tr><th>#</th><th class='file'>file</th>{head}</tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table><p class='meta'>Bold red: above that head's threshold.</p>")
+            f"<tbody>{''.join(rows)}</tbody></table><p class='meta'>Bold red: above that head's threshold.{where}</p>")
+
+
+def _common_folder(files: list[str]) -> str:
+    """The folder all files share, so the table shows short names; empty when they share none."""
+    if not all(os.path.isabs(f) for f in files):
+        return ""
+    common = os.path.commonpath(files) if len(files) > 1 else os.path.dirname(files[0])
+    return os.path.dirname(common) if common in files else common
 
 
 def report_index(out: str | Path, force: bool = False) -> Path:
