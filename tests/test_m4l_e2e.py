@@ -1,7 +1,10 @@
-"""The device script under Node speaks real OSC over UDP: first to an independent python-osc peer."""
+"""The device script under Node speaks real OSC over UDP: to an independent python-osc peer, then to `loopbridge serve`."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -105,26 +108,35 @@ def test_device_reports_a_server_that_is_not_there(tmp_path, takes) -> None:
 
 @pytest.fixture(scope="module")
 def real_server(tmp_path_factory: pytest.TempPathFactory):
-    """The loopbridge OSC server with a real tiny bundle (mel-stats encoder, kNN + Mahalanobis heads)."""
+    """`loopbridge serve` in its own process, serving a real tiny bundle (mel-stats, kNN + Mahalanobis)."""
     from helpers_server import fit_model, write_library
 
-    from loopbridge.bundle import Bundle
-    from loopbridge.encoders import Encoder
-    from loopbridge.pipeline import Scorer
-    from loopbridge.server.app import OscServer
-
     root = tmp_path_factory.mktemp("m4l_model")
+    home = root / "home"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LOOPBRIDGE_HOME", str(root / "home"))
-        bundle = fit_model(write_library(root / "library", n=12), root / "home" / "data" / "models" / "loops", "loops")
-        scorer = Scorer(Bundle.load(bundle), Encoder(Encoder.open("mel-stats").path))
-        server = OscServer({"loops": scorer}, port=0).start()
-        yield server
-        server.stop()
+        mp.setenv("LOOPBRIDGE_HOME", str(home))
+        fit_model(write_library(root / "library", n=12), home / "data" / "models" / "loops", "loops")
+    port = free_udp_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "loopbridge", "serve", "--port", str(port), "--reply-port", str(free_udp_port()),
+         "--model", "loops"],
+        env={**os.environ, "LOOPBRIDGE_HOME": str(home)}, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        for line in server.stderr:  # it logs one line per model, then where it listens
+            if "listening on" in line:
+                break
+        else:
+            pytest.fail(f"loopbridge serve exited with {server.wait()} before listening")
+        threading.Thread(target=server.stderr.read, daemon=True).start()  # keep its log pipe drained
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def test_device_against_the_real_server_flags_the_defective_take_only(tmp_path, takes, real_server) -> None:
-    report = run_device(real_server.address[1], free_udp_port(), takes, tmp_path, score_track=True)
+    report = run_device(real_server, free_udp_port(), takes, tmp_path, score_track=True)
 
     assert report["connection"].startswith("connected \u00b7 loopbridge ")
     clean, clipped = report["clips"]
