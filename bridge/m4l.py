@@ -16,8 +16,12 @@ import struct
 import sys
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import LoopbridgeError
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 DEVICE_TYPE = b"aaaa"  # audio effect
 META = struct.pack("<I", 1)  # as Max 9 writes it for unfrozen devices
@@ -27,7 +31,7 @@ DEVICE_FILE = "loopbridge.amxd"
 DEFAULT_OUT = Path("loopbridge-device")
 
 
-def sources() -> resources.abc.Traversable:
+def sources() -> Traversable:
     """The shipped device sources (the repo's max_for_live/ folder in an editable install)."""
     return resources.files("loopbridge.max_for_live")
 
