@@ -40,6 +40,13 @@ TOP_N = 20
 MAX_DENSITY_DIMS = 32
 
 
+def _figure(width: float = 5.2) -> tuple[Figure, plt.Axes]:
+    """Fixed margins rather than a layout engine: the engine draws every figure twice (half the report's time)."""
+    fig, ax = plt.subplots(figsize=(width, 4.4))
+    fig.subplots_adjust(left=0.6 / width + 0.04, right=0.97, bottom=0.12, top=0.92)
+    return fig, ax
+
+
 @dataclass(frozen=True)
 class HeadView:
     """What the report shows of one head on one data set."""
@@ -65,7 +72,7 @@ def pca_figure(latent: np.ndarray, flagged: np.ndarray, title: str = "", latent_
     if n_comp < 2:
         xy = np.column_stack([xy[:, 0] if n_comp else np.zeros(len(latent)), np.zeros(len(latent))])
     ratio = np.pad(pca.explained_variance_ratio_, (0, 2 - n_comp))
-    fig, ax = plt.subplots(figsize=(5.2, 4.4), layout="constrained")
+    fig, ax = _figure()
     for mask, colour, label in ((~flagged, NORMAL_COLOUR, "normal"), (flagged, ANOMALOUS_COLOUR, "anomalous")):
         ax.scatter(xy[mask, 0], xy[mask, 1], s=14, c=colour, alpha=0.75, label=f"{label} ({int(mask.sum())})",
                    edgecolors="none")
@@ -91,7 +98,7 @@ def density_figure(latent: np.ndarray, title: str = "", latent_name: str = "late
     pad = 0.05 * (hi - lo) or 1.0
     grid = np.linspace(lo - pad, hi + pad, 256)
     colours = plt.get_cmap("viridis")(np.linspace(0, 1, len(dims)))
-    fig, ax = plt.subplots(figsize=(5.2, 4.4), layout="constrained")
+    fig, ax = _figure()
     for d, colour in zip(dims, colours):
         x = latent[:, d]
         if x.std() < 1e-12 or len(x) < 3:  # a KDE needs spread; a constant unit is a vertical line
@@ -114,7 +121,7 @@ def heatmap_figure(latent: np.ndarray, scores: np.ndarray, threshold: float, tit
     order = np.argsort(scores)[::-1]
     z = latent[order]
     lim = float(np.percentile(np.abs(z), 99)) or 1.0
-    fig, ax = plt.subplots(figsize=(5.2, 4.4), layout="constrained")
+    fig, ax = _figure()
     im = ax.imshow(z, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
     n_flagged = int((scores > threshold).sum())
     if 0 < n_flagged < len(scores):
@@ -132,7 +139,7 @@ def histogram_figure(train_scores: np.ndarray, other_scores: np.ndarray, thresho
     """Training vs other scores on shared bins, log counts, threshold dashed."""
     both = np.concatenate([train_scores, other_scores])
     bins = np.histogram_bin_edges(both[np.isfinite(both)], bins=40)
-    fig, ax = plt.subplots(figsize=(5.2, 4.4), layout="constrained")
+    fig, ax = _figure()
     ax.hist(train_scores, bins=bins, alpha=0.55, color=NORMAL_COLOUR, label=f"training ({len(train_scores)})")
     ax.hist(other_scores, bins=bins, alpha=0.55, color="#ff7f0e", label=f"{other_label} ({len(other_scores)})")
     ax.axvline(threshold, color="black", ls="--", lw=1.2, label=f"threshold {threshold:.4g}")
@@ -149,7 +156,7 @@ def boxplot_figure(scores: dict[str, np.ndarray], thresholds: dict[str, float]) 
     """Every head's scores divided by its threshold, so heads on different scales share one axis at 1."""
     names = list(scores)
     ratios = [np.asarray(scores[n], dtype=float) / thresholds[n] for n in names]
-    fig, ax = plt.subplots(figsize=(max(4.5, 1.1 * len(names) + 2), 4.4), layout="constrained")
+    fig, ax = _figure(max(4.5, 1.1 * len(names) + 2))
     ax.boxplot(ratios, tick_labels=names, showfliers=True)
     ax.axhline(1.0, color="black", ls="--", lw=1.2, label="threshold")
     if all((r > 0).all() for r in ratios):
