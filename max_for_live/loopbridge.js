@@ -353,11 +353,13 @@ function sendScore(id) {
 }
 
 // The "Score track" button: every audio clip of the track, Session and Arrangement, in batches.
+// Pressing it again starts over: batches still running are cancelled and their answers ignored.
 function scoretrack() {
     if (!track) {
         show(OUT_STATUS, "put loopbridge on an audio track");
         return;
     }
+    cancelBatches();
     var byPath = {};
     var paths = [];
     var clipIds = trackClipIds();
@@ -397,6 +399,16 @@ function scoretrack() {
     }
     runs[runId] = run;
     showProgress(run);
+}
+
+function cancelBatches() {
+    for (var id in pending) {
+        if (pending[id].kind === "batch") {
+            send("cancel", Number(id));
+            delete pending[id];
+        }
+    }
+    runs = {};
 }
 
 function trackClipIds() {
@@ -749,12 +761,17 @@ function onFileError(args) {
     showProgress(run);
 }
 
+var NO_ID = -1; // the id of an error answering a request without one (ping, models, sensitivity)
+
 function onError(args) {
     var id = Number(args[0]);
     var code = String(args[1]);
     var message = args.slice(2).join(" ");
     var request = pending[id];
     var what = "server";
+    if (!request && id !== NO_ID) {
+        return; // another device's request, or one this device has given up on
+    }
     if (request && request.kind === "take") {
         delete pending[id];
         delete reasonsById[id];
@@ -777,7 +794,7 @@ function onError(args) {
 // leaving init, scoretrack, sensitivity, setmodel, savedmodel, markok, replyport and anything (OSC replies).
 var HELPERS = [now, show, send, later, defer, utf8Length, getValue, idsOf, apiFor, exists, formatNumber, ratioText, stripMarker,
     clipLabel, watchingText, findTrack, watchSlots, watchFor, stopWatch, watchSlot, onHasClip, watchClip, watchArrangement,
-    hasArrangementClips, scoreNewArrangementClips, scoreTake, sendScore, trackClipIds, splitPaths, showProgress,
+    hasArrangementClips, scoreNewArrangementClips, scoreTake, sendScore, cancelBatches, trackClipIds, splitPaths, showProgress,
     ping, tick, dropStaleTakes, sendSensitivity, updateModelMenu, onPong, onModel, onReason, onResult, showResult,
     markClip, onProgress, onDone, onFileError, onError];
 for (var h = 0; h < HELPERS.length; h++) {

@@ -361,3 +361,30 @@ test("a take flagged by a technical check alone is marked with its reason, not a
     assert.equal(clip.props.name, "\u26A0 dc_offset \u00B7 Bass 9");
     assert.equal(clip.props.color, WARNING_COLOUR);
 });
+
+test("pressing Score track again cancels the running batch and ignores its late answers", () => {
+    const device = connectedDevice();
+    const a = device.live.dropClip(0, { name: "A", filePath: "/lib/a.wav" });
+    device.message("scoretrack");
+    const first = device.oscTo("/loopbridge/batch")[0][1];
+    device.message("scoretrack");
+    assert.deepEqual(device.oscTo("/loopbridge/cancel"), [["/loopbridge/cancel", first]]);
+    const second = device.oscTo("/loopbridge/batch")[1][1];
+    assert.notEqual(second, first);
+    device.receive("/loopbridge/result", first, "/lib/a.wav", "loops", 9, 1.5, 1, 8);
+    device.receive("/loopbridge/done", first, 1, 1, 0);
+    device.clock.advance(0);
+    assert.equal(a.props.name, "A");
+    assert.equal(device.text(OUTLET.STATUS), "track: 0 / 1 scored");
+    device.receive("/loopbridge/result", second, "/lib/a.wav", "loops", 0.3, 1.5, 0, 8);
+    device.receive("/loopbridge/done", second, 1, 0, 0);
+    assert.equal(device.text(OUTLET.STATUS), "track done: 1 scored, 0 flagged");
+});
+
+test("errors for requests that are not this device's are not shown; errors without an id are", () => {
+    const device = connectedDevice();
+    device.receive("/loopbridge/error", 12345, "missing", "/other/take.wav: no such file");
+    assert.equal(device.text(OUTLET.STATUS), "watching Bass");
+    device.receive("/loopbridge/error", -1, "unknown_model", "no model named drums; loaded: loops");
+    assert.equal(device.text(OUTLET.STATUS), "server: no model named drums; loaded: loops (unknown_model)");
+});
