@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import lfilter
+from scipy.signal import butter, lfilter
 
 INSTRUMENTS = {"bass": ("finger", "slap"), "guitar": ("clean", "palm_muted", "distorted")}
 DEFECT_KINDS = (
@@ -100,12 +100,16 @@ def pluck(
     burst = burst[-period:]
     burst -= burst.mean()
     burst /= max(np.max(np.abs(burst)), 1e-9)
-    buf = np.zeros(n + taps)  # `taps` leading zeros: the string is at rest before the pluck
-    buf[taps : taps + min(period, n)] = burst[: min(period, n)]
-    for j in range(taps + period, n + taps, period):
-        end = min(j + period, n + taps)
+    # The delay line starts full of the burst (plus the `taps` samples the filter looks back on); the
+    # output begins with its first pass through the loop filter, so every sample continues the last.
+    total = taps + period + n
+    buf = np.zeros(total)
+    buf[:taps] = burst[period - taps :]  # taps <= period / 2 by construction
+    buf[taps : taps + period] = burst
+    for j in range(taps + period, total, period):
+        end = min(j + period, total)
         buf[j:end] = loss * np.convolve(buf[j - period - taps : end - period], kernel, "valid")
-    return buf[taps:]
+    return buf[taps + period :]
 
 
 def make_loop(
@@ -149,7 +153,7 @@ def make_loop(
         i = int(round(note.start_s * sr))
         out[i : i + voice.size] += voice[: out.size - i]
     if style == "distorted":
-        out = _one_pole(np.tanh(6.0 * out / max(np.max(np.abs(out)), 1e-9)), 0.55)
+        out = lfilter(*_cabinet(sr), np.tanh(6.0 * out / max(np.max(np.abs(out)), 1e-9)))
     y = out[:loop_n].copy()
     if wrap_tail:
         y[: tail_n] += out[loop_n:][: loop_n]
@@ -272,7 +276,7 @@ def _pattern(rng: np.random.Generator, instrument: str, style: str, bars: int, s
 def _render_note(note: Note, instrument: str, style: str, sr: int, rng: np.random.Generator) -> np.ndarray:
     freq = 440.0 * 2 ** ((note.midi - 69) / 12)
     release_s = 0.06
-    n = int((note.duration_s + release_s) * sr)
+    n = int((note.duration_s + 1.5 * release_s) * sr)
     brightness, decay_s, treble_s, velocity = {
         "finger": (0.45, 3.0, 0.25, 0.7),
         "slap": (0.97, 1.8, 0.6, 1.0),
@@ -292,7 +296,8 @@ def _render_note(note: Note, instrument: str, style: str, sr: int, rng: np.rando
     attack = int((0.0003 if style == "slap" else 0.001) * sr)  # a pick or thumb takes a moment to release the string
     voice[:attack] *= 0.5 - 0.5 * np.cos(np.pi * np.arange(attack) / attack)
     gate_n = int(note.duration_s * sr)
-    voice[gate_n:] *= np.exp(-np.arange(n - gate_n) / (release_s / 6.9 * sr))  # damped: -60 dB at release end
+    # Damped by a finger: the decay speeds up smoothly (Gaussian), -60 dB after release_s, no kink at the gate.
+    voice[gate_n:] *= np.exp(-6.9 * (np.arange(n - gate_n) / (release_s * sr)) ** 2)
     return voice
 
 
@@ -301,6 +306,11 @@ def _widen(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     d = int(rng.integers(0, 4))
     right = np.concatenate([np.zeros(d), y[: y.size - d]]) * rng.uniform(0.7, 1.0)
     return np.stack([y, right], axis=1)
+
+
+def _cabinet(sr: int) -> tuple[np.ndarray, np.ndarray]:
+    """A guitar speaker's steep roll-off above 5 kHz (4th-order Butterworth)."""
+    return butter(4, 5000.0, fs=sr)
 
 
 def _one_pole(x: np.ndarray, a: float) -> np.ndarray:
@@ -367,18 +377,23 @@ def _noise_burst(x, sr, rng):
 
 
 def _timing_slip(x, sr, rng):
+    """The player comes in late: the slot goes quiet, then the phrase starts d samples later and rejoins."""
     d = int(rng.uniform(0.02, 0.06) * sr)
-    n = int(rng.uniform(0.2, 0.5) * sr)
-    n = min(n, x.shape[0] // 2)
+    n = min(int(rng.uniform(0.2, 0.5) * sr), x.shape[0] // 2)
     i = _pick(x, sr, rng, n + d)
-    seg = x[i : i + n].copy()
     fade = min(int(0.005 * sr), n // 4)
+    seg = x[i : i + n].copy()
+    seg[:fade] *= _ramp(fade)[:, None]
     w = np.ones(n)
-    w[:fade] = np.linspace(0, 1, fade)
-    w[-fade:] = np.linspace(1, 0, fade)
-    x[i + d : i + d + n] = x[i + d : i + d + n] * (1 - w[:, None]) + seg * w[:, None]
-    x[i : i + d] *= np.linspace(1, 0, d)[:, None]  # the player came in late: the slot is empty
+    w[-fade:] = _ramp(fade)[::-1]
+    x[i : i + d] *= _ramp(d)[::-1, None]
+    x[i + d : i + d + n] = seg * w[:, None] + x[i + d : i + d + n] * (1 - w[:, None])
     return x, Defect("timing_slip", i / sr, (n + d) / sr)
+
+
+def _ramp(n: int) -> np.ndarray:
+    """0 → 1 along a half cosine: no corner at either end, so no click of its own."""
+    return 0.5 - 0.5 * np.cos(np.pi * np.arange(n) / max(n - 1, 1))
 
 
 def _wrong_note(x, sr, rng):
@@ -390,8 +405,8 @@ def _wrong_note(x, sr, rng):
     shifted = np.stack([np.interp(pos, np.arange(src_n + 1), x[i : i + src_n + 1, c]) for c in range(x.shape[1])], axis=1)
     fade = int(0.005 * sr)
     w = np.ones(n)
-    w[:fade] = np.linspace(0, 1, fade)
-    w[-fade:] = np.linspace(1, 0, fade)
+    w[:fade] = _ramp(fade)
+    w[-fade:] = _ramp(fade)[::-1]
     x[i : i + n] = x[i : i + n] * (1 - w[:, None]) + shifted * w[:, None]
     return x, Defect("wrong_note", i / sr, n / sr)
 

@@ -1,1 +1,99 @@
-"""Technical checks on the raw take: clipping, clicks, dropouts, DC, polarity, truncation, noise, level."""
+"""Technical checks on the raw take: clipping, clicks, dropouts, DC, polarity, truncation, noise, level.
+
+They run on the file as recorded (native rate and channels, before mix-down), take a few
+milliseconds, and give reasons a musician can act on. Each family is a module with `measure(take)`
+(raw statistics plus where the worst case is) and `RULES` (limit, severity, message).
+
+    measure(native)             -> {statistic: value}
+    calibrate([native, ...])    -> JSON-able quantiles of every statistic over a normal library
+    run_checks(native, calib)   -> findings past their limits, most severe first
+    check_score(findings)       -> one number per take for ranking (max severity)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import numpy as np
+
+from ..audio import SILENCE_PEAK, NativeAudio
+from ..results import Finding
+from . import clicks, clipping, dc, dropouts, level, noise, polarity, truncation
+from .rules import Rule
+from .take import Take, Where
+
+FAMILIES = (clipping, clicks, dropouts, dc, polarity, truncation, noise, level)
+RULES: tuple[Rule, ...] = tuple(r for family in FAMILIES for r in family.RULES)
+KINDS: tuple[str, ...] = tuple(dict.fromkeys(r.kind for r in RULES))
+CALIBRATION_VERSION = 1
+QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
+DEFAULTS_NOTICE = (
+    "technical checks use built-in limits (no calibrated model given); "
+    "fit a model on your own loops so clipping, hiss and the rest are judged against what your library sounds like"
+)
+
+
+def _measure_take(take: Take) -> tuple[dict[str, float], dict[str, Where]]:
+    stats: dict[str, float] = {}
+    where: dict[str, Where] = {}
+    for family in FAMILIES:
+        s, w = family.measure(take)
+        stats.update(s)
+        where.update(w)
+    return stats, where
+
+
+def measure(native: NativeAudio) -> dict[str, float]:
+    """Every check's raw statistic for one take (what calibration collects)."""
+    return _measure_take(Take(native))[0]
+
+
+def calibrate(natives: Iterable[NativeAudio]) -> dict[str, Any]:
+    """Quantiles of every statistic over a library of normal takes; store it in the model bundle."""
+    rows = [measure(n) for n in natives if not _silent(n)]
+    if not rows:
+        return {"version": CALIBRATION_VERSION, "n": 0, "measurements": {}}
+    out: dict[str, dict[str, float]] = {}
+    for stat in rows[0]:
+        v = np.array([r[stat] for r in rows], dtype=np.float64)
+        out[stat] = {f"q{round(q * 100):02d}": float(np.quantile(v, q)) for q in QUANTILES}
+    return {"version": CALIBRATION_VERSION, "n": len(rows), "measurements": out}
+
+
+def limits(calibration: dict | None = None) -> list[tuple[Rule, float]]:
+    """Every rule with the limit it applies: the default, or relaxed by a calibrated library."""
+    return [(r, r.limit(calibration)) for r in RULES]
+
+
+def evaluate(native: NativeAudio, calibration: dict | None = None) -> tuple[list[Finding], dict[str, float]]:
+    """Findings plus, per check kind, a continuous score (> 0 past the limit, in units of the rule's scale)."""
+    if _silent(native):
+        return [], {k: -10.0 for k in KINDS}
+    stats, where = _measure_take(Take(native))
+    findings: list[Finding] = []
+    margins = {k: -np.inf for k in KINDS}
+    for rule, limit in limits(calibration):
+        value = stats[rule.stat]
+        margins[rule.kind] = max(margins[rule.kind], rule.excess(value, limit))
+        f = rule.finding(value, limit, where[rule.stat])
+        if f is not None:
+            findings.append(f)
+    findings.sort(key=lambda f: -f.severity)
+    return findings, {k: float(max(v, -10.0)) for k, v in margins.items()}
+
+
+def run_checks(native: NativeAudio, calibration: dict | None = None) -> list[Finding]:
+    """Only what is wrong, most severe first; without calibration the built-in limits apply (see DEFAULTS_NOTICE)."""
+    return evaluate(native, calibration)[0]
+
+
+def check_score(findings: list[Finding]) -> float:
+    """One number per take for ranking and AUROC: the worst finding's severity (0 when nothing was found)."""
+    return max((f.severity for f in findings), default=0.0)
+
+
+def _silent(native: NativeAudio) -> bool:
+    return not native.samples.size or float(np.max(np.abs(native.samples))) < SILENCE_PEAK
+
+
+__all__ = ["DEFAULTS_NOTICE", "KINDS", "calibrate", "check_score", "evaluate", "limits", "measure", "run_checks"]

@@ -1,0 +1,66 @@
+"""Truncation: a take that stops dead instead of decaying, or a loop whose end does not run into its start.
+
+A loop may end while a note still rings, as long as the ring continues at the start (the release tail
+wraps around). So "playing at the end" alone is no fault: the fault is a seam that jumps when the loop
+repeats, or a sound that drops to silence in a millisecond and stays silent until the end.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import dropouts
+from .rules import Rule
+from .take import Take, Where, db
+
+END_PLAYING_DB = -30.0  # the last 5 ms are within this of the playing level
+SEAM_MS = 10.0
+LPC_ORDER = 12
+
+
+def measure(take: Take) -> tuple[dict[str, float], dict[str, Where]]:
+    starts, lengths = dropouts.gaps(take)
+    hop = take.env_hop
+    tail = starts + lengths >= take.env.size
+    cut_s, cut_where = 0.0, Where()
+    if tail.any():
+        s = int(starts[tail][0])
+        cut_s = take.seconds(take.frames - s * hop)
+        cut_where = Where(take.seconds(s * hop), cut_s, "silence")
+    seam_db, seam_where = _seam(take)
+    return {"cut_to_silence_s": cut_s, "abrupt_end_db": seam_db}, {"cut_to_silence_s": cut_where, "abrupt_end_db": seam_where}
+
+
+def _seam(take: Take) -> tuple[float, Where]:
+    """How much the waveform jumps where the loop repeats, against the music's own roughness (dB); 0 if it ends quietly."""
+    n = max(8, int(SEAM_MS * take.sr / 1000))
+    if take.frames < 2 * n or take.loud <= 0:
+        return 0.0, Where()
+    end = take.x[:, -n:].astype(np.float64)
+    end_level = float(np.abs(end).max())
+    if end_level < take.loud * 10 ** (END_PLAYING_DB / 20):
+        return 0.0, Where()
+    ratio = max(_seam_error_db(end[c], float(take.x[c, 0]), take.loud) for c in range(take.channels))
+    return max(ratio, 0.0), Where(take.native.duration_s - n / take.sr, n / take.sr, f"{db(end_level / take.loud):.0f}")
+
+
+def _seam_error_db(end: np.ndarray, first: float, loud: float) -> float:
+    """Linear prediction fitted on the end: its error on the loop's first sample against its error on the end itself."""
+    order = LPC_ORDER
+    rows = np.lib.stride_tricks.sliding_window_view(end[:-1], order)  # each row predicts the sample after it
+    coef, *_ = np.linalg.lstsq(rows, end[order:], rcond=None)
+    residual = float(np.sqrt(np.mean((rows @ coef - end[order:]) ** 2)))
+    across = abs(first - float(end[-order:] @ coef))
+    return float(db(across / max(residual, loud * 1e-5)))
+
+
+RULES = (
+    Rule(
+        "cut_to_silence_s", "truncation", default=0.002, worse="high", margin=0.01, scale=0.5,
+        describe=lambda v, w: f"stops dead at {w.start_s:.2f} s and stays silent for {v:.2f} s: the recording was cut off",
+    ),
+    Rule(
+        "abrupt_end_db", "truncation", default=15.0, worse="high", margin=3.0, scale=8.0,
+        describe=lambda v, w: f"ends abruptly at {w.start_s + w.duration_s:.2f} s while still playing: the loop jumps when it repeats",
+    ),
+)
