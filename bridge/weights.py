@@ -60,6 +60,7 @@ def fetch_checkpoint(name: str) -> Path:
     dest = checkpoints_dir()
     dest.mkdir(parents=True, exist_ok=True)
     last_error: Exception | None = None
+    path: Path | None = None
     for attempt in range(1, ATTEMPTS + 1):
         try:
             path = Path(
@@ -72,12 +73,17 @@ def fetch_checkpoint(name: str) -> Path:
                 )
             )
             break
-        except (requests.RequestException, LocalEntryNotFoundError, OSError) as exc:
-            if isinstance(exc, HfHubHTTPError) and exc.response is not None and exc.response.status_code < 500:
+        except LocalEntryNotFoundError as exc:  # huggingface_hub already retried reaching the server
+            last_error = exc
+            break
+        except HfHubHTTPError as exc:
+            if exc.response is not None and exc.response.status_code < 500:
                 raise EncoderError(f"{preset.repo_id}/{preset.filename}: {exc}") from exc
             last_error = exc
-            log.warning("download of %s interrupted (%s); attempt %d of %d", preset.filename, exc, attempt, ATTEMPTS)
-    else:
+        except (requests.RequestException, OSError) as exc:  # dropped mid-transfer: the next try resumes
+            last_error = exc
+        log.warning("download of %s failed (%s); attempt %d of %d", preset.filename, last_error, attempt, ATTEMPTS)
+    if path is None:
         raise EncoderError(
             f"could not download {preset.filename} from {preset.repo_id} ({last_error}). Check the connection, "
             "or download it yourself and run `loopbridge encoder export --checkpoint FILE`"
