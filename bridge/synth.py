@@ -304,7 +304,7 @@ def _render_note(note: Note, instrument: str, style: str, sr: int, rng: np.rando
 def _widen(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Two mics on one source: a small delay and level difference, still strongly correlated."""
     d = int(rng.integers(0, 4))
-    right = np.concatenate([np.zeros(d), y[: y.size - d]]) * rng.uniform(0.7, 1.0)
+    right = np.roll(y, d) * rng.uniform(0.7, 1.0)  # circular: the delayed channel still loops seamlessly
     return np.stack([y, right], axis=1)
 
 

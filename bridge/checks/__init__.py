@@ -12,6 +12,7 @@ milliseconds, and give reasons a musician can act on. Each family is a module wi
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Iterable
 
 import numpy as np
@@ -78,8 +79,19 @@ def evaluate(native: NativeAudio, calibration: dict | None = None) -> tuple[list
         f = rule.finding(value, limit, where[rule.stat])
         if f is not None:
             findings.append(f)
-    findings.sort(key=lambda f: -f.severity)
-    return findings, {k: float(max(v, -10.0)) for k, v in margins.items()}
+    return _one_per_kind(findings), {k: float(max(v, -10.0)) for k, v in margins.items()}
+
+
+def _one_per_kind(findings: list[Finding]) -> list[Finding]:
+    """The worst finding of each kind, with what the others of that kind add to its message; worst first."""
+    by_kind: dict[str, list[Finding]] = {}
+    for f in sorted(findings, key=lambda f: -f.severity):
+        by_kind.setdefault(f.kind, []).append(f)
+    merged = [
+        replace(group[0], message="; ".join(f.message for f in group)) if len(group) > 1 else group[0]
+        for group in by_kind.values()
+    ]
+    return sorted(merged, key=lambda f: -f.severity)
 
 
 def run_checks(native: NativeAudio, calibration: dict | None = None) -> list[Finding]:

@@ -35,10 +35,10 @@ def measure(take: Take) -> tuple[dict[str, float], dict[str, Where]]:
     where = Where()
     if hits.size:
         where = Where(take.seconds(hits[0]), take.seconds(hits[-1] - hits[0] + 1), f"{overs.size}")
-    tp = true_peak(take)
+    tp, at = true_peak(take)
     return {"clipped_samples": float(hits.size), "true_peak_db": float(db(tp))}, {
         "clipped_samples": where,
-        "true_peak_db": Where(),
+        "true_peak_db": Where(take.seconds(at), 1.0 / take.sr),
     }
 
 
@@ -49,11 +49,12 @@ def runs_of_indices(idx: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, np
     return starts, ends - starts
 
 
-def true_peak(take: Take) -> float:
-    """Peak of the 4x oversampled signal (BS.1770 style), evaluated only around the loudest samples."""
+def true_peak(take: Take) -> tuple[float, int]:
+    """Peak of the 4x oversampled signal (BS.1770 style) and the sample it is next to; only the loudest samples are examined."""
     peak = take.peak
+    at = int(np.argmax(take.abs.max(axis=0)))
     if peak < 0.5:  # an inter-sample peak cannot plausibly reach full scale from 6 dB below
-        return peak
+        return peak, at
     kernel = _polyphase(OVERSAMPLE)
     half = kernel.shape[1] // 2
     a = take.abs
@@ -66,8 +67,11 @@ def true_peak(take: Take) -> float:
         if not cand.size:
             continue
         windows = take.x[c][cand[:, None] + np.arange(-half + 1, half + 1)[None, :]]  # (k, taps)
-        best = max(best, float(np.abs(windows @ kernel.T).max()))
-    return best
+        between = np.abs(windows @ kernel.T).max(axis=1)
+        i = int(np.argmax(between))
+        if between[i] > best:
+            best, at = float(between[i]), int(cand[i])
+    return best, at
 
 
 @lru_cache(maxsize=4)
@@ -95,6 +99,6 @@ RULES = (
     Rule("clipped_samples", "clipping", default=8.0, worse="high", margin=8.0, scale=40.0, describe=_clipped),
     Rule(
         "true_peak_db", "clipping", default=0.0, worse="high", margin=0.5, scale=1.0,
-        describe=lambda v, w: f"true peak {v:+.1f} dBTP: it goes over 0 dB between samples and will distort on playback",
+        describe=lambda v, w: f"true peak {v:+.1f} dBTP around {w.start_s:.2f} s: it goes over 0 dB between samples and will distort on playback",
     ),
 )
