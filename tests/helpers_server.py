@@ -29,14 +29,15 @@ def write_library(folder: Path, n: int = 16, seconds: float = 2.0) -> list[Path]
 
 def fit_model(library: list[Path], dest: Path, name: str = "testmodel", heads: tuple[str, ...] = FAST_HEADS) -> Path:
     """A real bundle through B's fit API on the weight-free mel-stats encoder (needs LOOPBRIDGE_HOME set)."""
-    from loopbridge import audio
+    from loopbridge import audio, checks
     from loopbridge.encoders import Encoder
     from loopbridge.export.fit import FitOptions, encoder_ref, fit_heads, save_bundle
 
     encoder = Encoder.open("mel-stats")
-    X = encoder.embed_clips([audio.load(p) for p in library])
-    detectors = fit_heads(X, FitOptions(heads=heads, progress=False))
-    return save_bundle(dest, name, detectors, encoder_ref(encoder), {"files": len(library)})
+    clips = [audio.load(p) for p in library]
+    detectors = fit_heads(encoder.embed_clips(clips), FitOptions(heads=heads, progress=False))
+    calibration = checks.calibrate(c.native for c in clips)  # as `loopbridge fit` does: the library's own hiss is normal
+    return save_bundle(dest, name, detectors, encoder_ref(encoder), {"files": len(library)}, calibration)
 
 
 @pytest.fixture(scope="session")

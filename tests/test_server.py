@@ -177,6 +177,23 @@ def test_bad_input_gets_a_clear_error_and_the_next_request_succeeds(serve, tmp_p
             assert "good.wav" not in errors[0][2]
 
 
+def test_reasons_from_the_checks_arrive_most_severe_first_before_the_result(serve, tmp_path):
+    server, client = serve()
+    take = noise_take(tmp_path / "harsh.wav")  # full-scale noise: clips, too loud, hiss
+    settle(take)
+    client.send("/loopbridge/score", 3, str(take))
+    client.terminal(3)
+    msgs = client.for_id(3)
+    kinds = [a for a, _ in msgs]
+    assert kinds[-1] == "/loopbridge/result" and set(kinds[:-1]) == {"/loopbridge/reason"} and len(kinds) >= 2
+    reasons = [p for _, p in msgs[:-1]]
+    assert "clipping" in [r[1] for r in reasons]
+    severities = [r[2] for r in reasons]
+    assert severities == sorted(severities, reverse=True) and all(0 <= s <= 1 for s in severities)
+    assert all(r[5] and r[3] >= 0 and r[4] >= 0 for r in reasons)
+    assert msgs[-1][1][5] == 1
+
+
 def test_reasons_arrive_in_order_before_the_result_with_an_injected_scorer(serve, model_files, tmp_path):
     """Dependency injection: a real Scorer whose results gain two findings, as the checks will add them."""
     real = make_scorer(model_files)

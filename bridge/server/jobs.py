@@ -72,11 +72,12 @@ class TakeJob:
         self.request, self.key, self.send, self.settings, self.received = request, key, send, settings, received
         self.deadline = time.monotonic() + settings.wait_s
         self.cancelled = False
+        self.answered = False
 
     def step(self) -> float | None:
         rid = self.request.id
         if self.cancelled:
-            self.send(protocol.error(rid, protocol.CANCELLED, "cancelled before it was scored"))
+            self._answer(protocol.error(rid, protocol.CANCELLED, "cancelled before it was scored"))
             return None
         try:
             scorer = self.settings.scorer(self.request.model)
@@ -88,16 +89,22 @@ class TakeJob:
                 raise files.incomplete(path, self.settings.wait_s)
             result = scorer.score_clips([clip])[0]
         except LoopbridgeError as exc:
-            self.send(protocol.error(rid, exc.code, exc.message))
+            self._answer(protocol.error(rid, exc.code, exc.message))
             return None
+        self.answered = True
         send_result(self.send, rid, _as_requested(result, self.request.paths[0]), self.received)
         return None
 
-    def cancel(self) -> None:
-        self.cancelled = True
+    def _answer(self, dgram: bytes) -> None:
+        self.answered = True
+        self.send(dgram)
+
+    def cancel(self) -> bool:
+        self.cancelled = not self.answered
+        return self.cancelled
 
     def fail(self, exc: BaseException) -> None:
-        self.send(protocol.error(self.request.id, protocol.INTERNAL, f"could not score: {exc}"))
+        self._answer(protocol.error(self.request.id, protocol.INTERNAL, f"could not score: {exc}"))
 
 
 class BatchJob:
@@ -199,8 +206,10 @@ class BatchJob:
             self.finished = True
             self.send(protocol.done(self.request.id, self.n_scored, self.n_flagged, self.n_failed))
 
-    def cancel(self) -> None:
-        self.cancelled = True
+    def cancel(self) -> bool:
+        with self._lock:
+            self.cancelled = not self.finished
+            return self.cancelled
 
     def fail(self, exc: BaseException) -> None:
         with self._lock:

@@ -26,8 +26,8 @@ class Job(Protocol):
     def step(self) -> float | None:
         """Do the next piece of work; None when finished, else seconds until the next step (0 = soon)."""
 
-    def cancel(self) -> None:
-        """Ask the job to end at its next step (it still sends its one terminal reply)."""
+    def cancel(self) -> bool:
+        """Ask the job to end at its next step; False when it has already sent its terminal reply."""
 
     def fail(self, exc: BaseException) -> None:
         """A step raised something unexpected: send the terminal error reply."""
@@ -69,9 +69,7 @@ class WorkQueue:
         """Ask every unfinished job with this key to stop; False when there is none."""
         with self._cond:
             found = [j for j in self._jobs if j.key == key]
-        for job in found:
-            job.cancel()
-        return bool(found)
+        return any([job.cancel() for job in found])  # a list: every match is told
 
     def jobs(self) -> list[Job]:
         with self._cond:
