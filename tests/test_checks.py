@@ -207,3 +207,15 @@ def test_empty_calibration_falls_back_to_defaults(tmp_path) -> None:
     native = as_file(tmp_path, "dc", y)
     assert checks.run_checks(native, {"measurements": {}}) == checks.run_checks(native)
     assert "built-in limits" in checks.DEFAULTS_NOTICE
+
+
+def test_with_a_known_tempo_a_loop_short_of_whole_beats_is_truncated(tmp_path) -> None:
+    lp = loop(11, bpm=120, bars=2)  # exactly 4.00 s
+    whole = as_file(tmp_path, "bass_120bpm", lp.samples)
+    assert checks.run_checks(whole) == []  # tempo read from the name: 8 whole beats
+    short = lp.samples[: int(3.7 * 48_000)]
+    f = _one(checks.run_checks(as_file(tmp_path, "bass_120bpm_cut", short)), "truncation")
+    assert "0.30 s short of 8 beats" in f.message and "120 BPM" in f.message
+    unnamed = as_file(tmp_path, "bass_cut", short)
+    assert "truncation" in kinds(checks.run_checks(unnamed, tempo_bpm=120))
+    assert checks.measure(unnamed)["beat_misfit_ms"] == 0.0  # no tempo known: nothing to measure against

@@ -44,9 +44,9 @@ def _measure_take(take: Take) -> tuple[dict[str, float], dict[str, Where]]:
     return stats, where
 
 
-def measure(native: NativeAudio) -> dict[str, float]:
+def measure(native: NativeAudio, tempo_bpm: float | None = None) -> dict[str, float]:
     """Every check's raw statistic for one take (what calibration collects)."""
-    return _measure_take(Take(native))[0]
+    return _measure_take(Take(native, tempo_bpm))[0]
 
 
 def calibrate(natives: Iterable[NativeAudio]) -> dict[str, Any]:
@@ -66,11 +66,17 @@ def limits(calibration: dict | None = None) -> list[tuple[Rule, float]]:
     return [(r, r.limit(calibration)) for r in RULES]
 
 
-def evaluate(native: NativeAudio, calibration: dict | None = None) -> tuple[list[Finding], dict[str, float]]:
-    """Findings plus, per check kind, a continuous score (> 0 past the limit, in units of the rule's scale)."""
+def evaluate(
+    native: NativeAudio, calibration: dict | None = None, tempo_bpm: float | None = None
+) -> tuple[list[Finding], dict[str, float]]:
+    """Findings plus, per check kind, a continuous score (> 0 past the limit, in units of the rule's scale).
+
+    tempo_bpm: the loop's tempo when known (else read from a name like "bass_124bpm.wav"); a loop
+    that is not a whole number of beats long is then reported as truncated.
+    """
     if _silent(native):
         return [], {k: -10.0 for k in KINDS}
-    stats, where = _measure_take(Take(native))
+    stats, where = _measure_take(Take(native, tempo_bpm))
     findings: list[Finding] = []
     margins = {k: -np.inf for k in KINDS}
     for rule, limit in limits(calibration):
@@ -94,9 +100,9 @@ def _one_per_kind(findings: list[Finding]) -> list[Finding]:
     return sorted(merged, key=lambda f: -f.severity)
 
 
-def run_checks(native: NativeAudio, calibration: dict | None = None) -> list[Finding]:
+def run_checks(native: NativeAudio, calibration: dict | None = None, tempo_bpm: float | None = None) -> list[Finding]:
     """Only what is wrong, most severe first; without calibration the built-in limits apply (see DEFAULTS_NOTICE)."""
-    return evaluate(native, calibration)[0]
+    return evaluate(native, calibration, tempo_bpm)[0]
 
 
 def check_score(findings: list[Finding]) -> float:

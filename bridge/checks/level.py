@@ -25,12 +25,13 @@ def _k_weighting(sr: int) -> np.ndarray:
     from pyloudnorm import Meter
 
     meter = Meter(sr)  # BS.1770-4 filter design
-    return np.concatenate([tf2sos(f.b, f.a) for f in meter._filters.values()])
+    # float32 like the audio: scipy then filters without converting the whole take to float64
+    return np.concatenate([tf2sos(f.b, f.a) for f in meter._filters.values()]).astype(np.float32)
 
 
 def integrated_loudness(x: np.ndarray, sr: int) -> float:
     """BS.1770-4 integrated loudness in LUFS of (channels, frames) audio; -200 for silence."""
-    y = sosfilt(_k_weighting(sr), x, axis=1)
+    y = sosfilt(_k_weighting(sr), np.asarray(x, dtype=np.float32), axis=1)
     step = int(round(STEP_S * sr))
     n_steps = y.shape[1] // step
     per_step = (y[:, : n_steps * step] ** 2).reshape(y.shape[0], n_steps, step).sum(axis=2, dtype=np.float64).T  # (steps, ch)

@@ -12,12 +12,12 @@ def measure(take: Take) -> tuple[dict[str, float], dict[str, Where]]:
     """Correlation of the first two channels around their means; a mono take is in phase by definition."""
     if take.channels < 2:
         return {"lr_correlation": 1.0, "mono_sum_loss_db": 0.0}, {"lr_correlation": Where(), "mono_sum_loss_db": Where()}
-    left, right = take.x[0].astype(np.float64), take.x[1].astype(np.float64)
+    left, right = take.x[0], take.x[1]
     n = left.size
-    ml, mr = left.mean(), right.mean()
-    sll = left @ left - n * ml * ml
-    srr = right @ right - n * mr * mr
-    slr = left @ right - n * ml * mr
+    ml, mr = float(left.mean(dtype=np.float64)), float(right.mean(dtype=np.float64))
+    sll = float(left @ left) - n * ml * ml
+    srr = float(right @ right) - n * mr * mr
+    slr = float(left @ right) - n * ml * mr
     corr = float(slr / np.sqrt(sll * srr)) if sll > 0 and srr > 0 else 1.0
     # level of (L+R)/2 against the channels' average level: 0 dB in phase, -3 dB unrelated, far lower when they cancel
     ratio = max((sll + srr + 2 * slr) / 4, 0.0) / max((sll + srr) / 2, 1e-30)

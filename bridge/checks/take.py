@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 
@@ -33,11 +35,22 @@ class Where:
     note: str = ""
 
 
+_BPM = re.compile(r"(?<![\d.])(\d{2,3}(?:\.\d+)?)\s*[-_ ]?\s*bpm", re.IGNORECASE)
+
+
+def tempo_from_name(path: str) -> float | None:
+    """The tempo a sample pack writes into a loop's name ("bass_124bpm_Am.wav"), if any."""
+    m = _BPM.search(Path(path).stem)
+    bpm = float(m.group(1)) if m else None
+    return bpm if bpm is not None and 40.0 <= bpm <= 300.0 else None
+
+
 class Take:
     """A NativeAudio with the arrays several checks share, each computed on first use."""
 
-    def __init__(self, native: NativeAudio) -> None:
+    def __init__(self, native: NativeAudio, tempo_bpm: float | None = None) -> None:
         self.native = native
+        self.tempo_bpm = tempo_bpm or tempo_from_name(native.path)
         self.x = np.ascontiguousarray(native.samples.T)  # (channels, frames): each channel contiguous, which is faster
         self.sr = native.sample_rate
         self.channels, self.frames = self.x.shape

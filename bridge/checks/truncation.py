@@ -28,7 +28,24 @@ def measure(take: Take) -> tuple[dict[str, float], dict[str, Where]]:
         cut_s = take.seconds(take.frames - s * hop)
         cut_where = Where(take.seconds(s * hop), cut_s, "silence")
     seam_db, seam_where = _seam(take)
-    return {"cut_to_silence_s": cut_s, "abrupt_end_db": seam_db}, {"cut_to_silence_s": cut_where, "abrupt_end_db": seam_where}
+    misfit_ms, misfit_where = _beat_misfit(take)
+    return {"cut_to_silence_s": cut_s, "abrupt_end_db": seam_db, "beat_misfit_ms": misfit_ms}, {
+        "cut_to_silence_s": cut_where,
+        "abrupt_end_db": seam_where,
+        "beat_misfit_ms": misfit_where,
+    }
+
+
+def _beat_misfit(take: Take) -> tuple[float, Where]:
+    """With a known tempo, a loop lasts a whole number of beats: how far (ms) it is from the nearest one."""
+    if not take.tempo_bpm:
+        return 0.0, Where()
+    beat_s = 60.0 / take.tempo_bpm
+    duration = take.native.duration_s
+    beats = duration / beat_s
+    misfit = abs(beats - round(beats)) * beat_s
+    whole = max(1, int(np.ceil(beats - 1e-6)))
+    return 1000.0 * misfit, Where(duration, whole * beat_s - duration, f"{take.tempo_bpm:g}|{whole}")
 
 
 def _seam(take: Take) -> tuple[float, Where]:
@@ -54,7 +71,16 @@ def _seam_error_db(end: np.ndarray, first: float, loud: float) -> float:
     return float(db(across / max(residual, loud * 1e-5)))
 
 
+def _misfit(v: float, w: Where) -> str:
+    bpm, beats = w.note.split("|")
+    return (
+        f"{w.start_s:.2f} s is not a whole number of beats at {bpm} BPM: {w.duration_s:.2f} s short of "
+        f"{beats} beats — cut off before the end of the bar?"
+    )
+
+
 RULES = (
+    Rule("beat_misfit_ms", "truncation", default=20.0, worse="high", margin=5.0, scale=50.0, describe=_misfit),
     Rule(
         "cut_to_silence_s", "truncation", default=0.002, worse="high", margin=0.01, scale=0.5,
         describe=lambda v, w: f"stops dead at {w.start_s:.2f} s and stays silent for {v:.2f} s: the recording was cut off",

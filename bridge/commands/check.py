@@ -22,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="audio files or folders (searched recursively)")
     p.add_argument("--model", help="judge against this model's calibrated library instead of the built-in limits")
+    p.add_argument("--bpm", type=float, help="the loops' tempo: a loop that is not a whole number of beats is reported "
+                   "(by default read from names like bass_124bpm.wav)")
     p.add_argument("--max-seconds", type=float, default=600.0, help="refuse files longer than this")
     p.add_argument("--json", action="store_true", help="JSON list on stdout")
     p.set_defaults(func=run)
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
             log.warning("skipped %s", exc.message)
             rows.append({"file": str(f), "error": exc.message, "code": exc.code})
             continue
-        findings = checks.run_checks(native, calibration)
+        findings = checks.run_checks(native, calibration, args.bpm)
         rows.append({
             "file": str(f),
             "duration_s": round(native.duration_s, 3),
