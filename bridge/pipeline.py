@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import audio
+from . import audio, checks
 from .bundle import Bundle
 from .embedding import EmbedFailure
 from .encoders import Encoder
@@ -89,15 +89,19 @@ class Scorer:
         ]
 
     def score_clips(self, clips: list[audio.Clip]) -> list[TakeResult]:
+        """Heads on the encoder's embedding, technical checks on the audio as recorded (calibrated by the bundle)."""
         results: list[TakeResult] = []
         for start in range(0, len(clips), self.batch_size):
             chunk = clips[start : start + self.batch_size]
-            results += self.score_embeddings(
+            scored = self.score_embeddings(
                 self.encoder.embed_clips(chunk),
                 [c.path for c in chunk],
                 np.array([c.duration_s for c in chunk]),
                 [c.is_silent for c in chunk],
             )
+            for result, clip in zip(scored, chunk):
+                result.reasons = checks.run_checks(clip.native, self.bundle.checks)
+            results += scored
         return results
 
     def score_files(self, paths: list[str | Path], max_seconds: float = audio.DEFAULT_MAX_SECONDS) -> tuple[list[TakeResult], list[EmbedFailure]]:

@@ -60,6 +60,7 @@ class IForestDetector(Detector):
 
 class PCADetector(Detector):
     kind = "pca"
+    out_of_fold = True
 
     def __init__(self, explained_variance: float = 0.95, quantile: float = DEFAULT_QUANTILE) -> None:
         super().__init__(quantile)
@@ -144,6 +145,7 @@ class KNNDetector(Detector):
 
 class MahalanobisDetector(Detector):
     kind = "mahalanobis"
+    out_of_fold = True
 
     def _fit(self, X: np.ndarray) -> None:
         cov = LedoitWolf().fit(X.astype(np.float64))

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -21,10 +22,11 @@ IR_VERSION = 8  # what opset 17 needs; newer onnx writes versions older runtimes
 
 
 class Detector:
-    """Subclasses implement `_fit`, `_score` and `_graph`, and may set `training_scores_` themselves
-    in `_fit` when scoring the training rows needs care (kNN leaves each row out of its own neighbours)."""
+    """Subclasses implement `_fit`, `_score` and `_graph`. `training_scores_` are in-sample scores unless
+    `_fit` sets them itself (kNN leaves each row out of its own neighbours) or `out_of_fold` is set."""
 
     kind = "detector"
+    out_of_fold = False  # True: thresholds from 5-fold out-of-fold training scores (see _out_of_fold_scores)
 
     def __init__(self, quantile: float = DEFAULT_QUANTILE) -> None:
         self.quantile = quantile
@@ -37,8 +39,12 @@ class Detector:
         self.dim_ = X.shape[1]
         self.training_scores_: np.ndarray | None = None
         self._fit(X)
+        if self.training_scores_ is None and self.out_of_fold:
+            self.training_scores_ = self._out_of_fold_scores(X)
         if self.training_scores_ is None:
             self.training_scores_ = self._score(X)
+        else:
+            self.metrics["training_scores"] = "held out"
         self.training_scores_ = np.sort(np.asarray(self.training_scores_, dtype=np.float64))
         self.threshold_ = threshold_at(self.training_scores_, self.quantile)
         return self
@@ -53,6 +59,21 @@ class Detector:
         self.threshold_ = threshold_at(self.training_scores_, quantile)
         self.quantile = quantile
         return self.threshold_
+
+    def _out_of_fold_scores(self, X: np.ndarray, folds: int = 5) -> np.ndarray | None:
+        """Each training row scored by the model fitted without it: in-sample scores of a model that
+        memorises (PCA, Mahalanobis with few loops in many dimensions) are biased low, and so would be
+        the threshold. None when there are too few rows to leave some out."""
+        if len(X) < 2 * folds:
+            return None
+        clone = copy.copy(self)
+        scores = np.empty(len(X))
+        for held in np.array_split(np.random.default_rng(0).permutation(len(X)), folds):
+            keep = np.ones(len(X), bool)
+            keep[held] = False
+            clone._fit(X[keep])
+            scores[held] = clone._score(X[held])
+        return scores
 
     def to_onnx(self) -> onnx.ModelProto:
         model = self._graph()

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 from tqdm import tqdm
 
-from loopbridge import audio
+from loopbridge import audio, checks
+from loopbridge.audio import NativeAudio
 from loopbridge.bundle import DEFAULT_QUANTILE, EncoderRef, check_embeddings, make_manifest, write_bundle
 from loopbridge.cache import EmbeddingCache
 from loopbridge.embedding import EmbedFailure, Embeddings, embed_files
@@ -120,13 +121,13 @@ def save_bundle(
     detectors: dict[str, Detector],
     encoder: EncoderRef,
     training: dict[str, Any],
-    checks: dict[str, Any] | None = None,
+    calibration: dict[str, Any] | None = None,
     force: bool = False,
 ) -> Path:
     primary = PRIMARY if PRIMARY in detectors else next(iter(detectors))
     specs = [det.spec(h) for h, det in detectors.items()]
     graphs = {h: det.to_onnx().SerializeToString() for h, det in detectors.items()}
-    return write_bundle(dest, make_manifest(name, encoder, specs, primary, training, checks), graphs, specs, force)
+    return write_bundle(dest, make_manifest(name, encoder, specs, primary, training, calibration), graphs, specs, force)
 
 
 def embed_library(dirs: list[str | Path], encoder: Encoder, progress: bool = True) -> tuple[Embeddings, list[EmbedFailure]]:
@@ -135,6 +136,23 @@ def embed_library(dirs: list[str | Path], encoder: Encoder, progress: bool = Tru
     if not files:
         raise LoopbridgeError(f"no audio files found in {', '.join(str(d) for d in dirs)} ({', '.join(audio.AUDIO_EXTENSIONS)})")
     return embed_files(files, encoder, progress=progress, cache=EmbeddingCache(encoder.id))
+
+
+def calibrate_checks(files: list[str], progress: bool = True) -> dict[str, Any] | None:
+    """What the technical checks measure on this library, so its own clipping or hiss is judged normal.
+
+    Reads each file as recorded; files that are gone or unreadable (e.g. listed in an old .npz) are left out.
+    """
+
+    def natives() -> Iterator[NativeAudio]:
+        for f in tqdm(files, desc="calibrating checks", unit="file", disable=not progress, leave=False):
+            try:
+                yield audio.read_native(f)
+            except (LoopbridgeError, OSError):
+                continue
+
+    calibration = checks.calibrate(natives())
+    return calibration if calibration["n"] else None
 
 
 def encoder_ref(encoder: Encoder) -> EncoderRef:

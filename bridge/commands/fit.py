@@ -95,7 +95,10 @@ def run(args: argparse.Namespace) -> int:
         training = {"source": [str(p) for p in args.inputs], "files": len(emb), "skipped": [f.path for f in failures]}
 
     detectors = fit.fit_heads(emb.vectors, opts)
-    out = fit.save_bundle(dest, args.name, detectors, ref, training, force=args.force)
+    calibration = fit.calibrate_checks(emb.files, progress=opts.progress)
+    if calibration is None:
+        log.warning("note: the loops themselves were not found, so technical checks will use built-in limits")
+    out = fit.save_bundle(dest, args.name, detectors, ref, training, calibration, force=args.force)
     for name, det in detectors.items():
         print(fit.summary_line(name, det))
     print(f"model '{args.name}' ({len(emb)} loops, encoder {ref.preset or 'unknown'}) → {out}")

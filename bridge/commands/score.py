@@ -30,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..checks import DEFAULTS_NOTICE
     from ..embedding import load_embeddings
     from ..pipeline import Scorer
 
@@ -43,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
         scorer.check_embedding_source(emb.encoder_id)
         results, failures = scorer.score_embeddings(emb.vectors, emb.files, emb.durations), []
     else:
+        if scorer.bundle.checks is None:
+            log.warning("note: %s", DEFAULTS_NOTICE)
         results, failures = scorer.score_files(args.inputs, args.max_seconds)
         if not results and not failures:
             raise LoopbridgeError("no audio files found in " + ", ".join(args.inputs), "no_files")
