@@ -141,8 +141,10 @@ def test_device_against_the_real_server_flags_the_defective_take_only(tmp_path, 
     assert report["connection"].startswith("connected \u00b7 loopbridge ")
     clean, clipped = report["clips"]
     assert clean["name"] == "Bäss 1" and clean["color"] != WARNING_COLOUR
-    assert clipped["name"].startswith(FLAG_MARK) and clipped["name"].endswith(" \u00b7 Bass 2")
+    assert clipped["name"].startswith(FLAG_MARK) and clipped["name"].endswith(" clipping \u00b7 Bass 2")
     assert clipped["color"] == WARNING_COLOUR
+    reasons = [m for m in report["received"] if m[0] == "/loopbridge/reason"]
+    assert reasons and reasons[0][2] == "clipping"  # the technical checks' most severe finding came first
     results = [m for m in report["received"] if m[0] == "/loopbridge/result"]
     assert [(r[2], r[6]) for r in results[:2]] == [(str(takes[0][1]), 0), (str(takes[1][1]), 1)]
     assert report["status"] == "track done: 2 scored, 1 flagged"
