@@ -24,7 +24,7 @@
 			8.0,
 			8.0
 		],
-		"devicewidth": 520.0,
+		"devicewidth": 600.0,
 		"description": "Flags a take the moment recording stops: sends it to `loopbridge serve` and marks the clip.",
 		"tags": "loopbridge",
 		"boxes": [
@@ -183,7 +183,7 @@
 					],
 					"presentation": 1,
 					"presentation_rect": [
-						360.0,
+						440.0,
 						136.0,
 						64.0,
 						15.0
@@ -261,7 +261,7 @@
 					],
 					"presentation": 1,
 					"presentation_rect": [
-						446.0,
+						526.0,
 						136.0,
 						64.0,
 						15.0
@@ -340,10 +340,10 @@
 					"text": "Score track",
 					"presentation": 1,
 					"presentation_rect": [
-						360,
-						6,
-						150,
-						20
+						440.0,
+						6.0,
+						150.0,
+						20.0
 					],
 					"parameter_enable": 0,
 					"mode": 0,
@@ -406,10 +406,10 @@
 					],
 					"presentation": 1,
 					"presentation_rect": [
-						448,
-						58,
-						56,
-						15
+						528.0,
+						58.0,
+						56.0,
+						15.0
 					],
 					"parameter_enable": 1,
 					"varname": "Sensitivity",
@@ -465,10 +465,10 @@
 					],
 					"presentation": 1,
 					"presentation_rect": [
-						360,
-						84,
-						15,
-						15
+						440.0,
+						84.0,
+						15.0,
+						15.0
 					],
 					"parameter_enable": 1,
 					"varname": "Mark OK",
@@ -528,10 +528,10 @@
 					],
 					"presentation": 1,
 					"presentation_rect": [
-						400,
-						32,
-						110,
-						20
+						480.0,
+						32.0,
+						110.0,
+						20.0
 					],
 					"parameter_enable": 0,
 					"items": [],
@@ -607,7 +607,7 @@
 					"presentation_rect": [
 						6.0,
 						4.0,
-						344.0,
+						424.0,
 						18.0
 					],
 					"textcolor": [
@@ -633,10 +633,10 @@
 					"text": "no take scored yet",
 					"presentation": 1,
 					"presentation_rect": [
-						6,
-						26,
-						344,
-						29
+						6.0,
+						26.0,
+						424.0,
+						29.0
 					],
 					"linecount": 2
 				}
@@ -656,10 +656,10 @@
 					"text": "",
 					"presentation": 1,
 					"presentation_rect": [
-						6,
-						58,
-						344,
-						66
+						6.0,
+						58.0,
+						424.0,
+						66.0
 					],
 					"linecount": 5,
 					"textcolor": [
@@ -685,10 +685,10 @@
 					"text": "",
 					"presentation": 1,
 					"presentation_rect": [
-						6,
-						128,
-						344,
-						29
+						6.0,
+						128.0,
+						424.0,
+						29.0
 					],
 					"linecount": 2
 				}
@@ -708,10 +708,10 @@
 					"text": "Model",
 					"presentation": 1,
 					"presentation_rect": [
-						360,
-						33,
-						40,
-						18
+						440.0,
+						33.0,
+						40.0,
+						18.0
 					]
 				}
 			},
@@ -730,10 +730,10 @@
 					"text": "Sensitivity",
 					"presentation": 1,
 					"presentation_rect": [
-						360,
-						56,
-						84,
-						18
+						440.0,
+						56.0,
+						84.0,
+						18.0
 					]
 				}
 			},
@@ -752,10 +752,10 @@
 					"text": "mark OK clips too",
 					"presentation": 1,
 					"presentation_rect": [
-						378,
-						82,
-						130,
-						18
+						458.0,
+						82.0,
+						130.0,
+						18.0
 					]
 				}
 			},
@@ -774,7 +774,7 @@
 					"text": "server port",
 					"presentation": 1,
 					"presentation_rect": [
-						360.0,
+						440.0,
 						118.0,
 						80.0,
 						18.0
@@ -796,7 +796,7 @@
 					"text": "reply port",
 					"presentation": 1,
 					"presentation_rect": [
-						446.0,
+						526.0,
 						118.0,
 						64.0,
 						18.0

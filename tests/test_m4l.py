@@ -165,4 +165,4 @@ def test_presentation_view_renders_from_the_patcher(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     header = out.read_bytes()[:24]
     assert header[:8] == b"\x89PNG\r\n\x1a\n"
-    assert int.from_bytes(header[16:20], "big") == 2 * 520  # device width at 2x
+    assert int.from_bytes(header[16:20], "big") == 2 * 600  # device width at 2x

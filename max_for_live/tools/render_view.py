@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -25,13 +26,20 @@ DEVICE_HEIGHT = 169  # Live's device height in pixels
 EXAMPLE_TEXT = {
     "obj-connection": "connected \u00b7 loopbridge 0.1.0 \u00b7 CPUExecutionProvider",
     "obj-result": "Bass 4: score 3.2 / threshold 1.5 \u2014 FLAGGED \u00b7 loops \u00b7 41 ms (server 12 ms)",
-    "obj-reasons": "clipping at 2.31 s (90%): clipped 34 samples around 2.31 s\n"
-                   "dropout at 1.20 s (40%): a gap of 50 ms at 1.20 s",
+    "obj-reasons": "clipping at 2.31 s (90%): clipped 34 samples around 2.31 s (flat tops at the peak level)\n"
+                   "dropout at 1.20 s (40%): a gap of 50 ms at 1.20 s while the instrument is playing",
     "obj-status": "track: 12 / 40 scored, 2 flagged",
 }
 EXAMPLE_VALUE = {"obj-sensitivity": "0.95", "obj-outport": "9000", "obj-inport": "9001", "obj-models": "loops \u25be"}
 
 BG, PANEL, TEXT, DIM, ACCENT, WARN = "#1e1e1e", "#3a3a3a", "#e6e6e6", "#a0a0a0", "#ffb532", "#ff5a4e"
+CHAR_W, LINE_H = 4.4, 12.0  # Max's 10 pt Arial Bold, roughly, in patcher pixels
+
+
+def fit_box(text: str, w: float, h: float) -> str:
+    """Wrap text to the comment's width and cut it at its height, as Max draws a comment."""
+    lines = [part for line in text.split("\n") for part in textwrap.wrap(line, int(w / CHAR_W)) or [""]]
+    return "\n".join(lines[: max(1, int(h / LINE_H))])
 
 
 def render(maxpat: Path, out: Path, scale: float = 2.0) -> Path:
@@ -57,7 +65,7 @@ def render(maxpat: Path, out: Path, scale: float = 2.0) -> Path:
             colour = WARN if "FLAGGED" in text else (DIM if bid in ("obj-reasons", "obj-connection") else TEXT)
             if bid == "obj-title":
                 continue  # the title bar names the device
-            ax.text(x + 2, y + 2, text, color=colour, va="top", fontsize=font, wrap=True,
+            ax.text(x + 2, y + 2, fit_box(text, w, h), color=colour, va="top", fontsize=font, linespacing=1.3,
                     fontweight="bold" if bid == "obj-result" else "normal")
         elif kind == "live.text":
             ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0,rounding_size=3", color=ACCENT))
