@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import queue
+import re
 import socket
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -126,3 +131,57 @@ class OscPeer:
         self.sock.close()
         if self.client is not None:
             self.client.close()
+
+
+# ---- `loopbridge serve` and liblo as separate processes ---------------------------------------------
+
+
+def lines_of(stream) -> queue.Queue:
+    q: queue.Queue = queue.Queue()
+
+    def pump() -> None:
+        for line in iter(stream.readline, ""):
+            q.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return q
+
+
+def wait_for_line(q: queue.Queue, pattern: str, timeout: float, seen: list[str]) -> re.Match:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            line = q.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        seen.append(line)
+        if m := re.search(pattern, line):
+            return m
+    raise AssertionError(f"no line matching {pattern!r}; got:\n{''.join(seen)}")
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_process(cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def start_server_process(env: dict[str, str], *args: str) -> tuple[subprocess.Popen, int, queue.Queue]:
+    """`loopbridge serve --port 0 ARGS` and the port it reports; its stderr lines keep flowing into the queue."""
+    proc = start_process([sys.executable, "-m", "loopbridge", "serve", "--port", "0", *args], env)
+    err = lines_of(proc.stderr)
+    port = int(wait_for_line(err, r"listening on 127\.0\.0\.1:(\d+)", 90, []).group(1))
+    return proc, port, err
