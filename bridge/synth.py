@@ -141,7 +141,7 @@ def make_loop(
     bpm = float(bpm if bpm is not None else rng.uniform(70, 170))
     bars = int(bars if bars is not None else rng.integers(1, 5))
     rest_start = bool(rng.random() < 0.25) if rest_start is None else rest_start
-    peak_db = float(peak_db if peak_db is not None else rng.uniform(-10.0, -1.0))
+    peak_db = float(peak_db if peak_db is not None else rng.uniform(-10.0, -1.5))  # true peak stays below 0 dBTP
 
     step_s = 60.0 / bpm / 4
     loop_n = int(round(bars * _STEPS_PER_BAR * step_s * sr))
@@ -291,7 +291,7 @@ def _render_note(note: Note, instrument: str, style: str, sr: int, rng: np.rando
             voice += gain * velocity * pluck(freq * ratio, n, sr, rng, brightness, decay_s, treble_s)
     if style == "slap":  # the thumb's thwack: a short bright burst on top of the string
         k = int(0.004 * sr)
-        thwack = _one_pole(rng.uniform(-1, 1, k), float(np.exp(-2 * np.pi * 6000.0 / sr)))
+        thwack = _one_pole(rng.uniform(-1, 1, k), float(np.exp(-2 * np.pi * 4000.0 / sr)))
         voice[:k] += 2.0 * velocity * thwack * np.exp(-np.arange(k) / (0.001 * sr))
     attack = int((0.0003 if style == "slap" else 0.001) * sr)  # a pick or thumb takes a moment to release the string
     voice[:attack] *= 0.5 - 0.5 * np.cos(np.pi * np.arange(attack) / attack)
@@ -425,7 +425,10 @@ def _polarity(x, sr, rng):
 
 def _truncation(x, sr, rng):
     n = x.shape[0]
-    cand = _playing(x, sr, -10.0)
+    # cut where a note is sounding right now (1 ms peaks near the loop's usual level), not in a gap
+    frame = max(1, sr // 1000)
+    env = np.abs(x[: n // frame * frame]).max(axis=1).reshape(-1, frame).max(axis=1)
+    cand = np.flatnonzero(env >= np.percentile(env, 90) * 10 ** (-12 / 20)) * frame
     cand = cand[(cand > n * 0.55) & (cand < n * 0.92)]
     cut = int(rng.choice(cand)) if cand.size else int(n * 0.75)
     return x[:cut], Defect("truncation", cut / sr, (n - cut) / sr)

@@ -69,7 +69,11 @@ RULES = (
         describe=lambda v, w: f"very quiet: peaks only reach {v:.0f} dBFS",
     ),
     Rule(
-        "loudness_lufs", "level", default=-6.5, worse="high", margin=1.0, scale=3.0,
+        "loudness_lufs", "level", default=-5.0, worse="high", margin=1.0, scale=3.0,
         describe=lambda v, w: f"very loud: {v:.1f} LUFS integrated, squashed against the ceiling; leave headroom",
+    ),
+    Rule(
+        "peak_db", "level", default=-0.3, worse="high", margin=0.1, scale=0.3,
+        describe=lambda v, w: f"peaks reach {v:.1f} dBFS: no headroom left; turn the input down a little",
     ),
 )
