@@ -219,3 +219,13 @@ def test_with_a_known_tempo_a_loop_short_of_whole_beats_is_truncated(tmp_path) -
     unnamed = as_file(tmp_path, "bass_cut", short)
     assert "truncation" in kinds(checks.run_checks(unnamed, tempo_bpm=120))
     assert checks.measure(unnamed)["beat_misfit_ms"] == 0.0  # no tempo known: nothing to measure against
+
+
+def test_level_reports_too_quiet_and_too_hot_takes(tmp_path) -> None:
+    y = loop(12, instrument="bass", style="finger").samples
+    y = y / np.abs(y).max()
+    quiet = _one(checks.run_checks(as_file(tmp_path, "quiet", y * 10 ** (-48 / 20))), "level")
+    assert "very quiet" in quiet.message and "LUFS" in quiet.message
+    hot = _one(checks.run_checks(as_file(tmp_path, "hot", 0.99 * np.tanh(6 * y))), "level")
+    assert "no headroom" in hot.message or "very loud" in hot.message
+    assert checks.run_checks(as_file(tmp_path, "fine", y * 10 ** (-6 / 20))) == []
