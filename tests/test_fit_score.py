@@ -184,6 +184,8 @@ def test_scorer_refuses_an_encoder_the_model_was_not_fitted_with(lb_home):
         ("none", ["fit", "--name", "x"], "give either AUDIO_DIR"),
         ("none", ["score", "{d}", "--model", "missing"], "no model 'missing'"),
         ("none", ["fit", "{d}", "--name", "x", "--heads", "svm"], "unknown head(s) svm"),
+        ("none", ["fit", "{d}", "--name", "x", "--quantile", "95"], "--quantile must be between 0 and 1"),
+        ("none", ["fit", "{d}", "--name", "x", "--hidden", "64,x"], "--hidden must be comma-separated integers"),
     ],
 )
 def test_bad_inputs_give_a_clear_error_not_a_traceback(setup, argv, message, lb_home, tmp_path, capsys):

@@ -62,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
         hidden = tuple(int(h) for h in args.hidden.split(","))
     except ValueError as exc:
         raise LoopbridgeError(f"--hidden must be comma-separated integers, got '{args.hidden}'", "usage") from exc
+    if not 0.0 < args.quantile < 1.0:
+        raise LoopbridgeError(f"--quantile must be between 0 and 1 (e.g. 0.95), got {args.quantile}", "usage")
     opts = fit.FitOptions(
         heads=fit.parse_heads(args.heads),
         quantile=args.quantile,
