@@ -43,3 +43,8 @@ def test_wheel_installs_runtime_only_and_embeds_without_torch(tmp_path: Path) ->
     assert embedded.returncode == 0, embedded.stderr[-2000:]
     with np.load(out) as z:
         assert z["embeddings"].shape[0] == 1 and np.isfinite(z["embeddings"]).all()
+
+    device = _run(py, "-m", "loopbridge.m4l", "build", "--out", tmp_path / "device", env=env)
+    assert device.returncode == 0, device.stderr[-2000:]
+    assert (tmp_path / "device" / "loopbridge.amxd").read_bytes()[:4] == b"ampf"
+    assert (tmp_path / "device" / "loopbridge.js").is_file()
