@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -54,7 +54,8 @@ def parse_heads(text: str) -> tuple[str, ...]:
 
 def make_detector(name: str, opts: FitOptions, progress: Progress | None = None) -> Detector:
     if name in ("ae", "aewres"):
-        return DeepSVDDDetector(residual=name == "aewres", config=opts.svdd, quantile=opts.quantile, progress=progress)
+        config = replace(opts.svdd, seed=opts.seed)  # one seed for every head
+        return DeepSVDDDetector(residual=name == "aewres", config=config, quantile=opts.quantile, progress=progress)
     if name == "iforest":
         return IForestDetector(n_estimators=opts.iforest_estimators, seed=opts.seed, quantile=opts.quantile)
     if name == "pca":

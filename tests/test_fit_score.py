@@ -228,3 +228,15 @@ def test_fit_refuses_to_overwrite_without_force(library, fitted, capsys):
     code, _, err = run_cli(capsys, "fit", str(library / "loops"), "--name", "mylib", "--encoder", "mel-stats", "--heads", "pca")
     assert code == 2 and "already exists; use --force" in err
     assert (fitted / "manifest.json").read_text() == before
+
+
+def test_seed_option_reproduces_a_fit(lb_home, capsys, tmp_path):
+    npy = tmp_path / "x.npy"
+    np.save(npy, normal_embeddings(40))
+    for name, seed in (("a", "3"), ("b", "3"), ("c", "4")):
+        args = ["fit", "--embeddings", str(npy), "--name", name, "--heads", "aewres,iforest", "--seed", seed, *TINY_FIT_ARGS]
+        assert main(args) == 0
+    scores = {n: Bundle.load(n).scores(normal_embeddings(10, seed=5)) for n in "abc"}
+    for head in ("aewres", "iforest"):
+        np.testing.assert_array_equal(scores["a"][head], scores["b"][head])
+        assert not np.allclose(scores["a"][head], scores["c"][head])

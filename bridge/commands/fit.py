@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         svdd=SVDDConfig(
             hidden=hidden, dropout=args.dropout, lr=args.lr, weight_decay=args.weight_decay, batch_size=args.batch_size,
-            epochs=args.epochs, patience=args.patience, val_fraction=args.val_fraction, eps=args.eps, seed=args.seed,
+            epochs=args.epochs, patience=args.patience, val_fraction=args.val_fraction, eps=args.eps,
             pretrain=not args.no_pretrain,
         ),
         knn_k=args.knn_k,
