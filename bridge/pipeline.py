@@ -113,10 +113,8 @@ class Scorer:
         for i, path in enumerate(files):
             try:
                 pending.append(audio.load(path, max_seconds))
-            except LoopbridgeError as exc:
+            except LoopbridgeError as exc:  # audio.load reports OS errors as AudioError too
                 failures.append(EmbedFailure(str(path), exc))
-            except OSError as exc:
-                failures.append(EmbedFailure(str(path), LoopbridgeError(f"{path}: cannot be read ({exc.strerror or exc})", "unreadable")))
             if len(pending) == self.batch_size or (i == len(files) - 1 and pending):
                 results += self.score_clips(pending)
                 pending = []
