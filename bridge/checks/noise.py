@@ -76,11 +76,11 @@ def _hum(take: Take) -> tuple[float, float]:
 
 
 def _coherence(low: np.ndarray, rate: float, f0: float, parts: int = 4) -> float:
-    """1 for a tone that keeps its phase through the take (hum), lower for notes that start afresh each time."""
+    """1 for a tone that keeps its level and phase through the take (hum); lower for notes that come and go."""
     t = np.arange(low.size) / rate
     z = low * np.exp(-2j * np.pi * f0 * t)
     c = np.array([seg.mean() for seg in np.array_split(z, parts)])
-    return float(np.abs(c.mean()) / max(np.abs(c).mean(), 1e-20))
+    return float(np.abs(c.mean()) / max(np.sqrt(np.mean(np.abs(c) ** 2)), 1e-20))
 
 
 RULES = (
