@@ -7,6 +7,7 @@ does not decode, or changes while we read it, gets a little time before it count
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -80,10 +81,13 @@ def incomplete(path: Path, timeout_s: float) -> AudioError:
     return AudioError(path, protocol.INCOMPLETE, f"was still being written after {timeout_s:g} s; try again when recording has finished")
 
 
+_PROMISES_MORE = re.compile(r"\(should be \d+\)")  # not "should be an even number of bytes", a harmless quirk
+
+
 def _header_promises_more(path: Path) -> bool:
     """libsndfile notes "(should be N)" when a WAV/AIFF header's sizes exceed the file: it is still being written."""
     try:
-        return "should be" in sf.info(str(path)).extra_info
+        return _PROMISES_MORE.search(sf.info(str(path)).extra_info) is not None
     except (sf.LibsndfileError, RuntimeError):
         return False
 
