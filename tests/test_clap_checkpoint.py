@@ -12,7 +12,7 @@ import torch
 from helpers_clap import exported, save_checkpoint
 
 from loopbridge.errors import EncoderError
-from loopbridge.export.checkpoint import load_audio_branch, read_checkpoint
+from loopbridge.export.checkpoint import audio_state, load_audio_branch, read_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +34,9 @@ def test_module_prefix_is_stripped_and_text_keys_ignored(fused) -> None:
 def test_checkpoint_without_state_dict_wrapper_or_prefix_loads(fused, tmp_path: Path) -> None:
     flat = tmp_path / "flat.pt"
     torch.save(dict(fused.tower.state_dict()), flat)
-    loaded = load_audio_branch(read_checkpoint(flat), "clap-htsat-fused", str(flat))
+    weights = audio_state(read_checkpoint(flat).state, fused.tower, str(flat))
     key = "audio_branch.patch_embed.mel_conv2d.weight"
-    assert torch.equal(loaded.state_dict()[key], fused.tower.state_dict()[key])
+    assert torch.equal(weights[key], fused.tower.state_dict()[key])
     assert not read_checkpoint(flat).random_weights  # no marker: treated as real weights
 
 
@@ -44,14 +44,14 @@ def test_missing_audio_key_is_named(fused, tmp_path: Path) -> None:
     key = "audio_branch.layers.2.blocks.3.attn.qkv.weight"
     bad = save_checkpoint(fused.tower, tmp_path / "missing.pt", drop=key)
     with pytest.raises(EncoderError, match=f"'{key}' is missing"):
-        load_audio_branch(read_checkpoint(bad), "clap-htsat-fused", str(bad))
+        audio_state(read_checkpoint(bad).state, fused.tower, str(bad))
 
 
 def test_wrong_shape_is_named(fused, tmp_path: Path) -> None:
     key = "audio_branch.bn0.running_var"
     bad = save_checkpoint(fused.tower, tmp_path / "shape.pt", reshape=key)
     with pytest.raises(EncoderError, match=rf"'{key}' has shape \(3, 3\), clap-htsat-fused needs \(64,\)"):
-        load_audio_branch(read_checkpoint(bad), "clap-htsat-fused", str(bad))
+        audio_state(read_checkpoint(bad).state, fused.tower, str(bad))
 
 
 def test_checkpoint_of_another_preset_is_refused(fused) -> None:
@@ -100,3 +100,12 @@ def test_audio_branch_builds_and_runs_with_the_network_unavailable() -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     # exactly one refused connection: our own probe of the guard; building the model made none
     assert done.stdout.strip() == "1 []"
+
+
+def test_projection_weights_are_optional_as_a_group(fused) -> None:
+    state = {k: v for k, v in fused.tower.state_dict().items() if not k.startswith("audio_projection.")}
+    weights = audio_state(state, fused.tower, "no-projection.pt")
+    assert weights.keys() == state.keys()  # loads: the graph then has no clap_embedding output
+    partial = dict(state, **{"audio_projection.0.weight": fused.tower.state_dict()["audio_projection.0.weight"]})
+    with pytest.raises(EncoderError, match="'audio_projection.0.bias' is missing"):
+        audio_state(partial, fused.tower, "half-projection.pt")
