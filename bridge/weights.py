@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 from .encoders import PRESETS, EncoderPreset
@@ -28,19 +29,35 @@ def clap_preset(name: str) -> EncoderPreset:
     return preset
 
 
-def verify(path: Path, preset: EncoderPreset) -> None:
-    """Raise (and delete the file) unless it has the preset's size and sha256."""
-    size = path.stat().st_size
+def expected_file(preset: EncoderPreset) -> tuple[str | None, int | None]:
+    """(sha256, size) to check a download against: the values pinned in PRESETS, else what the Hub
+    reports for the file (its LFS ETag is the sha256), which still catches a damaged transfer."""
+    if preset.sha256:
+        return preset.sha256, preset.size
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+
+    url = hf_hub_url(preset.repo_id, preset.filename, endpoint=os.environ.get("HF_ENDPOINT"))
+    try:
+        meta = get_hf_file_metadata(url)
+    except Exception as exc:  # noqa: BLE001 - requests and huggingface_hub raise many types
+        raise EncoderError(f"could not ask the Hub for {preset.filename}'s checksum ({exc}); try again") from exc
+    sha256 = meta.etag if meta.etag and re.fullmatch(r"[0-9a-f]{64}", meta.etag) else None
+    if sha256 is None:
+        log.warning("NOTE: no sha256 known for %s; only its size can be checked", preset.filename)
+    return sha256, preset.size or meta.size
+
+
+def verify(path: Path, sha256: str | None, size: int | None) -> None:
+    """Raise (and delete the file) unless it has the expected size and sha256."""
+    actual = path.stat().st_size
     problem = None
-    if preset.size and size != preset.size:
-        problem = f"has {size} bytes, expected {preset.size}"
-    elif preset.sha256 and file_sha256(path) != preset.sha256:
+    if size and actual != size:
+        problem = f"has {actual} bytes, expected {size}"
+    elif sha256 and file_sha256(path) != sha256:
         problem = "has the wrong sha256 (corrupt or tampered download)"
     if problem:
         _forget(path)
         raise EncoderError(f"{path.name} {problem}; deleted it, run `loopbridge encoder fetch` again")
-    if not preset.sha256:
-        log.warning("NOTE: no sha256 is recorded for %s, so the download could only be size-checked", path.name)
 
 
 def _forget(path: Path) -> None:
@@ -88,5 +105,5 @@ def fetch_checkpoint(name: str) -> Path:
             f"could not download {preset.filename} from {preset.repo_id} ({last_error}). Check the connection, "
             "or download it yourself and run `loopbridge encoder export --checkpoint FILE`"
         )
-    verify(path, preset)
+    verify(path, *expected_file(preset))
     return path

@@ -32,22 +32,16 @@ COMMIT = "a" * 40
 class FakeHub(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, payload: bytes, cut_first_gets: int = 0) -> None:
+    def __init__(self, payload: bytes, etag: str, cut_first_gets: int = 0) -> None:
         super().__init__(("127.0.0.1", 0), HubHandler)
         self.payload = payload
-        self.etag = file_sha256_bytes(payload)
+        self.etag = etag  # the Hub's ETag of an LFS file is its sha256
         self.cut_first_gets = cut_first_gets
         self.gets: list[str | None] = []  # the Range header of every GET
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-def file_sha256_bytes(data: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(data).hexdigest()
 
 
 class HubHandler(BaseHTTPRequestHandler):
@@ -97,16 +91,19 @@ class HubHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def hub(lb_home: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[FakeHub]:
-    """Serves the random-weight checkpoint (or `request.param` = a corrupted copy) and makes the
-    preset expect the real file's size and sha256, as PRESETS does for the published checkpoint."""
+    """Serves the random-weight checkpoint; `request.param` says how: "interrupted" (first transfer
+    drops halfway), "corrupt" (damaged bytes, preset pins the intact file's sha256 and size) or
+    "corrupt-unpinned" (damaged bytes, preset pins nothing: the Hub's ETag is all we have)."""
     art = exported(PRESET)
     payload = art.checkpoint.read_bytes()
-    expected = dataclasses.replace(PRESETS[PRESET], sha256=file_sha256(art.checkpoint), size=len(payload))
+    sha256 = file_sha256(art.checkpoint)
+    mode = request.param
+    pinned = None if mode == "corrupt-unpinned" else sha256
+    expected = dataclasses.replace(PRESETS[PRESET], sha256=pinned, size=len(payload) if pinned else None)
     monkeypatch.setitem(PRESETS, PRESET, expected)
-    mode = getattr(request, "param", "intact")
-    if mode == "corrupt":
+    if mode.startswith("corrupt"):
         payload = payload[:1000] + bytes(b ^ 0xFF for b in payload[1000:1100]) + payload[1100:]
-    server = FakeHub(payload, cut_first_gets=1 if mode == "interrupted" else 0)
+    server = FakeHub(payload, sha256, cut_first_gets=1 if mode == "interrupted" else 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     monkeypatch.setenv("HF_ENDPOINT", server.url)
@@ -141,7 +138,7 @@ def test_interrupted_download_resumes_then_exports_a_working_encoder(hub: FakeHu
     assert re.search(rf"{PRESET}\s+768\s+\d+\.\d MB\s+-\s+\d+\.\d MB", listing), listing
 
 
-@pytest.mark.parametrize("hub", ["corrupt"], indirect=True)
+@pytest.mark.parametrize("hub", ["corrupt", "corrupt-unpinned"], indirect=True)
 def test_corrupt_download_is_rejected_and_not_kept(hub: FakeHub, capsys) -> None:
     assert main(["encoder", "fetch", "--preset", PRESET]) == 2
     err = capsys.readouterr().err
