@@ -45,7 +45,8 @@ def _batch_agnostic_window_reverse(windows: torch.Tensor, window_size: int, H: i
 
 
 @contextlib.contextmanager
-def _exportable_htsat() -> Iterator[None]:
+def exportable_htsat() -> Iterator[None]:
+    """laion-clap's htsat module with `window_reverse` batch-agnostic, for tracing."""
     module = htsat_module()
     original = module.window_reverse
     module.window_reverse = _batch_agnostic_window_reverse
@@ -147,7 +148,7 @@ def export_tower(
     names = graph.input_names() + graph.output_names()
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
-        with _exportable_htsat(), torch.no_grad(), warnings_silenced():
+        with exportable_htsat(), torch.no_grad(), warnings_silenced():
             torch.onnx.export(
                 graph,
                 graph.example_inputs(),

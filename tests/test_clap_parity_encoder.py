@@ -18,7 +18,13 @@ from helpers_clap import exported
 
 from loopbridge import audio, features
 from loopbridge.encoders import Encoder, make_session
-from loopbridge.export.encoder_export import export_checkpoint
+from loopbridge.export.encoder_export import (
+    ExportGraph,
+    exportable_htsat,
+    bicubic_time_matrix,
+    export_checkpoint,
+    warnings_silenced,
+)
 from loopbridge.hashing import file_sha256
 
 MAX_REL_ERROR = 1e-4
@@ -128,3 +134,28 @@ def test_music_preset_onnx_matches_laion_forward() -> None:
     batch1 = session.run(["embedding"], {"waveform": waves[:1]})[0]
     assert batch3.shape == (3, 1024)
     assert rel_error(batch3, want) <= MAX_REL_ERROR and rel_error(batch1, want[:1]) <= MAX_REL_ERROR
+
+
+def test_bicubic_matrix_equals_torch_interpolate() -> None:
+    """The constant matrix reproduces torch's bicubic resize (in float64, to be exact: torch's own float32
+    kernel is off by up to ~4e-4 on unit-variance input, the matrix by < 1e-6)."""
+    mel = torch.randn(2, 4, features.CHUNK_FRAMES, features.N_MELS, dtype=torch.float64)
+    want = TF.interpolate(mel, size=(1024, features.N_MELS), mode="bicubic", align_corners=True)
+    got = torch.matmul(bicubic_time_matrix(features.CHUNK_FRAMES, 1024), mel.float())
+    assert (got.double() - want).abs().max() < 1e-5
+
+
+def test_laion_window_reverse_would_freeze_the_batch_size() -> None:
+    """Why the export swaps in a batch-agnostic window_reverse: traced as laion-clap wrote it, a graph
+    traced at batch 2 is wrong at batch 4 (measured 0.54 relative) — the O(1)-gain weights make it obvious."""
+    art = exported("clap-htsat-fused")
+    graph = ExportGraph(art.tower).eval()
+    inputs = fused_batch([2.0, 12.0, 5.0, 20.0])
+    mel, longer = torch.from_numpy(inputs["mel_fusion"]), torch.from_numpy(inputs["longer"])
+    want = art.tower.reference_embedding({"mel_fusion": mel, "longer": longer}).numpy()
+    with torch.no_grad(), warnings_silenced():
+        as_laion_wrote_it = torch.jit.trace(graph, graph.example_inputs(2), check_trace=False)
+        with exportable_htsat():
+            as_exported = torch.jit.trace(graph, graph.example_inputs(2), check_trace=False)
+        assert rel_error(as_laion_wrote_it(mel, longer)[0].numpy(), want) > 1e-2
+        assert rel_error(as_exported(mel, longer)[0].numpy(), want) <= MAX_REL_ERROR
