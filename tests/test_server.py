@@ -326,7 +326,8 @@ def test_serving_beyond_loopback_needs_an_allow_root(model_files, tmp_path):
     with pytest.raises(LoopbridgeError, match="allow-root"):
         OscServer({MODEL: make_scorer(model_files)}, host="0.0.0.0", port=0)
     server = OscServer({MODEL: make_scorer(model_files)}, host="0.0.0.0", port=0, allow_roots=[tmp_path])
-    server._udp.server_close()
+    assert server.address[0] == "0.0.0.0"
+    server.stop()
 
 
 def test_server_writes_nothing_in_the_users_folders(serve, tmp_path):

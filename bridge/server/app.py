@@ -109,7 +109,8 @@ class OscServer:
 
     def stop(self) -> None:
         self._stop.set()
-        self._udp.shutdown()
+        if self._threads:  # shutdown() waits for serve_forever, which only runs once started
+            self._udp.shutdown()
         self.queue.stop()
         for t in self._threads:
             t.join(5.0)
