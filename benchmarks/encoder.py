@@ -77,9 +77,11 @@ def main() -> None:
         sessions[name] = make_session(path)
 
     busy = os.getloadavg()[0]
-    print(f"\n## {args.preset}: ms per clip, median of {args.reps} interleaved rounds (batch 8: "
-          f"{max(3, args.reps // 2)}), {args.threads} threads each side, CPU ({os.cpu_count()} cores, load "
-          f"{busy:.1f} at start), RANDOM weights, torch {torch.__version__}\n")
+    print(
+        f"\n## {args.preset}: ms per clip, median of {args.reps} interleaved rounds (batch 8: "
+        f"{max(3, args.reps // 2)}), {args.threads} threads each side, CPU ({os.cpu_count()} cores, load "
+        f"{busy:.1f} at start), RANDOM weights, torch {torch.__version__}\n"
+    )
     print("| clip | batch | laion-clap torch | onnx fp32 | int8 | fp32/torch | int8/torch |")
     print("|---|---|---|---|---|---|---|")
     for seconds in (4.0, 10.0, 25.0):
@@ -88,11 +90,15 @@ def main() -> None:
             feed = {"mel_fusion": inputs["mel_fusion"], "longer": inputs["longer"]}
             as_torch = {k: torch.from_numpy(v) for k, v in feed.items()}
             reps = args.reps if batch == 1 else max(3, args.reps // 2)
-            contenders = {"torch": lambda: tower.reference_embedding(as_torch)}
-            contenders.update({name: (lambda s=session: s.run(["embedding"], feed)) for name, session in sessions.items()})
+            contenders = {"torch": lambda x=as_torch: tower.reference_embedding(x)}
+            contenders.update(
+                {name: (lambda s=session, f=feed: s.run(["embedding"], f)) for name, session in sessions.items()}
+            )
             ms = {name: t / batch for name, t in interleaved_ms(contenders, reps).items()}
-            print(f"| {seconds:g} s | {batch} | {ms['torch']:.0f} | {ms['onnx fp32']:.0f} | {ms['onnx int8']:.0f} "
-                  f"| {ms['onnx fp32'] / ms['torch']:.2f} | {ms['onnx int8'] / ms['torch']:.2f} |")
+            print(
+                f"| {seconds:g} s | {batch} | {ms['torch']:.0f} | {ms['onnx fp32']:.0f} | {ms['onnx int8']:.0f} "
+                f"| {ms['onnx fp32'] / ms['torch']:.2f} | {ms['onnx int8'] / ms['torch']:.2f} |"
+            )
 
     print("\n## front-end: ms per file (44.1 kHz stereo 24-bit WAV → 48 kHz mono → fusion log-mel)\n")
     print("| clip | load + resample | mel + fusion views | total |")
@@ -101,9 +107,9 @@ def main() -> None:
         y = loops(seconds, 1)[0]
         path = tmp / f"take{seconds:g}.wav"
         sf.write(path, np.stack([y, 0.9 * y], axis=1), 44_100, subtype="PCM_24")
-        load = median_ms(lambda: audio.load(path), args.reps)
+        load = median_ms(lambda p=path: audio.load(p), args.reps)
         samples = audio.load(path).samples
-        mel = median_ms(lambda: features.fusion_input(samples), args.reps)
+        mel = median_ms(lambda y=samples: features.fusion_input(y), args.reps)
         print(f"| {seconds:g} s | {load:.1f} | {mel:.1f} | {load + mel:.1f} |")
 
     clips = [y for seconds in (3.0, 8.0, 25.0) for y in loops(seconds, 4)]
@@ -112,8 +118,10 @@ def main() -> None:
     fp32 = sessions["onnx fp32"].run(["embedding"], feed)[0]
     q = sessions["onnx int8"].run(["embedding"], feed)[0]
     cosine = (fp32 * q).sum(1) / np.linalg.norm(fp32, axis=1) / np.linalg.norm(q, axis=1)
-    print(f"\nint8 vs fp32 embedding cosine on {len(clips)} synthetic loops (3/8/25 s, random weights): "
-          f"min {cosine.min():.5f}, mean {cosine.mean():.5f}")
+    print(
+        f"\nint8 vs fp32 embedding cosine on {len(clips)} synthetic loops (3/8/25 s, random weights): "
+        f"min {cosine.min():.5f}, mean {cosine.mean():.5f}"
+    )
     sizes = {p.name: p.stat().st_size / 1e6 for p in tmp.glob("*.onnx")}
     print("file sizes: " + ", ".join(f"{k} {v:.0f} MB" for k, v in sorted(sizes.items())))
 

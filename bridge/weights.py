@@ -39,7 +39,7 @@ def expected_file(preset: EncoderPreset) -> tuple[str | None, int | None]:
     url = hf_hub_url(preset.repo_id, preset.filename, endpoint=os.environ.get("HF_ENDPOINT"))
     try:
         meta = get_hf_file_metadata(url)
-    except Exception as exc:  # noqa: BLE001 - requests and huggingface_hub raise many types
+    except Exception as exc:  # requests and huggingface_hub raise many types
         raise EncoderError(f"could not ask the Hub for {preset.filename}'s checksum ({exc}); try again") from exc
     sha256 = meta.etag if meta.etag and re.fullmatch(r"[0-9a-f]{64}", meta.etag) else None
     if sha256 is None:

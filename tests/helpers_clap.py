@@ -6,7 +6,7 @@ import importlib.util
 import math
 import sys
 import tempfile
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import NamedTuple
@@ -105,7 +105,7 @@ class Artifacts(NamedTuple):
 _WORKDIR = tempfile.TemporaryDirectory(prefix="loopbridge-clap-tests-")
 
 
-@lru_cache(maxsize=None)
+@cache
 def exported(preset: str) -> Artifacts:
     """Build, save and export a preset once per test session; several test modules share it."""
     from loopbridge.export.encoder_export import export_checkpoint

@@ -96,7 +96,7 @@ def test_audio_branch_builds_and_runs_with_the_network_unavailable() -> None:
         print(len(attempts), heavy)
         """
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", probe], check=False, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     # exactly one refused connection: our own probe of the guard; building the model made none
     assert done.stdout.strip() == "1 []"

@@ -127,9 +127,13 @@ def test_interrupted_download_resumes_then_exports_a_working_encoder(hub: FakeHu
     assert encoder.name == PRESET and encoder.random_weights
     clips = [features.fusion_input(np.sin(np.arange(s * 48_000) * 0.05).astype(np.float32)) for s in (2, 15)]
     inputs = features.batch(clips)
-    want = exported(PRESET).tower.reference_embedding(
-        {"mel_fusion": torch.from_numpy(inputs["mel_fusion"]), "longer": torch.from_numpy(inputs["longer"])}
-    ).numpy()
+    want = (
+        exported(PRESET)
+        .tower.reference_embedding(
+            {"mel_fusion": torch.from_numpy(inputs["mel_fusion"]), "longer": torch.from_numpy(inputs["longer"])}
+        )
+        .numpy()
+    )
     got = encoder.embed_inputs(inputs)
     assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()
 

@@ -20,9 +20,9 @@ from loopbridge import audio, features
 from loopbridge.encoders import Encoder, make_session
 from loopbridge.export.encoder_export import (
     ExportGraph,
-    exportable_htsat,
     bicubic_time_matrix,
     export_checkpoint,
+    exportable_htsat,
     warnings_silenced,
 )
 from loopbridge.hashing import file_sha256
@@ -89,7 +89,7 @@ def test_metadata_follows_the_encoder_contract() -> None:
     assert meta["loopbridge.checkpoint_sha256"] == file_sha256(art.checkpoint)
     assert meta["loopbridge.random_weights"] == "true"  # the test checkpoint says so, and the graph repeats it
     assert [i.name for i in model.graph.input] == ["mel_fusion", "longer"]
-    assert [o.name for o in model.graph.output][0] == "embedding"
+    assert model.graph.output[0].name == "embedding"
 
 
 def test_runtime_encoder_embeds_files_like_laion(tmp_path, caplog: pytest.LogCaptureFixture) -> None:

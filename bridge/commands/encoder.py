@@ -54,8 +54,16 @@ def run_list(args: argparse.Namespace) -> int:
     rows = [("preset", "dim", "onnx", "int8", "checkpoint", "description")]
     for p in PRESETS.values():
         checkpoint = _size(checkpoints_dir() / p.filename) if p.needs_weights else "(none needed)"
-        rows.append((p.name, str(p.embedding_dim or "?"), _size(encoder_path(p.name)), _size(int8_path(p.name)),
-                     checkpoint, p.description))
+        rows.append(
+            (
+                p.name,
+                str(p.embedding_dim or "?"),
+                _size(encoder_path(p.name)),
+                _size(int8_path(p.name)),
+                checkpoint,
+                p.description,
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
