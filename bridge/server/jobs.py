@@ -5,7 +5,6 @@ Every job sends exactly one terminal reply: a take `result` or `error`, a batch 
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -19,8 +18,6 @@ from ..results import TakeResult
 from . import files, protocol
 from .protocol import Request
 from .worker import BATCH, TAKE
-
-log = logging.getLogger(__name__)
 
 Send = Callable[[bytes], None]
 
@@ -57,7 +54,7 @@ class Settings:
 
 def send_result(send: Send, rid: protocol.RequestId, result: TakeResult, received: float) -> None:
     """Reasons first, most severe first, then the result that ends the take."""
-    for f in result.reasons:
+    for f in sorted(result.reasons, key=lambda f: -f.severity):
         send(protocol.reason(rid, f.kind, f.severity, f.start_s, f.duration_s, f.message))
     ms = (time.perf_counter() - received) * 1000.0
     send(protocol.result(rid, result.path, result.model, result.score, result.threshold, result.flag, ms))
@@ -90,6 +87,9 @@ class TakeJob:
             result = scorer.score_clips([clip])[0]
         except LoopbridgeError as exc:
             self._answer(protocol.error(rid, exc.code, exc.message))
+            return None
+        except OSError as exc:  # e.g. no permission to read it
+            self._answer(protocol.error(rid, protocol.UNREADABLE, f"{self.request.paths[0]}: cannot be read ({exc.strerror or exc})"))
             return None
         self.answered = True
         send_result(self.send, rid, _as_requested(result, self.request.paths[0]), self.received)
@@ -142,6 +142,8 @@ class BatchJob:
                 clips.append((named, files.wait_and_load(resolved, self.settings.wait_s, self.settings.max_seconds)))
             except AudioError as exc:
                 self._file_failed(named, exc.code, exc.message)
+            except OSError as exc:
+                self._file_failed(named, protocol.UNREADABLE, f"{named}: cannot be read ({exc.strerror or exc})")
         self._score(clips)
         self.position += len(chunk)
         self._progress()

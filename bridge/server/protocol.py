@@ -30,6 +30,7 @@ UNKNOWN_MODEL = "unknown_model"
 UNKNOWN_ID = "unknown_id"
 OUTSIDE_ROOT = "outside_root"
 INCOMPLETE = "incomplete"
+UNREADABLE = "unreadable"  # the system refused to read it (permissions, I/O error)
 BUSY = "busy"
 CANCELLED = "cancelled"
 INTERNAL = "internal"
