@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 from conftest import tone, write_audio
 from helpers_server import MODEL, OscPeer, make_scorer, model_files, noise_take  # noqa: F401 - model_files is a fixture
 
