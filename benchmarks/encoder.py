@@ -29,7 +29,7 @@ def median_ms(fn: Callable[[], object], reps: int) -> float:
 def interleaved_ms(fns: dict[str, Callable[[], object]], reps: int) -> dict[str, float]:
     """Median ms per call, the contenders taking turns each round so a busy machine slows all alike."""
     times: dict[str, list[float]] = {name: [] for name in fns}
-    for name, fn in fns.items():
+    for fn in fns.values():
         fn()  # warm-up
     for _ in range(reps):
         for name, fn in fns.items():
@@ -70,7 +70,8 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     tower = random_tower(args.preset)
-    tmp = Path(tempfile.mkdtemp(prefix="loopbridge-bench-"))
+    workdir = tempfile.TemporaryDirectory(prefix="loopbridge-bench-encoder-")  # removed when the run ends
+    tmp = Path(workdir.name)
     sessions = {}
     for name, int8 in (("onnx fp32", False), ("onnx int8", True)):
         path = export_tower(tower, tmp / f"{name[-4:]}.onnx", checkpoint_sha256="-", random_weights=True, int8=int8)
