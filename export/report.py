@@ -40,10 +40,10 @@ TOP_N = 20
 MAX_DENSITY_DIMS = 32
 
 
-def _figure(width: float = 5.2) -> tuple[Figure, plt.Axes]:
+def _figure(width: float = 5.2, colorbar: bool = False) -> tuple[Figure, plt.Axes]:
     """Fixed margins rather than a layout engine: the engine draws every figure twice (half the report's time)."""
     fig, ax = plt.subplots(figsize=(width, 4.4))
-    fig.subplots_adjust(left=0.6 / width + 0.04, right=0.97, bottom=0.12, top=0.92)
+    fig.subplots_adjust(left=0.6 / width + 0.04, right=0.9 if colorbar else 0.97, bottom=0.12, top=0.92)
     return fig, ax
 
 
@@ -98,7 +98,7 @@ def density_figure(latent: np.ndarray, title: str = "", latent_name: str = "late
     pad = 0.05 * (hi - lo) or 1.0
     grid = np.linspace(lo - pad, hi + pad, 256)
     colours = plt.get_cmap("viridis")(np.linspace(0, 1, len(dims)))
-    fig, ax = _figure()
+    fig, ax = _figure(colorbar=True)
     for d, colour in zip(dims, colours):
         x = latent[:, d]
         if x.std() < 1e-12 or len(x) < 3:  # a KDE needs spread; a constant unit is a vertical line
@@ -121,7 +121,7 @@ def heatmap_figure(latent: np.ndarray, scores: np.ndarray, threshold: float, tit
     order = np.argsort(scores)[::-1]
     z = latent[order]
     lim = float(np.percentile(np.abs(z), 99)) or 1.0
-    fig, ax = _figure()
+    fig, ax = _figure(colorbar=True)
     im = ax.imshow(z, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
     n_flagged = int((scores > threshold).sum())
     if 0 < n_flagged < len(scores):
