@@ -58,6 +58,7 @@ class HeadView:
     scores: np.ndarray  # (N,) higher = more anomalous
     threshold: float
     train_scores: np.ndarray  # the bundle's stored training scores
+    train_label: str = "training"  # "training (held out)" when each row was scored by a model fitted without it
 
     @property
     def flagged(self) -> np.ndarray:
@@ -135,12 +136,12 @@ def heatmap_figure(latent: np.ndarray, scores: np.ndarray, threshold: float, tit
 
 
 def histogram_figure(train_scores: np.ndarray, other_scores: np.ndarray, threshold: float, title: str = "",
-                     other_label: str = "validation") -> Figure:
+                     other_label: str = "validation", train_label: str = "training") -> Figure:
     """Training vs other scores on shared bins, log counts, threshold dashed."""
     both = np.concatenate([train_scores, other_scores])
     bins = np.histogram_bin_edges(both[np.isfinite(both)], bins=40)
     fig, ax = _figure()
-    ax.hist(train_scores, bins=bins, alpha=0.55, color=NORMAL_COLOUR, label=f"training ({len(train_scores)})")
+    ax.hist(train_scores, bins=bins, alpha=0.55, color=NORMAL_COLOUR, label=f"{train_label} ({len(train_scores)})")
     ax.hist(other_scores, bins=bins, alpha=0.55, color="#ff7f0e", label=f"{other_label} ({len(other_scores)})")
     ax.axvline(threshold, color="black", ls="--", lw=1.2, label=f"threshold {threshold:.4g}")
     ax.set_yscale("log")
@@ -191,7 +192,7 @@ def head_figures(view: HeadView, other_label: str) -> dict[str, Figure]:
         "density": density_figure(view.latent, latent_name=view.latent_name),
         "heatmap": heatmap_figure(view.latent, view.scores, view.threshold, latent_name=view.latent_name),
         "histogram": histogram_figure(view.train_scores, view.scores, view.threshold,
-                                      f"{view.name}: training vs {other_label} scores", other_label),
+                                      f"{view.name}: training vs {other_label} scores", other_label, view.train_label),
     }
 
 
@@ -309,14 +310,17 @@ def head_views(bundle: Bundle, X: np.ndarray) -> list[HeadView]:
     views = []
     for head in bundle.heads:
         latent = head_latents(bundle, head, X)
+        spec = bundle.manifest["heads"][head]
+        held_out = (spec.get("metrics") or {}).get("training_scores") == "held out"
         views.append(HeadView(
             name=head,
-            kind=bundle.manifest["heads"][head]["kind"],
+            kind=spec["kind"],
             latent=np.asarray(X, np.float64) if latent is None else latent,
             latent_name="embedding" if latent is None else LATENT,
             scores=scores[head],
             threshold=bundle.thresholds[head],
             train_scores=bundle.training_scores[head],
+            train_label="training (held out)" if held_out else "training",
         ))
     return views
 

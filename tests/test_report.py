@@ -10,7 +10,7 @@ import pytest
 from helpers_report import Fitted, parse_report, shared_small_model
 from loopbridge.bundle import Bundle
 from loopbridge.cli import main
-from loopbridge.export.report import bundle_embeddings, head_latents
+from loopbridge.export.report import bundle_embeddings, head_latents, head_views
 
 FIGURES = ["pca", "density", "heatmap", "histogram"]
 
@@ -50,6 +50,11 @@ def test_svdd_latents_come_from_the_onnx_head(fitted: Fitted) -> None:
     assert z.shape == (6, 8)  # the latent size of --hidden 32,16,8
     assert np.std(z, axis=0).min() > 0  # distinct inputs, distinct latents (not collapsed)
     assert head_latents(bundle, "knn", X) is None  # baselines plot the embeddings instead
+    views = {v.name: v for v in head_views(bundle, X)}
+    assert views["knn"].latent_name == "embedding" and views["knn"].latent.shape == X.shape
+    # the histogram says which training scores it shows: held out (kNN, PCA, Mahalanobis) or in-sample
+    assert views["mahalanobis"].train_label == "training (held out)"
+    assert views["aewres"].train_label == "training"
 
 
 @pytest.mark.slow
