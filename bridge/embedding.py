@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from . import audio, features
+from . import audio
 from .cache import EmbeddingCache
 from .encoders import Encoder
 from .errors import LoopbridgeError
@@ -37,7 +37,7 @@ class EmbedFailure:
 @dataclass
 class _Prepared:
     path: Path
-    inputs: features.FusionInput | None = None
+    inputs: dict[str, np.ndarray] | None = None
     duration_s: float = 0.0
     error: LoopbridgeError | None = None
     cached: np.ndarray | None = field(default=None, repr=False)
@@ -50,12 +50,12 @@ def _cached(cache: EmbeddingCache, path: Path):
         return None
 
 
-def _prepare(path: Path, max_seconds: float, cache: EmbeddingCache | None) -> _Prepared:
+def _prepare(path: Path, encoder: Encoder, max_seconds: float, cache: EmbeddingCache | None) -> _Prepared:
     try:
         if cache is not None and path.is_file() and (hit := _cached(cache, path)) is not None:
             return _Prepared(path, duration_s=hit.duration_s, cached=hit.vector)
         clip = audio.load(path, max_seconds)
-        return _Prepared(path, features.fusion_input(clip.samples), clip.duration_s)
+        return _Prepared(path, encoder.prepare(clip.samples), clip.duration_s)
     except LoopbridgeError as exc:
         return _Prepared(path, error=exc)
 
@@ -77,7 +77,7 @@ def embed_files(
     def flush() -> None:
         if not pending:
             return
-        out = encoder.embed_inputs(features.batch([p.inputs for _, p in pending]))
+        out = encoder.embed_prepared([p.inputs for _, p in pending])
         for (i, p), vec in zip(pending, out):
             vectors[i] = vec
             if cache is not None:
@@ -90,7 +90,7 @@ def embed_files(
     ) as bar:
         window: deque[tuple[int, Future[_Prepared]]] = deque()
         for i, path in enumerate(paths):
-            window.append((i, pool.submit(_prepare, Path(path), max_seconds, cache)))
+            window.append((i, pool.submit(_prepare, Path(path), encoder, max_seconds, cache)))
             # decode at most two batches ahead: bounded memory, and the encoder never waits on the disk
             while len(window) > 2 * batch_size or (i == len(paths) - 1 and window):
                 j, fut = window.popleft()

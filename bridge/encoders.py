@@ -1,7 +1,8 @@
 """Encoder presets and ONNX Runtime sessions: every encoder, CLAP or not, is one ONNX graph with one contract.
 
-Contract: inputs `mel_fusion` float32 [B,4,1001,64], `longer` bool [B] and/or `valid_frames` int64 [B]
-(a graph declares only what it reads); first output `embedding` float32 [B,D]; metadata
+Contract: inputs `mel_fusion` float32 [B,4,1001,64], `longer` bool [B], `valid_frames` int64 [B] and/or
+`waveform` float32 [B,480000] (a graph declares only what it reads; clips are prepared with just those);
+first output `embedding` float32 [B,D]; metadata
 `loopbridge.preset`, `loopbridge.checkpoint_sha256`, `loopbridge.random_weights`.
 """
 
@@ -171,6 +172,9 @@ def resolve(name_or_path: str | None) -> Path:
     )
 
 
+_FUSION_INPUTS = ("mel_fusion", "longer", "valid_frames")
+
+
 class Encoder:
     """An ONNX encoder session: clips in, one fixed-size embedding per clip out."""
 
@@ -183,7 +187,7 @@ class Encoder:
         self.sha256 = file_sha256(self.path)
         self.id = f"{self.name}:{self.sha256[:16]}"
         self._inputs = [i.name for i in self.session.get_inputs()]
-        unknown = set(self._inputs) - {"mel_fusion", "longer", "valid_frames"}
+        unknown = set(self._inputs) - {*_FUSION_INPUTS, "waveform"}
         if unknown:
             raise EncoderError(f"{self.path} is not a loopbridge encoder (unexpected inputs {sorted(unknown)})")
         self._output = self.session.get_outputs()[0].name
@@ -200,15 +204,28 @@ class Encoder:
     def open(cls, name_or_path: str | None = None) -> Encoder:
         return cls(resolve(name_or_path))
 
+    def prepare(self, samples: np.ndarray) -> dict[str, np.ndarray]:
+        """One 48 kHz mono clip → the inputs this graph reads (done off the inference thread by callers)."""
+        out: dict[str, np.ndarray] = {}
+        if any(k in self._inputs for k in _FUSION_INPUTS):
+            fi = features.fusion_input(samples)
+            out.update(mel_fusion=fi.mel_fusion, longer=np.bool_(fi.longer), valid_frames=np.int64(fi.valid_frames))
+        if "waveform" in self._inputs:
+            out["waveform"] = features.waveform_view(samples)
+        return out
+
+    def embed_prepared(self, prepared: list[dict[str, np.ndarray]]) -> np.ndarray:
+        return self.embed_inputs({k: np.stack([p[k] for p in prepared]) for k in self._inputs})
+
     def embed_inputs(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         feed = {k: inputs[k] for k in self._inputs}
         return np.asarray(self.session.run([self._output], feed)[0], dtype=np.float32)
 
     def embed_clips(self, clips: list[Clip]) -> np.ndarray:
-        return self.embed_inputs(features.batch([features.fusion_input(c.samples) for c in clips]))
+        return self.embed_prepared([self.prepare(c.samples) for c in clips])
 
     def warm_up(self) -> None:
         """Run one short and one long clip so the first real take is as fast as the tenth."""
         silence = np.zeros(features.SAMPLE_RATE, dtype=np.float32)
         long = np.zeros(features.CLIP_SAMPLES + 20 * features.HOP, dtype=np.float32)
-        self.embed_inputs(features.batch([features.fusion_input(silence), features.fusion_input(long)]))
+        self.embed_prepared([self.prepare(silence), self.prepare(long)])

@@ -113,6 +113,13 @@ def fusion_input(y: np.ndarray) -> FusionInput:
     return FusionInput(np.stack([mel] * 4), False, min(CHUNK_FRAMES, 1 + content // HOP))
 
 
+def waveform_view(y: np.ndarray) -> np.ndarray:
+    """10 s of waveform for encoders that compute their own mel (laion-clap without fusion): repeat-padded when
+    short; the first 10 s when long, where laion-clap would crop at random."""
+    y = np.asarray(y, dtype=np.float32)
+    return repeat_pad(y) if len(y) < CLIP_SAMPLES else y[:CLIP_SAMPLES]
+
+
 def batch(inputs: list[FusionInput]) -> dict[str, np.ndarray]:
     """Stack clips into the named arrays every loopbridge encoder graph takes (it reads the ones it declares)."""
     return {

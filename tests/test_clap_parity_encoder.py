@@ -136,6 +136,20 @@ def test_music_preset_onnx_matches_laion_forward() -> None:
     assert rel_error(batch3, want) <= MAX_REL_ERROR and rel_error(batch1, want[:1]) <= MAX_REL_ERROR
 
 
+def test_runtime_encoder_feeds_the_music_preset_its_waveform(tmp_path) -> None:
+    """The non-fusion preset reads `waveform`: the runtime prepares exactly that input, for short and long files."""
+    art = exported("clap-htsat-music")
+    paths = [write_audio(tmp_path / f"m{i}.wav", clip(s, i), 48_000) for i, s in enumerate([3.0, 14.0])]
+    clips = [audio.load(p) for p in paths]
+    encoder = Encoder(art.onnx)
+    assert encoder.name == "clap-htsat-music" and encoder.dim == 1024
+    assert set(encoder.prepare(clips[0].samples)) == {"waveform"}
+    waves = np.stack([features.waveform_view(c.samples) for c in clips])
+    assert np.array_equal(waves[1], clips[1].samples[: features.CLIP_SAMPLES])
+    want = art.tower.reference_embedding({"waveform": torch.from_numpy(waves)}).numpy()
+    assert rel_error(encoder.embed_clips(clips), want) <= MAX_REL_ERROR
+
+
 def test_bicubic_matrix_equals_torch_interpolate() -> None:
     """The constant matrix reproduces torch's bicubic resize (in float64, to be exact: torch's own float32
     kernel is off by up to ~4e-4 on unit-variance input, the matrix by < 1e-6)."""
