@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
 from dataclasses import replace
@@ -340,3 +341,10 @@ def test_server_writes_nothing_in_the_users_folders(serve, tmp_path):
     client.send("/loopbridge/batch", 2, str(folder))
     client.terminal(1), client.terminal(2, batch=True)
     assert sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in folder.rglob("*")) == before
+
+
+def test_a_port_in_use_is_a_clear_error(model_files):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        with pytest.raises(LoopbridgeError, match="cannot listen on 127.0.0.1"):
+            OscServer({MODEL: make_scorer(model_files)}, port=taken.getsockname()[1])
