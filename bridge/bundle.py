@@ -2,7 +2,8 @@
 
 The runtime side of training: it reads, validates and serves bundles, and writes them atomically
 (temporary folder in the same parent, then rename) so a crash never leaves half a model behind.
-Thresholds are quantiles of the stored, sorted training scores, so sensitivity changes without retraining.
+Thresholds are quantiles of the stored, sorted training-library scores (held out where the head allows),
+so sensitivity changes without retraining.
 """
 
 from __future__ import annotations
@@ -40,13 +41,23 @@ def score_quantiles(sorted_scores: np.ndarray) -> dict[str, float]:
 
 @dataclass
 class HeadSpec:
-    """One head as the manifest records it; `training_scores` are sorted ascending."""
+    """One head as the manifest records it; score arrays are sorted ascending.
+
+    `training_scores` are what the threshold is a quantile of: the training library's scores, computed on
+    loops the head was not fitted on where `threshold_basis` says so ("held-out", "leave-one-out",
+    "out-of-fold"), else in-sample. `in_sample_scores` and `validation_scores` (held out; None if the head
+    has none) are for the report's histograms.
+    """
 
     name: str
     kind: str
     threshold: float
     quantile: float
     training_scores: np.ndarray
+    threshold_basis: str = "in-sample"
+    training_size: int = 0
+    in_sample_scores: np.ndarray | None = None
+    validation_scores: np.ndarray | None = None
     file: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
 
@@ -56,11 +67,24 @@ class HeadSpec:
             "kind": self.kind,
             "threshold": self.threshold,
             "quantile": self.quantile,
-            "training_size": int(self.training_scores.size),
+            "threshold_basis": self.threshold_basis,
+            "training_size": self.training_size or int(self.training_scores.size),
+            "threshold_scores": int(self.training_scores.size),
             "score_quantiles": score_quantiles(self.training_scores),
             "scores_file": f"{self.name}.scores.npy",
+            "in_sample_scores_file": None if self.in_sample_scores is None else f"{self.name}.in_sample.npy",
+            "validation_scores_file": None if self.validation_scores is None else f"{self.name}.validation.npy",
             "metrics": self.metrics,
         }
+
+    def score_files(self, spec: dict[str, Any]) -> dict[str, np.ndarray]:
+        """File name → sorted scores, for every array this head stores."""
+        arrays = {
+            "scores_file": self.training_scores,
+            "in_sample_scores_file": self.in_sample_scores,
+            "validation_scores_file": self.validation_scores,
+        }
+        return {spec[key]: np.sort(a) for key, a in arrays.items() if a is not None}
 
 
 @dataclass
@@ -76,7 +100,9 @@ class EncoderRef:
 class Bundle:
     """A loaded model bundle. Head sessions open on first use."""
 
-    def __init__(self, path: Path, manifest: dict[str, Any], training_scores: dict[str, np.ndarray]) -> None:
+    def __init__(self, path: Path, manifest: dict[str, Any], training_scores: dict[str, np.ndarray],
+                 in_sample_scores: dict[str, np.ndarray | None] | None = None,
+                 validation_scores: dict[str, np.ndarray | None] | None = None) -> None:
         self.path = path
         self.manifest = manifest
         self.name: str = manifest["name"]
@@ -85,7 +111,10 @@ class Bundle:
         self.dim = self.encoder.dim
         self.primary: str = manifest["primary_head"]
         self.checks: dict[str, Any] | None = manifest.get("checks")
-        self.training_scores = training_scores
+        self.training_scores = training_scores  # the thresholds' basis (see HeadSpec)
+        self.in_sample_scores = in_sample_scores or {}
+        self.validation_scores = validation_scores or {}
+        self.threshold_basis = {h: spec.get("threshold_basis", "in-sample") for h, spec in manifest["heads"].items()}
         self.thresholds = {h: float(spec["threshold"]) for h, spec in manifest["heads"].items()}
         self.quantiles = {h: float(spec["quantile"]) for h, spec in manifest["heads"].items()}
         self._sessions: dict[str, Any] = {}
@@ -106,12 +135,16 @@ class Bundle:
             if not heads or manifest["primary_head"] not in heads:
                 raise ModelError(f"model '{path}' names no usable primary head")
             scores = {h: np.load(path / spec["scores_file"]) for h, spec in heads.items()}
+            extra = {
+                key: {h: np.load(path / spec[key]) if spec.get(key) else None for h, spec in heads.items()}
+                for key in ("in_sample_scores_file", "validation_scores_file")
+            }
             for h, spec in heads.items():
                 if not (path / spec["file"]).is_file():
                     raise ModelError(f"model '{path}' is missing {spec['file']} (head {h}); fit it again")
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelError(f"model '{path}' is damaged or incomplete ({exc}); fit it again") from exc
-        return cls(path, manifest, scores)
+        return cls(path, manifest, scores, extra["in_sample_scores_file"], extra["validation_scores_file"])
 
     def session(self, head: str) -> Any:
         if head not in self._sessions:
@@ -210,7 +243,8 @@ def write_bundle(dest: Path, manifest: dict[str, Any], graphs: dict[str, bytes],
         for h in heads:
             spec = manifest["heads"][h.name]
             (tmp / spec["file"]).write_bytes(graphs[h.name])
-            np.save(tmp / spec["scores_file"], np.sort(h.training_scores))
+            for file, scores in h.score_files(spec).items():
+                np.save(tmp / file, scores)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         if dest.exists():
             old = dest.with_name(f".{dest.name}.{os.getpid()}.old")

@@ -19,14 +19,15 @@ from sklearn.ensemble import IsolationForest
 
 from loopbridge.bundle import DEFAULT_QUANTILE
 
-from .detector import OPSET, Detector, const, score_model
+from .detector import HELD_OUT, OPSET, Detector, const, score_model
 
 
 class IForestDetector(Detector):
     kind = "iforest"
 
-    def __init__(self, n_estimators: int = 100, max_samples: str | int = "auto", seed: int = 0, quantile: float = DEFAULT_QUANTILE) -> None:
-        super().__init__(quantile)
+    def __init__(self, n_estimators: int = 100, max_samples: str | int = "auto", seed: int = 0,
+                 quantile: float = DEFAULT_QUANTILE, basis: str = HELD_OUT) -> None:
+        super().__init__(quantile, basis)
         self.n_estimators = n_estimators
         self.max_samples = max_samples
         self.seed = seed
@@ -62,8 +63,8 @@ class PCADetector(Detector):
     kind = "pca"
     out_of_fold = True
 
-    def __init__(self, explained_variance: float = 0.95, quantile: float = DEFAULT_QUANTILE) -> None:
-        super().__init__(quantile)
+    def __init__(self, explained_variance: float = 0.95, quantile: float = DEFAULT_QUANTILE, basis: str = HELD_OUT) -> None:
+        super().__init__(quantile, basis)
         self.explained_variance = explained_variance
 
     def _fit(self, X: np.ndarray) -> None:
@@ -100,8 +101,8 @@ class KNNDetector(Detector):
 
     kind = "knn"
 
-    def __init__(self, k: int = 1, quantile: float = DEFAULT_QUANTILE) -> None:
-        super().__init__(quantile)
+    def __init__(self, k: int = 1, quantile: float = DEFAULT_QUANTILE, basis: str = HELD_OUT) -> None:
+        super().__init__(quantile, basis)
         self.k = k
 
     @staticmethod
@@ -113,10 +114,13 @@ class KNNDetector(Detector):
         if self.k >= X.shape[0]:
             raise ValueError(f"kNN needs more training rows than k={self.k} (got {X.shape[0]})")
         self.memory_ = self._unit(X)
+        self.metrics = {"k": self.k, "memory_size": int(X.shape[0])}
+
+    def _held_out_scores(self, X: np.ndarray) -> tuple[np.ndarray, str]:
+        """In-sample every row is its own nearest neighbour (score 0); leaving it out costs nothing."""
         dist = 1.0 - self.memory_ @ self.memory_.T
         np.fill_diagonal(dist, np.inf)
-        self.training_scores_ = self._mean_k_smallest(dist)
-        self.metrics = {"k": self.k, "memory_size": int(X.shape[0])}
+        return self._mean_k_smallest(dist), "leave-one-out"
 
     def _mean_k_smallest(self, dist: np.ndarray) -> np.ndarray:
         return np.sort(np.partition(dist, self.k - 1, axis=1)[:, : self.k], axis=1).mean(axis=1)

@@ -1,8 +1,8 @@
 """One contract for every head, scikit-learn / PyOD style, so fit, report, evaluate and the bundle treat them alike.
 
 `fit(X)` learns from normal embeddings only; `score_samples(X)` is higher for more unusual rows;
-`threshold_` is a quantile of the training scores (kept sorted, so `set_quantile` needs no retraining);
-`predict(X)` is 1 where the score is above the threshold; `to_onnx()` gives a graph that maps
+`threshold_` is a quantile of the training library's held-out scores (kept sorted, so `set_quantile`
+needs no retraining); `predict(X)` is 1 where the score is above the threshold; `to_onnx()` gives a graph that maps
 `embedding` float32 [B, D] to `score` float32 [B] by itself.
 """
 
@@ -21,15 +21,29 @@ OPSET = 17
 IR_VERSION = 8  # what opset 17 needs; newer onnx writes versions older runtimes refuse
 
 
+HELD_OUT = "held-out"  # what FitOptions asks for; a fitted head records how it got its held-out scores
+IN_SAMPLE = "in-sample"
+BASES = (HELD_OUT, IN_SAMPLE)
+
+
 class Detector:
-    """Subclasses implement `_fit`, `_score` and `_graph`. `training_scores_` are in-sample scores unless
-    `_fit` sets them itself (kNN leaves each row out of its own neighbours) or `out_of_fold` is set."""
+    """Subclasses implement `_fit`, `_score` and `_graph`, and may override `_held_out_scores`.
+
+    `training_scores_` (sorted) are what `threshold_` is a quantile of: the training library's scores
+    computed on rows the model was not fitted on (`threshold_basis_` says how: "held-out", "leave-one-out",
+    "out-of-fold"), because in-sample scores are biased low and a threshold from them flags too many new
+    normal loops. `in_sample_scores_` and `validation_scores_` (the held-out ones; None if the head has
+    none) are kept for the report. `basis="in-sample"` thresholds on in-sample scores, as the paper does.
+    """
 
     kind = "detector"
-    out_of_fold = False  # True: thresholds from 5-fold out-of-fold training scores (see _out_of_fold_scores)
+    out_of_fold = False  # True: held-out scores from 5-fold out-of-fold fits (see _out_of_fold_scores)
 
-    def __init__(self, quantile: float = DEFAULT_QUANTILE) -> None:
+    def __init__(self, quantile: float = DEFAULT_QUANTILE, basis: str = HELD_OUT) -> None:
+        if basis not in BASES:
+            raise ValueError(f"threshold basis must be one of {', '.join(BASES)}, got '{basis}'")
         self.quantile = quantile
+        self.basis = basis
         self.metrics: dict[str, Any] = {}
 
     def fit(self, X: np.ndarray) -> "Detector":
@@ -37,15 +51,15 @@ class Detector:
         if X.shape[0] < 2:
             raise ValueError("need at least 2 training embeddings")
         self.dim_ = X.shape[1]
-        self.training_scores_: np.ndarray | None = None
+        self.n_training_ = X.shape[0]
         self._fit(X)
-        if self.training_scores_ is None and self.out_of_fold:
-            self.training_scores_ = self._out_of_fold_scores(X)
-        if self.training_scores_ is None:
-            self.training_scores_ = self._score(X)
+        self.in_sample_scores_ = np.sort(self._in_sample_scores(X))
+        held = self._held_out_scores(X)
+        self.validation_scores_ = None if held is None else np.sort(np.asarray(held[0], dtype=np.float64))
+        if self.basis == IN_SAMPLE or held is None:
+            self.training_scores_, self.threshold_basis_ = self.in_sample_scores_, IN_SAMPLE
         else:
-            self.metrics["training_scores"] = "held out"
-        self.training_scores_ = np.sort(np.asarray(self.training_scores_, dtype=np.float64))
+            self.training_scores_, self.threshold_basis_ = self.validation_scores_, held[1]
         self.threshold_ = threshold_at(self.training_scores_, self.quantile)
         return self
 
@@ -59,6 +73,17 @@ class Detector:
         self.threshold_ = threshold_at(self.training_scores_, quantile)
         self.quantile = quantile
         return self.threshold_
+
+    def _in_sample_scores(self, X: np.ndarray) -> np.ndarray:
+        """Scores of the rows the final model was fitted on."""
+        return np.asarray(self._score(X), dtype=np.float64)
+
+    def _held_out_scores(self, X: np.ndarray) -> tuple[np.ndarray, str] | None:
+        """Every training row (or a held-out subset) scored by a model fitted without it, and how."""
+        if self.out_of_fold:
+            scores = self._out_of_fold_scores(X)
+            return None if scores is None else (scores, "out-of-fold")
+        return None
 
     def _out_of_fold_scores(self, X: np.ndarray, folds: int = 5) -> np.ndarray | None:
         """Each training row scored by the model fitted without it: in-sample scores of a model that
@@ -81,7 +106,11 @@ class Detector:
         return model
 
     def spec(self, name: str) -> HeadSpec:
-        return HeadSpec(name, self.kind, self.threshold_, self.quantile, self.training_scores_, metrics=self.metrics)
+        return HeadSpec(
+            name, self.kind, self.threshold_, self.quantile, self.training_scores_, threshold_basis=self.threshold_basis_,
+            training_size=self.n_training_, in_sample_scores=self.in_sample_scores_,
+            validation_scores=self.validation_scores_, metrics=self.metrics,
+        )
 
     def _fit(self, X: np.ndarray) -> None:
         raise NotImplementedError

@@ -19,7 +19,7 @@ from loopbridge.encoders import Encoder
 from loopbridge.errors import LoopbridgeError, ModelError
 
 from .baselines import IForestDetector, KNNDetector, MahalanobisDetector, PCADetector
-from .detector import Detector
+from .detector import HELD_OUT, Detector
 from .heads import DeepSVDDDetector, Progress, SVDDConfig
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ class FitOptions:
 
     heads: tuple[str, ...] = HEADS
     quantile: float = DEFAULT_QUANTILE
+    threshold_basis: str = HELD_OUT  # IN_SAMPLE: thresholds from in-sample scores, as the paper
     seed: int = 0
     svdd: SVDDConfig = field(default_factory=SVDDConfig)
     knn_k: int = 1
@@ -53,17 +54,18 @@ def parse_heads(text: str) -> tuple[str, ...]:
 
 
 def make_detector(name: str, opts: FitOptions, progress: Progress | None = None) -> Detector:
+    common = {"quantile": opts.quantile, "basis": opts.threshold_basis}
     if name in ("ae", "aewres"):
         config = replace(opts.svdd, seed=opts.seed)  # one seed for every head
-        return DeepSVDDDetector(residual=name == "aewres", config=config, quantile=opts.quantile, progress=progress)
+        return DeepSVDDDetector(residual=name == "aewres", config=config, progress=progress, **common)
     if name == "iforest":
-        return IForestDetector(n_estimators=opts.iforest_estimators, seed=opts.seed, quantile=opts.quantile)
+        return IForestDetector(n_estimators=opts.iforest_estimators, seed=opts.seed, **common)
     if name == "pca":
-        return PCADetector(explained_variance=opts.pca_variance, quantile=opts.quantile)
+        return PCADetector(explained_variance=opts.pca_variance, **common)
     if name == "knn":
-        return KNNDetector(k=opts.knn_k, quantile=opts.quantile)
+        return KNNDetector(k=opts.knn_k, **common)
     if name == "mahalanobis":
-        return MahalanobisDetector(quantile=opts.quantile)
+        return MahalanobisDetector(**common)
     raise LoopbridgeError(f"unknown head '{name}'")
 
 
@@ -176,4 +178,5 @@ def summary_line(name: str, det: Detector) -> str:
         "mahalanobis": lambda: f"shrinkage {m['shrinkage']:.3f}",
         "iforest": lambda: f"{m['n_estimators']} trees",
     }[det.kind]()
-    return f"{name:<12} threshold {det.threshold_:.5g} (q{det.quantile:g} of {det.training_scores_.size} training scores)  {detail}"
+    basis = f"{det.training_scores_.size} {det.threshold_basis_} scores"
+    return f"{name:<12} threshold {det.threshold_:.5g} (q{det.quantile:g} of {basis})  {detail}"

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import copy
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import onnx
@@ -23,7 +24,7 @@ from torch import nn
 
 from loopbridge.bundle import DEFAULT_QUANTILE
 
-from .detector import Detector, const, score_model
+from .detector import HELD_OUT, IN_SAMPLE, Detector, const, score_model
 
 Progress = Callable[[str, int, int, float], None]  # (phase, epoch, epochs, val_loss)
 
@@ -93,32 +94,68 @@ class AutoEncoder(nn.Module):
         return self.out(z)
 
 
-class DeepSVDDDetector(Detector):
-    """kind "ae" or "aewres": which autoencoder pre-trains the Deep SVDD encoder."""
+MIN_HELD_OUT = 20  # fewer validation loops than this give no stable 95th percentile: score out of fold instead
 
-    def __init__(self, residual: bool = True, config: SVDDConfig | None = None, quantile: float = DEFAULT_QUANTILE, progress: Progress | None = None) -> None:
-        super().__init__(quantile)
+
+class DeepSVDDDetector(Detector):
+    """kind "ae" or "aewres": which autoencoder pre-trains the Deep SVDD encoder.
+
+    Threshold basis: the scores, under the final (restored) network, of the validation split that early
+    stopping holds out. When that split has fewer than MIN_HELD_OUT loops, every loop is scored out of
+    fold instead: one more network per fold (same settings and initial weights), each trained and
+    early-stopped without that fold, scores it.
+    """
+
+    def __init__(self, residual: bool = True, config: SVDDConfig | None = None, quantile: float = DEFAULT_QUANTILE,
+                 progress: Progress | None = None, basis: str = HELD_OUT) -> None:
+        super().__init__(quantile, basis)
         self.residual = residual
         self.kind = "aewres" if residual else "ae"
         self.config = config or SVDDConfig()
         self.progress = progress
 
     def _fit(self, X: np.ndarray) -> None:
-        threads = torch.get_num_threads()
-        torch.set_num_threads(self.config.threads)
-        try:
-            self._train_phases(X)
-        finally:
-            torch.set_num_threads(threads)
+        cfg = self.config
+        self.folds_ = _folds(len(X), cfg)
+        with _threads(cfg.threads):
+            self.net_, self.c_, self.history_ = self._train_phases(X, self.folds_[0])
+        history = self.history_
+        self.metrics = {
+            "hidden": list(cfg.hidden),
+            "epochs_pretrain": len(history.get("ae_train", [])),
+            "epochs_svdd": len(history["svdd_train"]),
+            "val_loss_pretrain": min(history["ae_val"]) if cfg.pretrain else None,
+            "val_loss_svdd": min(history["svdd_val"]),
+            "validation_size": int(len(self.folds_[0])),
+            "seed": cfg.seed,
+        }
 
-    def _train_phases(self, X: np.ndarray) -> None:
+    def _in_sample_scores(self, X: np.ndarray) -> np.ndarray:
+        """Only the rows the network trained on; the validation split is held out."""
+        keep = np.ones(len(X), bool)
+        keep[self.folds_[0]] = False
+        return self._score(X[keep])
+
+    def _held_out_scores(self, X: np.ndarray) -> tuple[np.ndarray, str]:
+        if len(self.folds_[0]) >= MIN_HELD_OUT or self.basis == IN_SAMPLE:
+            return self._score(X[self.folds_[0]]), "held-out"
+        scores = np.empty(len(X))
+        scores[self.folds_[0]] = self._score(X[self.folds_[0]])
+        with _threads(self.config.threads):
+            for fold in self.folds_[1:]:
+                net, c, _ = self._train_phases(X, fold)
+                scores[fold] = _distance(net, c, X[fold])
+        return scores, "out-of-fold"
+
+    def _train_phases(self, X: np.ndarray, val_idx: np.ndarray) -> tuple[Encoder, torch.Tensor, dict[str, list[float]]]:
+        """Pre-train the autoencoder, then pull the encoder toward c; early stopping on the rows in `val_idx`."""
         cfg = self.config
         torch.manual_seed(cfg.seed)
         gen = torch.Generator().manual_seed(cfg.seed)
+        keep = np.ones(len(X), bool)
+        keep[val_idx] = False
         data = torch.from_numpy(X)
-        order = torch.randperm(len(data), generator=gen)
-        n_val = max(1, int(round(cfg.val_fraction * len(data))))
-        val, train = data[order[:n_val]], data[order[n_val:]]
+        val, train = data[torch.from_numpy(val_idx)], data[torch.from_numpy(np.flatnonzero(keep))]
         if len(train) < 2:
             raise ValueError("Deep SVDD needs at least 3 training embeddings (train/validation split)")
 
@@ -126,28 +163,16 @@ class DeepSVDDDetector(Detector):
         history: dict[str, list[float]] = {}
         if cfg.pretrain:
             history["ae_train"], history["ae_val"] = _train(ae, lambda m, x: ((m(x) - x) ** 2).mean(), train, val, cfg, gen, "pretrain", self.progress)
-        self.net_ = ae.encoder.eval()
+        net = ae.encoder.eval()
         with torch.no_grad():
-            c = self.net_(data)[0].mean(dim=0)
+            c = net(train)[0].mean(dim=0)
         c[(c.abs() < cfg.eps) & (c < 0)] = -cfg.eps
         c[(c.abs() < cfg.eps) & (c >= 0)] = cfg.eps
-        self.c_ = c
-        history["svdd_train"], history["svdd_val"] = _train(self.net_, lambda m, x: ((m(x)[0] - c) ** 2).sum(dim=1).mean(), train, val, cfg, gen, "svdd", self.progress)
-        self.net_.eval()
-        self.history_ = history
-        self.metrics = {
-            "hidden": list(cfg.hidden),
-            "epochs_pretrain": len(history.get("ae_train", [])),
-            "epochs_svdd": len(history["svdd_train"]),
-            "val_loss_pretrain": min(history["ae_val"]) if cfg.pretrain else None,
-            "val_loss_svdd": min(history["svdd_val"]),
-            "seed": cfg.seed,
-        }
+        history["svdd_train"], history["svdd_val"] = _train(net, lambda m, x: ((m(x)[0] - c) ** 2).sum(dim=1).mean(), train, val, cfg, gen, "svdd", self.progress)
+        return net.eval(), c, history
 
     def _score(self, X: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            z = self.net_(torch.from_numpy(np.asarray(X, np.float32)))[0]
-            return ((z - self.c_) ** 2).sum(dim=1).double().numpy()
+        return _distance(self.net_, self.c_, X)
 
     def latent(self, X: np.ndarray) -> np.ndarray:
         """The encoder's output per row (the report's latent plots)."""
@@ -178,6 +203,33 @@ class DeepSVDDDetector(Detector):
             helper.make_node("ReduceSumSquare", ["offset"], ["score"], axes=[1], keepdims=0),
         ]
         return score_model(nodes, inits, self.dim_, f"Deep SVDD ({self.kind}): squared distance of the latent to the centre c")
+
+
+def _distance(net: Encoder, c: torch.Tensor, X: np.ndarray) -> np.ndarray:
+    """The Deep SVDD score: squared distance of each row's latent to the centre."""
+    with torch.no_grad():
+        z = net(torch.from_numpy(np.asarray(X, np.float32)))[0]
+        return ((z - c) ** 2).sum(dim=1).double().numpy()
+
+
+def _folds(n: int, cfg: SVDDConfig) -> list[np.ndarray]:
+    """Validation index sets: the first is the early-stopping split of the final network (val_fraction of the
+    rows); the others split the remaining rows, so that together they score every row once out of fold."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed)).numpy()
+    n_val = max(1, min(n - 2, int(round(cfg.val_fraction * n))))
+    k = max(1, min(int(round(1.0 / cfg.val_fraction)) - 1, n - n_val))
+    return [np.sort(order[:n_val]), *(np.sort(f) for f in np.array_split(order[n_val:], k))]
+
+
+@contextmanager
+def _threads(n: int) -> Iterator[None]:
+    """These nets are small: on a busy CPU more threads cost more in sync than they gain."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _train(

@@ -19,6 +19,13 @@ def normal_embeddings(n: int, dim: int = DIM, seed: int = 0) -> np.ndarray:
     return (centre + noise.standard_normal((n, 3)) @ basis + 0.1 * noise.standard_normal((n, dim))).astype(np.float32)
 
 
+def wide_embeddings(n: int, dim: int = 64, seed: int = 0) -> np.ndarray:
+    """Full-rank Gaussian rows in many dimensions: a small Deep SVDD memorises its training rows here, so
+    in-sample scores are clearly lower than a new row's (the bias a threshold must not inherit)."""
+    rng = np.random.default_rng(seed)
+    return (1.0 + rng.standard_normal((n, dim)) * np.linspace(2.0, 0.2, dim)).astype(np.float32)
+
+
 def gross_outliers(n: int, dim: int = DIM, seed: int = 99) -> np.ndarray:
     """A clearly different group: normal rows pushed off the subspace in random directions."""
     rng = np.random.default_rng(seed)
@@ -34,7 +41,7 @@ def tiny_svdd(seed: int = 0, epochs: int = 30, **kw):
 def tiny_fit_options(heads: tuple[str, ...] | None = None, **kw):
     from loopbridge.export.fit import HEADS, FitOptions
 
-    return FitOptions(heads=heads or HEADS, svdd=tiny_svdd(epochs=30), iforest_estimators=30, progress=False, **kw)
+    return FitOptions(**{"heads": heads or HEADS, "svdd": tiny_svdd(epochs=30), "iforest_estimators": 30, "progress": False, **kw})
 
 
 TINY_FIT_ARGS = ["--hidden", "32,16,8", "--epochs", "8", "--lr", "3e-3", "--iforest-trees", "30", "--no-progress"]

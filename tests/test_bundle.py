@@ -40,6 +40,12 @@ def test_round_trip_scores_match_the_trained_heads(detectors, saved):
         np.testing.assert_allclose(scores[head], det.score_samples(X), rtol=rtol, atol=1e-7)
         assert bundle.thresholds[head] == pytest.approx(det.threshold_)
         np.testing.assert_allclose(bundle.training_scores[head], det.training_scores_)
+        np.testing.assert_allclose(bundle.in_sample_scores[head], det.in_sample_scores_)
+        if det.validation_scores_ is None:
+            assert bundle.validation_scores[head] is None
+        else:
+            np.testing.assert_allclose(bundle.validation_scores[head], det.validation_scores_)
+        assert bundle.threshold_basis[head] == det.threshold_basis_
 
 
 def test_manifest_records_what_the_runtime_and_report_need(detectors, saved):
@@ -53,6 +59,16 @@ def test_manifest_records_what_the_runtime_and_report_need(detectors, saved):
         assert spec["score_quantiles"]["0.95"] == pytest.approx(spec["threshold"])
         assert spec["metrics"], head
     assert m["heads"]["pca"]["metrics"]["explained_variance"] >= 0.95
+    # thresholds from scores of loops each head was not fitted on, where it has them; the paper's in-sample
+    # scores and the held-out ones are stored for the report's training/validation histograms
+    bases = {h: spec["threshold_basis"] for h, spec in m["heads"].items()}
+    assert bases == {"aewres": "held-out", "ae": "held-out", "iforest": "in-sample", "pca": "out-of-fold",
+                     "knn": "leave-one-out", "mahalanobis": "out-of-fold"}
+    svdd = m["heads"]["aewres"]  # 120 loops: 24 held out from training
+    assert svdd["threshold_scores"] == 24 == len(np.load(saved / svdd["validation_scores_file"]))
+    assert len(np.load(saved / svdd["in_sample_scores_file"])) == 96
+    assert m["heads"]["iforest"]["validation_scores_file"] is None
+    assert m["heads"]["knn"]["threshold_scores"] == len(TRAIN)
 
 
 def test_sensitivity_changes_thresholds_without_retraining(saved):

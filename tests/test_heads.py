@@ -1,4 +1,4 @@
-"""Every head behind one detector contract: separates outliers, thresholds from training scores, ONNX = numpy/torch."""
+"""Every head behind one detector contract: separates outliers, thresholds from held-out training scores, ONNX = numpy/torch."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import onnxruntime as ort
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from helpers_heads import gross_outliers, normal_embeddings, tiny_fit_options, tiny_svdd
+from helpers_heads import gross_outliers, normal_embeddings, tiny_fit_options, tiny_svdd, wide_embeddings
 from loopbridge.errors import ModelError
 from loopbridge.export.fit import HEADS, fit_heads, make_detector
-from loopbridge.export.heads import DeepSVDDDetector
+from loopbridge.export.heads import MIN_HELD_OUT, DeepSVDDDetector
 
 TRAIN = normal_embeddings(160, seed=1)
 TEST_NORMAL = normal_embeddings(40, seed=2)
@@ -117,7 +117,49 @@ def test_early_stopping_restores_the_best_epoch():
 
 def test_knn_training_scores_leave_each_row_out(fitted):
     # with itself as neighbour every training distance would be 0 and the threshold meaningless
-    assert fitted["knn"].training_scores_.min() > 0
+    knn = fitted["knn"]
+    assert knn.threshold_basis_ == "leave-one-out" and knn.training_scores_.min() > 0
+    assert np.all(knn.in_sample_scores_ < knn.training_scores_)  # kept for the report: each row its own neighbour
+
+
+def test_each_head_records_its_threshold_basis(fitted):
+    bases = {h: det.threshold_basis_ for h, det in fitted.items()}
+    assert bases == {"aewres": "held-out", "ae": "held-out", "iforest": "in-sample", "pca": "out-of-fold",
+                     "knn": "leave-one-out", "mahalanobis": "out-of-fold"}
+    svdd = fitted["aewres"]  # 160 loops: 32 held out for early stopping, 128 trained on
+    assert len(svdd.training_scores_) == 32 == svdd.metrics["validation_size"] and len(svdd.in_sample_scores_) == 128
+    np.testing.assert_array_equal(svdd.training_scores_, svdd.validation_scores_)
+    assert fitted["iforest"].validation_scores_ is None
+
+
+@pytest.mark.parametrize("head", ["ae", "aewres"])
+def test_svdd_held_out_threshold_flags_about_five_percent_of_new_normals(head):
+    # 300 loops in 64 dimensions: the network fits its training rows better than new ones, so the paper's
+    # in-sample q95 flags about a quarter of new normal rows; the validation split's q95 flags about 5 %
+    # (60 validation scores: the 95th percentile itself varies by a few percent, hence the wide band)
+    train, fresh = wide_embeddings(300, seed=3), wide_embeddings(1000, seed=4)
+    config = tiny_svdd(epochs=40, hidden=(64, 32, 16))
+    held = make_detector(head, tiny_fit_options(svdd=config, seed=3)).fit(train)
+    paper = make_detector(head, tiny_fit_options(svdd=config, seed=3, threshold_basis="in-sample")).fit(train)
+    assert held.threshold_basis_ == "held-out" and len(held.training_scores_) == 60
+    assert paper.threshold_basis_ == "in-sample" and paper.threshold_ == pytest.approx(np.quantile(paper.in_sample_scores_, 0.95))
+    np.testing.assert_array_equal(held.score_samples(fresh), paper.score_samples(fresh))  # same network, other basis
+    held_rate, paper_rate = held.predict(fresh).mean(), paper.predict(fresh).mean()
+    assert 0.01 <= held_rate <= 0.12
+    assert paper_rate > max(0.15, 2 * held_rate)
+
+
+def test_svdd_small_library_is_scored_out_of_fold():
+    # 40 loops hold out only 8 for early stopping: too few for a 95th percentile, so every loop is scored
+    # by a network trained without it (the final network scores its own validation rows)
+    train = normal_embeddings(40, seed=1)
+    det = DeepSVDDDetector(config=tiny_svdd(epochs=15)).fit(train)
+    val = det.folds_[0]
+    assert len(val) == 8 < MIN_HELD_OUT and det.threshold_basis_ == "out-of-fold"
+    assert len(det.training_scores_) == 40 and len(det.in_sample_scores_) == 32
+    np.testing.assert_array_equal(np.sort(np.concatenate(det.folds_)), np.arange(40))  # every loop exactly once
+    assert set(det.score_samples(train[val])) <= set(det.training_scores_)
+    assert det.predict(normal_embeddings(400, seed=2)).mean() < 0.15
 
 
 @pytest.mark.parametrize("rows", [1, 2])
@@ -148,5 +190,5 @@ def test_thresholds_come_from_held_out_scores_so_fresh_normals_are_not_flagged(h
     # 40 loops in 64 dimensions: in-sample scores are far lower than a new normal loop's (0.42 / 0.21 flagged)
     train, fresh = normal_embeddings(40, dim=64, seed=1), normal_embeddings(400, dim=64, seed=2)
     det = make_detector(head, tiny_fit_options()).fit(train)
-    assert det.metrics["training_scores"] == "held out"
+    assert det.threshold_basis_ == "out-of-fold" and len(det.training_scores_) == 40
     assert det.predict(fresh).mean() < 0.15

@@ -24,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing bundle of that name")
     p.add_argument("--seed", type=int, default=0, help="makes training reproducible on CPU")
     p.add_argument("--quantile", type=float, default=0.95, help="threshold = this quantile of training scores")
+    p.add_argument("--threshold-basis", choices=("held-out", "in-sample"), default="held-out",
+                   help="score the training loops held out (default; unbiased) or in-sample (the paper; flags more)")
     svdd = p.add_argument_group("Deep SVDD (ae, aewres)")
     svdd.add_argument("--epochs", type=int, default=1000, help="upper bound per phase (early stopping decides)")
     svdd.add_argument("--patience", type=int, default=20, help="epochs without validation improvement before stopping")
@@ -67,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     opts = fit.FitOptions(
         heads=fit.parse_heads(args.heads),
         quantile=args.quantile,
+        threshold_basis=args.threshold_basis,
         seed=args.seed,
         svdd=SVDDConfig(
             hidden=hidden, dropout=args.dropout, lr=args.lr, weight_decay=args.weight_decay, batch_size=args.batch_size,
