@@ -134,6 +134,10 @@ def test_loudness_matches_pyloudnorm(sr, channels) -> None:
     y = loop(9, sr=sr, channels=channels).samples.reshape(-1, channels).astype(np.float64)
     expected = pyloudnorm.Meter(sr).integrated_loudness(y)
     assert integrated_loudness(np.ascontiguousarray(y.T), sr) == pytest.approx(expected, abs=0.02)
+    # hard clipping (square-ish waves, the worst case for the per-step spectra) and a far too quiet take
+    for z in (np.clip(8 * y / np.abs(y).max(), -1, 1), y * 0.01):
+        expected = pyloudnorm.Meter(sr).integrated_loudness(z)
+        assert integrated_loudness(np.ascontiguousarray(z.T), sr) == pytest.approx(expected, abs=0.1)
 
 
 def test_silence_and_tiny_files_give_no_findings(tmp_path) -> None:

@@ -51,7 +51,8 @@ def measure(native: NativeAudio, tempo_bpm: float | None = None) -> dict[str, fl
 
 def calibrate(natives: Iterable[NativeAudio]) -> dict[str, Any]:
     """Quantiles of every statistic over a library of normal takes; store it in the model bundle."""
-    rows = [measure(n) for n in natives if not _silent(n)]
+    takes = (Take(n) for n in natives)
+    rows = [_measure_take(t)[0] for t in takes if not _silent(t)]
     if not rows:
         return {"version": CALIBRATION_VERSION, "n": 0, "measurements": {}}
     out: dict[str, dict[str, float]] = {}
@@ -74,9 +75,10 @@ def evaluate(
     tempo_bpm: the loop's tempo when known (else read from a name like "bass_124bpm.wav"); a loop
     that is not a whole number of beats long is then reported as truncated.
     """
-    if _silent(native):
+    take = Take(native, tempo_bpm)
+    if _silent(take):
         return [], {k: -10.0 for k in KINDS}
-    stats, where = _measure_take(Take(native, tempo_bpm))
+    stats, where = _measure_take(take)
     findings: list[Finding] = []
     margins = {k: -np.inf for k in KINDS}
     for rule, limit in limits(calibration):
@@ -110,8 +112,8 @@ def check_score(findings: list[Finding]) -> float:
     return max((f.severity for f in findings), default=0.0)
 
 
-def _silent(native: NativeAudio) -> bool:
-    return not native.samples.size or float(np.max(np.abs(native.samples))) < SILENCE_PEAK
+def _silent(take: Take) -> bool:
+    return not take.x.size or take.peak < SILENCE_PEAK
 
 
 __all__ = ["DEFAULTS_NOTICE", "KINDS", "calibrate", "check_score", "evaluate", "limits", "measure", "run_checks"]

@@ -20,12 +20,7 @@ MERGE = 8  # candidates this close are one click
 
 
 def measure(take: Take) -> tuple[dict[str, float], dict[str, Where]]:
-    x = take.x
-    d2 = x[:, 2:] + x[:, :-2]
-    d2 -= x[:, 1:-1]
-    d2 -= x[:, 1:-1]
-    np.abs(d2, out=d2)
-    r = d2.max(axis=0) if take.channels > 1 else d2[0]  # r[i] is centred on sample i + 1
+    r = np.abs(take.d2).max(axis=0) if take.channels > 1 else np.abs(take.d2[0])  # r[i] is centred on sample i + 1
     w = max(OWN + 4, int(CONTEXT_MS * take.sr / 1000))
     none = {"click_db": 0.0}, {"click_db": Where()}
     if r.size < 2 * w + 1:
@@ -55,9 +50,8 @@ def _loudest_per_block(r: np.ndarray, block: int = 64) -> np.ndarray:
     n = r.size // block
     if n <= CANDIDATES:
         return np.argpartition(r, -min(CANDIDATES, r.size))[-min(CANDIDATES, r.size) :]
-    blocks = r[: n * block].reshape(n, block)
-    top = np.argpartition(blocks.max(axis=1), -CANDIDATES)[-CANDIDATES:]
-    return top * block + blocks[top].argmax(axis=1)
+    top = np.argpartition(np.maximum.reduceat(r[: n * block], np.arange(0, n * block, block)), -CANDIDATES)[-CANDIDATES:]
+    return top * block + r[: n * block].reshape(n, block)[top].argmax(axis=1)
 
 
 def _at_ceiling(take: Take, idx: np.ndarray) -> np.ndarray:

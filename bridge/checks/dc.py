@@ -9,7 +9,9 @@ from .take import Take, Where, db
 
 
 def measure(take: Take) -> tuple[dict[str, float], dict[str, Where]]:
-    means = take.x.mean(axis=1, dtype=np.float64)
+    covered = take.block_sums.shape[1] * take.env_hop
+    sums = take.block_sums.sum(axis=1, dtype=np.float64) + take.x[:, covered:].sum(axis=1, dtype=np.float64)
+    means = sums / max(take.frames, 1)
     c = int(np.argmax(np.abs(means)))
     side = _channel_name(c, take.channels)
     return {"dc_offset_db": float(db(means[c]))}, {"dc_offset_db": Where(0.0, take.native.duration_s, f"{means[c]:+.3f}{side}")}

@@ -1,7 +1,10 @@
 """Level: integrated loudness (ITU-R BS.1770, K-weighted and gated) and sample peak, too quiet or too loud.
 
-The K-weighting filters are pyloudnorm's; the gating is vectorised here because pyloudnorm's
-per-block Python loop costs tens of milliseconds per take (tests compare the two).
+The K-weighting filters are pyloudnorm's. Filtering the take sample by sample is the slowest step of
+all checks, and gating needs only the energy of each 100 ms step, so that energy is read off each
+step's spectrum weighted by the filters' power response (Parseval). It treats each step as if it
+repeated, which moves the result by under 0.02 dB on music and 0.1 dB on hard-clipped takes
+(tests compare with pyloudnorm); the gating is BS.1770's.
 """
 
 from __future__ import annotations
@@ -9,7 +12,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy.signal import sosfilt, tf2sos
+import scipy.fft
+from scipy.signal import sosfreqz, tf2sos
 
 from .rules import Rule
 from .take import Take, Where, db
@@ -21,25 +25,35 @@ CHANNEL_GAINS = (1.0, 1.0, 1.0, 1.41, 1.41)
 
 
 @lru_cache(maxsize=8)
-def _k_weighting(sr: int) -> np.ndarray:
+def _k_power(sr: int, n: int) -> np.ndarray:
+    """Weights that turn the rfft of n samples into the energy of their K-weighted version (BS.1770-4 filters)."""
     from pyloudnorm import Meter
 
-    meter = Meter(sr)  # BS.1770-4 filter design
-    # float32 like the audio: scipy then filters without converting the whole take to float64
-    return np.concatenate([tf2sos(f.b, f.a) for f in meter._filters.values()]).astype(np.float32)
+    sos = np.concatenate([tf2sos(f.b, f.a) for f in Meter(sr)._filters.values()])
+    _, h = sosfreqz(sos, worN=np.fft.rfftfreq(n, 1.0 / sr), fs=sr)
+    w = np.abs(h) ** 2 * (2.0 / n)  # one-sided spectrum: every bin but DC and Nyquist stands for two
+    w[0] /= 2
+    if n % 2 == 0:
+        w[-1] /= 2
+    return w.astype(np.float32)
 
 
 def integrated_loudness(x: np.ndarray, sr: int) -> float:
     """BS.1770-4 integrated loudness in LUFS of (channels, frames) audio; -200 for silence."""
-    y = sosfilt(_k_weighting(sr), np.asarray(x, dtype=np.float32), axis=1)
+    x = np.asarray(x, dtype=np.float32)
+    channels = x.shape[0]
     step = int(round(STEP_S * sr))
-    n_steps = y.shape[1] // step
-    per_step = (y[:, : n_steps * step] ** 2).reshape(y.shape[0], n_steps, step).sum(axis=2, dtype=np.float64).T  # (steps, ch)
+    n_steps = x.shape[1] // step
     if n_steps >= 4:
+        spec = scipy.fft.rfft(x[:, : n_steps * step].reshape(channels, n_steps, step), axis=2)
+        power = spec.real**2 + spec.imag**2
+        per_step = (power @ _k_power(sr, step)).astype(np.float64).T  # (steps, ch) energy of each 100 ms step
         blocks = sum(per_step[i : n_steps - 3 + i] for i in range(4)) / (4 * step)  # 400 ms blocks, 75 % overlap
     else:  # shorter than one gating block: the whole take is the block
-        blocks = (y.astype(np.float64) ** 2).mean(axis=1)[None, :]
-    gains = np.asarray(CHANNEL_GAINS[: y.shape[0]] + (1.0,) * max(0, y.shape[0] - len(CHANNEL_GAINS)))
+        n = max(x.shape[1], 1)
+        spec = scipy.fft.rfft(x, axis=1)
+        blocks = ((spec.real**2 + spec.imag**2) @ _k_power(sr, n)).astype(np.float64)[None, :] / n
+    gains = np.asarray(CHANNEL_GAINS[:channels] + (1.0,) * max(0, channels - len(CHANNEL_GAINS)))
     z = blocks @ gains
     with np.errstate(divide="ignore"):
         lk = -0.691 + 10 * np.log10(z)

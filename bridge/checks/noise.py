@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.fft
 
 from .rules import Rule
 from .take import Take, Where, db
@@ -12,7 +13,7 @@ QUIET_PERCENTILE = 10.0
 MAINS = (50.0, 60.0)
 HARMONICS = (1, 2, 3)
 MIN_COHERENCE = 0.8
-HUM_RATE = 1000.0  # Hz: hum analysis runs on a block-averaged copy, far cheaper than the full rate
+NEIGHBOURS_HZ = np.array([-6.0, -5.0, -4.0, -3.0, 3.0, 4.0, 5.0, 6.0])  # where a line's background is read
 
 
 def measure(take: Take) -> tuple[dict[str, float], dict[str, Where]]:
@@ -28,8 +29,12 @@ def _hiss_db(take: Take) -> float:
     n = (take.frames - 4) // hop
     if n < 4:
         return -200.0
-    d4 = np.diff(take.x[:, : n * hop + 4], 4, axis=1)
-    power = (d4.reshape(take.channels, n, hop) ** 2).mean(axis=2).max(axis=0)
+    d2 = take.d2[:, : n * hop + 2]
+    d4 = np.subtract(d2[:, 2:], d2[:, 1:-1])  # the second difference of the shared second difference
+    d4 -= d2[:, 1:-1]
+    d4 += d2[:, :-2]
+    frames = d4.reshape(take.channels, n, hop)
+    power = np.einsum("cnh,cnh->cn", frames, frames).max(axis=0) / hop
     sounding = power[power > 0]
     if not sounding.size:
         return -200.0
@@ -38,22 +43,25 @@ def _hiss_db(take: Take) -> float:
 
 
 def _hum(take: Take) -> tuple[float, float]:
-    """Level (dBFS) of the mains line that stands out of its spectral neighbourhood, and which mains."""
-    q = max(1, int(round(take.sr / HUM_RATE)))
-    n = take.frames // q
+    """Level (dBFS) of the mains line that stands out of its spectral neighbourhood, and which mains.
+
+    Runs on the take's 1 ms block averages (~1 kHz, mono): mains and its first harmonics are far below
+    that rate's Nyquist, and the analysis then costs a fraction of one at the full rate.
+    """
+    n = take.block_sums.shape[1]
     if n < 256:
         return -200.0, 0.0
-    mono = take.x[:, : n * q].mean(axis=0) if take.channels > 1 else take.x[0, : n * q]
-    low = mono.reshape(n, q).mean(axis=1, dtype=np.float64)
-    low = low - low.mean()
-    rate = take.sr / q
+    low = take.block_sums.sum(axis=0, dtype=np.float64) / (take.env_hop * take.channels)
+    low -= low.mean()
+    rate = take.sr / take.env_hop
     win = np.hanning(n)
-    nfft = 1 << int(np.ceil(np.log2(4 * n)))
-    spec = np.abs(np.fft.rfft(low * win, nfft)) * 2.0 / win.sum()
+    nfft = scipy.fft.next_fast_len(4 * n, real=True)
+    spec = np.abs(scipy.fft.rfft(low * win, nfft)) * 2.0 / win.sum()
     hz = rate / nfft
+    coherence = _coherence(low, rate)
     best, which = -200.0, 0.0
-    for f0 in MAINS:
-        if _coherence(low, rate, f0) < MIN_COHERENCE:
+    for f0, coh in zip(MAINS, coherence):
+        if coh < MIN_COHERENCE:
             continue
         excess = 0.0
         for h in HARMONICS:
@@ -65,8 +73,7 @@ def _hum(take: Take) -> tuple[float, float]:
             if abs(int(np.argmax(near)) - reach) * hz > 0.3:  # the peak is a note beside the mains frequency
                 continue
             line = near[reach]
-            around = np.array([spec[int(round((f + d) / hz))] for d in (-6.0, -5.0, -4.0, -3.0, 3.0, 4.0, 5.0, 6.0)])
-            bg = float(np.median(around))
+            bg = float(np.median(spec[np.round((f + NEIGHBOURS_HZ) / hz).astype(int)]))
             if line > 4 * bg:  # at least 12 dB out of its neighbourhood: a steady line, not a note's smear
                 excess += line**2 - bg**2
         level = float(db(np.sqrt(excess))) if excess > 0 else -200.0
@@ -75,12 +82,15 @@ def _hum(take: Take) -> tuple[float, float]:
     return best, which
 
 
-def _coherence(low: np.ndarray, rate: float, f0: float, parts: int = 4) -> float:
-    """1 for a tone that keeps its level and phase through the take (hum); lower for notes that come and go."""
-    t = np.arange(low.size) / rate
-    z = low * np.exp(-2j * np.pi * f0 * t)
-    c = np.array([seg.mean() for seg in np.array_split(z, parts)])
-    return float(np.abs(c.mean()) / max(np.sqrt(np.mean(np.abs(c) ** 2)), 1e-20))
+def _coherence(low: np.ndarray, rate: float, parts: int = 4) -> np.ndarray:
+    """Per mains frequency: 1 for a tone that keeps its level and phase through the take (hum); lower for notes that come and go."""
+    m = low.size // parts
+    f0 = np.asarray(MAINS)
+    t = np.arange(m) / rate
+    phasor = np.exp(-2j * np.pi * t[:, None] * f0[None, :])  # (m, mains), one part long
+    shift = np.exp(-2j * np.pi * (np.arange(parts) * m / rate)[:, None] * f0[None, :])  # where each part starts
+    c = (low[: parts * m].reshape(parts, m) @ phasor) * shift / m  # (parts, mains)
+    return np.abs(c.mean(axis=0)) / np.maximum(np.sqrt(np.mean(np.abs(c) ** 2, axis=0)), 1e-20)
 
 
 RULES = (

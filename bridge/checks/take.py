@@ -1,4 +1,4 @@
-"""The raw take, prepared once for every check: absolute values, per-channel peaks, a 1 ms peak envelope."""
+"""The raw take, prepared once for every check: absolute values, peaks, 1 ms block peaks and sums, second difference."""
 
 from __future__ import annotations
 
@@ -46,12 +46,19 @@ def tempo_from_name(path: str) -> float | None:
 
 
 class Take:
-    """A NativeAudio with the arrays several checks share, each computed on first use."""
+    """A NativeAudio with the arrays several checks share, each computed once on first use.
+
+    The checks must cost only milliseconds, so full-length passes over the samples happen here, once:
+    the absolute values, the signed second difference (clicks; hiss takes its fourth difference from it),
+    and 1 ms per-channel block peaks and sums (envelope, gaps, DC offset, the ~1 kHz mono copy for hum).
+    Everything stays float32 at full rate.
+    """
 
     def __init__(self, native: NativeAudio, tempo_bpm: float | None = None) -> None:
         self.native = native
         self.tempo_bpm = tempo_bpm or tempo_from_name(native.path)
-        self.x = np.ascontiguousarray(native.samples.T)  # (channels, frames): each channel contiguous, which is faster
+        # (channels, frames): each channel contiguous, which is faster
+        self.x = np.ascontiguousarray(native.samples.T, dtype=np.float32)
         self.sr = native.sample_rate
         self.channels, self.frames = self.x.shape
 
@@ -62,7 +69,7 @@ class Take:
     @cached_property
     def peaks(self) -> np.ndarray:
         """Sample peak per channel."""
-        return self.abs.max(axis=1)
+        return self.abs.max(axis=1) if self.frames else np.zeros(self.channels, np.float32)
 
     @property
     def peak(self) -> float:
@@ -73,17 +80,43 @@ class Take:
         return max(1, self.sr // 1000)
 
     @cached_property
+    def _blocks(self) -> np.ndarray:
+        """Start index of every whole 1 ms block (a trailing partial block is left out)."""
+        return np.arange(0, (self.frames // self.env_hop) * self.env_hop, self.env_hop)
+
+    @cached_property
+    def block_peaks(self) -> np.ndarray:
+        """Peak of every 1 ms block, per channel: (channels, blocks)."""
+        if not self._blocks.size:
+            return np.zeros((self.channels, 0), np.float32)
+        return np.maximum.reduceat(self.abs[:, : self._blocks[-1] + self.env_hop], self._blocks, axis=1)
+
+    @cached_property
+    def block_sums(self) -> np.ndarray:
+        """Sum of every 1 ms block, per channel: (channels, blocks); a block-averaged copy at ~1 kHz."""
+        if not self._blocks.size:
+            return np.zeros((self.channels, 0), np.float32)
+        return np.add.reduceat(self.x[:, : self._blocks[-1] + self.env_hop], self._blocks, axis=1)
+
+    @cached_property
     def env(self) -> np.ndarray:
         """Peak level of every 1 ms frame over all channels (a trailing partial frame is dropped)."""
-        a = self.abs.max(axis=0) if self.channels > 1 else self.abs[0]
-        n = a.size // self.env_hop
-        return a[: n * self.env_hop].reshape(n, self.env_hop).max(axis=1)
+        return self.block_peaks.max(axis=0) if self.channels > 1 else self.block_peaks[0]
 
     @cached_property
     def loud(self) -> float:
         """The level the instrument plays at: the 90th percentile of the sounding 1 ms frames' peaks."""
         e = self.env[self.env > 0]
         return float(np.percentile(e, 90)) if e.size else 0.0
+
+    @cached_property
+    def d2(self) -> np.ndarray:
+        """Signed second difference per channel, (channels, frames - 2); d2[:, i] is centred on sample i + 1."""
+        x = self.x
+        d = np.subtract(x[:, 2:], x[:, 1:-1])
+        d -= x[:, 1:-1]
+        d += x[:, :-2]
+        return d
 
     def seconds(self, index: int | float) -> float:
         return float(index) / self.sr
