@@ -47,6 +47,13 @@ def _figure(width: float = 5.2, colorbar: bool = False) -> tuple[Figure, plt.Axe
     return fig, ax
 
 
+VALIDATION_LABELS = {  # threshold basis → what the held-out series is
+    "held-out": "validation (held out)",
+    "leave-one-out": "training, leave-one-out",
+    "out-of-fold": "training, out-of-fold",
+}
+
+
 @dataclass(frozen=True)
 class HeadView:
     """What the report shows of one head on one data set."""
@@ -57,8 +64,9 @@ class HeadView:
     latent_name: str  # "latent" or "embedding": what the axes call it
     scores: np.ndarray  # (N,) higher = more anomalous
     threshold: float
-    train_scores: np.ndarray  # the bundle's stored training scores
-    train_label: str = "training"  # "training (held out)" when each row was scored by a model fitted without it
+    train_scores: np.ndarray  # the bundle's in-sample training scores
+    validation_scores: np.ndarray | None = None  # its held-out scores, if the head has them
+    threshold_basis: str = "in-sample"  # which of the two the threshold is a quantile of
 
     @property
     def flagged(self) -> np.ndarray:
@@ -135,14 +143,20 @@ def heatmap_figure(latent: np.ndarray, scores: np.ndarray, threshold: float, tit
     return fig
 
 
-def histogram_figure(train_scores: np.ndarray, other_scores: np.ndarray, threshold: float, title: str = "",
-                     other_label: str = "validation", train_label: str = "training") -> Figure:
-    """Training vs other scores on shared bins, log counts, threshold dashed."""
-    both = np.concatenate([train_scores, other_scores])
+def histogram_figure(train_scores: np.ndarray, validation_scores: np.ndarray | None, threshold: float,
+                     title: str = "", data_scores: np.ndarray | None = None, data_label: str = "data",
+                     validation_label: str = "validation") -> Figure:
+    """Training vs validation scores filled, the report's data as an outline, on shared bins; log counts,
+    threshold dashed. A gap between training and validation is the in-sample bias a threshold must avoid."""
+    series = [(train_scores, "training (in-sample)", dict(alpha=0.5, color=NORMAL_COLOUR)),
+              (validation_scores, validation_label, dict(alpha=0.5, color="#ff7f0e")),
+              (data_scores, data_label, dict(histtype="step", color="black", lw=1.3))]
+    series = [(np.asarray(s, dtype=float), label, style) for s, label, style in series if s is not None and len(s)]
+    both = np.concatenate([s for s, _, _ in series])
     bins = np.histogram_bin_edges(both[np.isfinite(both)], bins=40)
     fig, ax = _figure()
-    ax.hist(train_scores, bins=bins, alpha=0.55, color=NORMAL_COLOUR, label=f"{train_label} ({len(train_scores)})")
-    ax.hist(other_scores, bins=bins, alpha=0.55, color="#ff7f0e", label=f"{other_label} ({len(other_scores)})")
+    for scores, label, style in series:
+        ax.hist(scores, bins=bins, label=f"{label} ({len(scores)})", **style)
     ax.axvline(threshold, color="black", ls="--", lw=1.2, label=f"threshold {threshold:.4g}")
     ax.set_yscale("log")
     _plain_log_ticks(ax)
@@ -191,8 +205,11 @@ def head_figures(view: HeadView, other_label: str) -> dict[str, Figure]:
                           view.latent_name),
         "density": density_figure(view.latent, latent_name=view.latent_name),
         "heatmap": heatmap_figure(view.latent, view.scores, view.threshold, latent_name=view.latent_name),
-        "histogram": histogram_figure(view.train_scores, view.scores, view.threshold,
-                                      f"{view.name}: training vs {other_label} scores", other_label, view.train_label),
+        "histogram": histogram_figure(
+            view.train_scores, view.validation_scores, view.threshold,
+            f"{view.name}: threshold from {view.threshold_basis} scores", view.scores, other_label,
+            VALIDATION_LABELS.get(view.threshold_basis, "validation"),
+        ),
     }
 
 
@@ -311,7 +328,7 @@ def head_views(bundle: Bundle, X: np.ndarray) -> list[HeadView]:
     for head in bundle.heads:
         latent = head_latents(bundle, head, X)
         spec = bundle.manifest["heads"][head]
-        held_out = (spec.get("metrics") or {}).get("training_scores") == "held out"
+        in_sample = bundle.in_sample_scores.get(head)
         views.append(HeadView(
             name=head,
             kind=spec["kind"],
@@ -319,8 +336,9 @@ def head_views(bundle: Bundle, X: np.ndarray) -> list[HeadView]:
             latent_name="embedding" if latent is None else LATENT,
             scores=scores[head],
             threshold=bundle.thresholds[head],
-            train_scores=bundle.training_scores[head],
-            train_label="training (held out)" if held_out else "training",
+            train_scores=bundle.training_scores[head] if in_sample is None else in_sample,
+            validation_scores=bundle.validation_scores.get(head),
+            threshold_basis=bundle.threshold_basis[head],
         ))
     return views
 
@@ -334,7 +352,8 @@ def bundle_report(bundle: Bundle, X: np.ndarray, files: list[str], data_label: s
     enc = m["encoder"].get("preset") or "unknown encoder (plain .npy)"
     meta = (f"model {bundle.name} (created {m.get('created', '?')}, loopbridge {m.get('loopbridge_version', '?')}); "
             f"encoder {enc}, {bundle.dim}-d; {len(files)} files from {data_label}; primary head {bundle.primary}. "
-            f"Histograms compare the bundle's training scores with the scores of these files.")
+            f"Histograms compare each head's in-sample training scores, its held-out scores (the threshold's "
+            f"basis unless it says in-sample) and the scores of these files.")
     return render_html(f"loopbridge report: {bundle.name}", meta, views, files, bundle.primary, data_label)
 
 

@@ -52,9 +52,14 @@ def test_svdd_latents_come_from_the_onnx_head(fitted: Fitted) -> None:
     assert head_latents(bundle, "knn", X) is None  # baselines plot the embeddings instead
     views = {v.name: v for v in head_views(bundle, X)}
     assert views["knn"].latent_name == "embedding" and views["knn"].latent.shape == X.shape
-    # the histogram says which training scores it shows: held out (kNN, PCA, Mahalanobis) or in-sample
-    assert views["mahalanobis"].train_label == "training (held out)"
-    assert views["aewres"].train_label == "training"
+    # the histograms get in-sample and held-out training scores, and say which one the threshold comes from
+    # (30 training loops: the SVDD validation split is too small, so every loop is scored out of fold)
+    assert {h: v.threshold_basis for h, v in views.items()} == {
+        "aewres": "out-of-fold", "ae": "out-of-fold", "iforest": "in-sample", "pca": "out-of-fold",
+        "knn": "leave-one-out", "mahalanobis": "out-of-fold"}
+    assert len(views["aewres"].validation_scores) == 30 and len(views["aewres"].train_scores) == 24
+    np.testing.assert_array_equal(views["aewres"].validation_scores, bundle.training_scores["aewres"])
+    assert views["iforest"].validation_scores is None and len(views["iforest"].train_scores) == 30
 
 
 @pytest.mark.slow

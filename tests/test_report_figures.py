@@ -36,16 +36,32 @@ def test_pca_axes_name_explained_variance(view: report.HeadView) -> None:
     assert len(normal.get_offsets()) + len(anomalous.get_offsets()) == len(view.scores)
 
 
-def test_histogram_has_log_counts_and_dashed_threshold(view: report.HeadView) -> None:
-    fig = report.histogram_figure(view.train_scores, view.scores, view.threshold, other_label="evaluated")
+def test_histogram_overlays_training_validation_and_data_with_log_counts_and_dashed_threshold(
+        view: report.HeadView) -> None:
+    rng = np.random.default_rng(1)
+    validation = np.sort((rng.normal(size=(50, 8)) ** 2).sum(axis=1) * 6)  # held out: higher than in-sample
+    fig = report.histogram_figure(view.train_scores, validation, view.threshold, data_scores=view.scores,
+                                  data_label="evaluated", validation_label="validation (held out)")
     ax = fig.axes[0]
     assert ax.get_yscale() == "log"
     (line,) = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
     assert line.get_xdata()[0] == pytest.approx(view.threshold)
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels[:2] == ["training (200)", "evaluated (60)"]
-    train_bars = ax.containers[0]
+    assert labels[:3] == ["training (in-sample) (200)", "validation (held out) (50)", "evaluated (60)"]
+    train_bars, validation_bars = ax.containers
+    (outline,) = [p for p in ax.patches if p.get_label().startswith("evaluated")]
+    assert not outline.get_fill()  # the data is an outline over the two filled series, which stay readable
     assert sum(b.get_height() for b in train_bars) == 200
+    assert sum(b.get_height() for b in validation_bars) == 50
+    assert to_hex(train_bars[0].get_facecolor()) != to_hex(validation_bars[0].get_facecolor())
+    edges = np.array([b.get_x() for b in train_bars])
+    np.testing.assert_allclose(edges, [b.get_x() for b in validation_bars])  # shared bins: the shift is visible
+
+
+def test_histogram_of_a_head_without_held_out_scores_shows_training_and_data(view: report.HeadView) -> None:
+    fig = report.histogram_figure(view.train_scores, None, view.threshold, data_scores=view.scores)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["training (in-sample) (200)", "data (60)", f"threshold {view.threshold:.4g}"]
 
 
 def test_density_draws_one_kde_per_dimension_and_picks_the_liveliest() -> None:
