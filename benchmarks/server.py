@@ -122,21 +122,24 @@ def bench(name: str, takes: int, batch_files: int, tmp: Path) -> tuple[list[str]
             for seconds in DURATIONS:
                 paths = write_takes(tmp / f"takes_{seconds:g}", seconds, takes, seed=int(seconds) * 1000)
                 round_trip, enc_only, server_ms = [], [], []
-                for p in paths:
-                    rid += 1
-                    t = time.perf_counter()
-                    reply = client.request("/loopbridge/score", [rid, str(p)], "/loopbridge/result")
-                    round_trip.append((time.perf_counter() - t) * 1e3)
-                    server_ms.append(reply[6])
+                for i, p in enumerate(paths):
                     clip = audio.load(p)
-                    t = time.perf_counter()
-                    encoder.embed_clips([clip])
-                    enc_only.append((time.perf_counter() - t) * 1e3)
+                    for turn in (i % 2, 1 - i % 2):  # alternate which goes first, so drift in load hits both alike
+                        t = time.perf_counter()
+                        if turn == 0:
+                            rid += 1
+                            reply = client.request("/loopbridge/score", [rid, str(p)], "/loopbridge/result")
+                            round_trip.append((time.perf_counter() - t) * 1e3)
+                            server_ms.append(reply[6])
+                        else:
+                            encoder.embed_clips([clip])
+                            enc_only.append((time.perf_counter() - t) * 1e3)
                 rows.append(
                     f"| {label} | {seconds:g} s | {len(paths)} | {pct(round_trip, 50):.1f} | {pct(round_trip, 95):.1f} | "
                     f"{pct(round_trip, 99):.1f} | {pct(server_ms, 50):.1f} | {pct(enc_only, 50):.1f} | "
                     f"{pct(round_trip, 50) / pct(enc_only, 50):.2f} |"
                 )
+                print(rows[-1], file=sys.stderr, flush=True)  # partial results survive an interrupted run
             track = write_takes(tmp / "track", 4.0, batch_files, seed=9000)
             rid += 1
             t = time.perf_counter()
@@ -162,6 +165,7 @@ def main() -> None:
 
     from loopbridge.encoders import execution_providers
 
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="loopbridge-bench-") as home:
         os.environ.setdefault("LOOPBRIDGE_HOME", home)
         results = []
@@ -169,9 +173,8 @@ def main() -> None:
             tmp = Path(home) / name
             tmp.mkdir()
             results.append(bench(name, args.takes, args.batch_files, tmp))
-    load = os.getloadavg()[0]
     print(f"\n## take-to-flag over UDP on 127.0.0.1, {execution_providers()[0]}, {os.cpu_count()} cores "
-          f"(load average {load:.1f} at the end)\n")
+          f"(load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end)\n")
     print("| encoder | take | n | round trip p50 ms | p95 | p99 | server-side p50 | encoder alone p50 | round trip / encoder |")
     print("|---|---|---|---|---|---|---|---|---|")
     for rows, _ in results:
@@ -184,12 +187,10 @@ def main() -> None:
 
 
 def _have_torch() -> bool:
-    try:
-        import laion_clap  # noqa: F401
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Without importing laion_clap: its __init__ downloads tokenizers (export/clap.py avoids that)."""
+    from importlib.util import find_spec
+
+    return find_spec("torch") is not None and find_spec("laion_clap") is not None
 
 
 if __name__ == "__main__":
