@@ -240,3 +240,19 @@ def test_seed_option_reproduces_a_fit(lb_home, capsys, tmp_path):
     for head in ("aewres", "iforest"):
         np.testing.assert_array_equal(scores["a"][head], scores["b"][head])
         assert not np.allclose(scores["a"][head], scores["c"][head])
+
+
+def test_threshold_basis_option_reproduces_the_papers_in_sample_thresholds(lb_home, capsys, tmp_path):
+    npy = tmp_path / "x.npy"
+    np.save(npy, normal_embeddings(40))
+    for name, basis in (("held", []), ("paper", ["--threshold-basis", "in-sample"])):
+        assert main(["fit", "--embeddings", str(npy), "--name", name, "--heads", "aewres,knn", *basis, *TINY_FIT_ARGS]) == 0
+    out = capsys.readouterr().out
+    assert "q0.95 of 40 out-of-fold scores" in out and "q0.95 of 32 in-sample scores" in out  # aewres: 8 held out
+    held, paper = Bundle.load("held"), Bundle.load("paper")
+    assert held.threshold_basis == {"aewres": "out-of-fold", "knn": "leave-one-out"}
+    assert paper.threshold_basis == {"aewres": "in-sample", "knn": "in-sample"}
+    for head in ("aewres", "knn"):
+        np.testing.assert_array_equal(paper.training_scores[head], paper.in_sample_scores[head])
+        assert paper.thresholds[head] == pytest.approx(np.quantile(paper.in_sample_scores[head], 0.95))
+        assert held.thresholds[head] > paper.thresholds[head]  # held-out scores are higher: fewer false flags
