@@ -45,17 +45,21 @@ def fit_model(library: list[Path], dest: Path, name: str = "testmodel", heads: t
     return save_bundle(dest, name, detectors, encoder_ref(encoder), {"files": len(library)}, calibration)
 
 
+_fitted: dict[str, tuple[Path, Path]] = {}  # this module is imported once: every server test file shares the model
+
+
 @pytest.fixture(scope="session")
 def model_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(bundle folder, encoder ONNX) fitted once per session; the bundle sits in that home's models folder."""
-    root = tmp_path_factory.mktemp("server_model")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LOOPBRIDGE_HOME", str(root / "home"))
-        from loopbridge.encoders import Encoder
+    if MODEL not in _fitted:
+        root = tmp_path_factory.mktemp("server_model")
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("LOOPBRIDGE_HOME", str(root / "home"))
+            from loopbridge.encoders import Encoder
 
-        bundle = fit_model(write_library(root / "library"), root / "home" / "data" / "models" / MODEL, MODEL)
-        encoder = Encoder.open("mel-stats").path
-    return bundle, encoder
+            bundle = fit_model(write_library(root / "library"), root / "home" / "data" / "models" / MODEL, MODEL)
+            _fitted[MODEL] = bundle, Encoder.open("mel-stats").path
+    return _fitted[MODEL]
 
 
 def make_scorer(model_files: tuple[Path, Path]):
