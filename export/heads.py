@@ -126,7 +126,7 @@ class DeepSVDDDetector(Detector):
             "epochs_svdd": len(history["svdd_train"]),
             "val_loss_pretrain": min(history["ae_val"]) if cfg.pretrain else None,
             "val_loss_svdd": min(history["svdd_val"]),
-            "validation_size": int(len(self.folds_[0])),
+            "validation_size": len(self.folds_[0]),
             "seed": cfg.seed,
         }
 
@@ -142,13 +142,14 @@ class DeepSVDDDetector(Detector):
         scores = np.empty(len(X))
         scores[self.folds_[0]] = self._score(X[self.folds_[0]])
         with _threads(self.config.threads):
-            for fold in self.folds_[1:]:
-                net, c, _ = self._train_phases(X, fold)
+            for i, fold in enumerate(self.folds_[1:], start=2):
+                net, c, _ = self._train_phases(X, fold, f" (held-out fold {i}/{len(self.folds_)})")
                 scores[fold] = _distance(net, c, X[fold])
         return scores, "out-of-fold"
 
-    def _train_phases(self, X: np.ndarray, val_idx: np.ndarray) -> tuple[Encoder, torch.Tensor, dict[str, list[float]]]:
-        """Pre-train the autoencoder, then pull the encoder toward c; early stopping on the rows in `val_idx`."""
+    def _train_phases(self, X: np.ndarray, val_idx: np.ndarray, label: str = "") -> tuple[Encoder, torch.Tensor, dict[str, list[float]]]:
+        """Pre-train the autoencoder, then pull the encoder toward c; early stopping on the rows in `val_idx`.
+        `label` goes after the phase name in progress reports."""
         cfg = self.config
         torch.manual_seed(cfg.seed)
         gen = torch.Generator().manual_seed(cfg.seed)
@@ -162,13 +163,13 @@ class DeepSVDDDetector(Detector):
         ae = AutoEncoder(X.shape[1], cfg, self.residual)
         history: dict[str, list[float]] = {}
         if cfg.pretrain:
-            history["ae_train"], history["ae_val"] = _train(ae, lambda m, x: ((m(x) - x) ** 2).mean(), train, val, cfg, gen, "pretrain", self.progress)
+            history["ae_train"], history["ae_val"] = _train(ae, lambda m, x: ((m(x) - x) ** 2).mean(), train, val, cfg, gen, f"pretrain{label}", self.progress)
         net = ae.encoder.eval()
         with torch.no_grad():
             c = net(train)[0].mean(dim=0)
         c[(c.abs() < cfg.eps) & (c < 0)] = -cfg.eps
         c[(c.abs() < cfg.eps) & (c >= 0)] = cfg.eps
-        history["svdd_train"], history["svdd_val"] = _train(net, lambda m, x: ((m(x)[0] - c) ** 2).sum(dim=1).mean(), train, val, cfg, gen, "svdd", self.progress)
+        history["svdd_train"], history["svdd_val"] = _train(net, lambda m, x: ((m(x)[0] - c) ** 2).sum(dim=1).mean(), train, val, cfg, gen, f"svdd{label}", self.progress)
         return net.eval(), c, history
 
     def _score(self, X: np.ndarray) -> np.ndarray:
@@ -216,8 +217,8 @@ def _folds(n: int, cfg: SVDDConfig) -> list[np.ndarray]:
     """Validation index sets: the first is the early-stopping split of the final network (val_fraction of the
     rows); the others split the remaining rows, so that together they score every row once out of fold."""
     order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed)).numpy()
-    n_val = max(1, min(n - 2, int(round(cfg.val_fraction * n))))
-    k = max(1, min(int(round(1.0 / cfg.val_fraction)) - 1, n - n_val))
+    n_val = max(1, min(n - 2, round(cfg.val_fraction * n)))
+    k = max(1, min(round(1.0 / cfg.val_fraction) - 1, n - n_val))
     return [np.sort(order[:n_val]), *(np.sort(f) for f in np.array_split(order[n_val:], k))]
 
 
