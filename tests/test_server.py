@@ -348,3 +348,12 @@ def test_a_port_in_use_is_a_clear_error(model_files):
         taken.bind(("127.0.0.1", 0))
         with pytest.raises(LoopbridgeError, match="cannot listen on 127.0.0.1"):
             OscServer({MODEL: make_scorer(model_files)}, port=taken.getsockname()[1])
+
+
+def test_a_batch_request_over_8_kb_is_read_whole(serve, tmp_path):
+    server, client = serve()
+    take = _take(tmp_path / ("x" * 200), "take.wav")
+    settle(take)
+    client.send("/loopbridge/batch", 5, *[str(take)] * 60)  # about 14 KB
+    addr, args = client.terminal(5, batch=True, timeout=120)
+    assert addr == "/loopbridge/done" and args[1:] == [60, 0, 0]

@@ -33,6 +33,8 @@ HEARTBEAT_S = 0.25
 class _Transport(BlockingOSCUDPServer):
     """python-osc's UDP server, but a datagram that is not OSC is logged instead of silently dropped."""
 
+    max_packet_size = 65_535  # socketserver reads 8 KB by default and would cut a long `batch` request
+
     def verify_request(self, request: Any, client_address: Any) -> bool:
         data = request[0]
         try:
