@@ -80,13 +80,13 @@ def execution_providers() -> tuple[str, ...]:
     cpu = ("CPUExecutionProvider",)
     if os.environ.get("LOOPBRIDGE_PROVIDER", "").lower() == "cpu":
         return cpu
-    if "CUDAExecutionProvider" not in ort.get_available_providers():
+    if "CUDAExecutionProvider" not in ort.get_available_providers() or not _nvidia_driver_present():
         return cpu
-    if hasattr(ort, "preload_dlls"):  # CUDA/cuDNN from the nvidia-* wheels, when installed
+    if hasattr(ort, "preload_dlls"):  # CUDA/cuDNN from the nvidia-* wheels (~220 MB resident), only with a GPU
         try:
             ort.preload_dlls()
-        except Exception:  # noqa: BLE001 - a missing library just means no CUDA
-            pass
+        except Exception as exc:  # a missing library just means the CPU
+            log.debug("onnxruntime.preload_dlls: %s", exc)
     ort.set_default_logger_severity(4)  # a machine without a GPU is normal, not an error worth printing
     try:
         session = ort.InferenceSession(_probe_model(), providers=["CUDAExecutionProvider", "CPUExecutionProvider"])
@@ -95,6 +95,19 @@ def execution_providers() -> tuple[str, ...]:
     if session.get_providers()[0] == "CUDAExecutionProvider":
         return ("CUDAExecutionProvider", "CPUExecutionProvider")
     return cpu
+
+
+def _nvidia_driver_present() -> bool:
+    """The NVIDIA driver's library loads only where a driver (and so a GPU) is installed."""
+    import ctypes
+
+    for name in ("libcuda.so.1", "nvcuda.dll"):
+        try:
+            ctypes.CDLL(name)
+            return True
+        except OSError:
+            continue
+    return False
 
 
 def _probe_model() -> bytes:
