@@ -111,6 +111,23 @@ def test_a_loop_whose_end_jumps_at_the_seam_is_truncated(tmp_path) -> None:
     assert abs(f.start_s + f.duration_s - y.shape[0] / 48_000) < 0.001
 
 
+@pytest.mark.parametrize("sr,subtype,channels", [(48_000, "PCM_24", 1), (44_100, "PCM_16", 2)])
+def test_hum_is_reported_as_hum_not_as_a_loop_that_was_cut_off(tmp_path, sr, subtype, channels) -> None:
+    # mains hum runs on through the seam in the room, not in the loop: the raw seam jumps on every one of these
+    for seed in range(4):
+        lp = loop(seed, sr=sr, channels=channels)
+        y, _ = with_defect(lp, "hum", seed=seed)
+        native = as_file(tmp_path, f"hum{seed}", y, sr, subtype)
+        assert checks.measure(native)["abrupt_end_db"] < 15.0, seed
+        found = kinds(checks.run_checks(native))
+        assert "noise" in found and "truncation" not in found, (seed, found)
+        # the same loop really cut off mid-note is still truncated, with or without the hum
+        cut, _ = with_defect(lp, "truncation", seed=seed)
+        assert "truncation" in kinds(checks.run_checks(as_file(tmp_path, f"cut{seed}", cut, sr, subtype))), seed
+    cut_humming, _ = synth_inject(with_defect(loop(0, sr=sr, channels=channels), "truncation", seed=0)[0], "hum", seed=0, sr=sr)
+    assert {"truncation", "noise"} <= kinds(checks.run_checks(as_file(tmp_path, "cut_hum", cut_humming, sr, subtype)))
+
+
 def test_true_peak_over_zero_between_samples(tmp_path) -> None:
     sr = 48_000
     t = np.arange(sr) / sr
@@ -158,10 +175,10 @@ def test_several_defects_are_all_reported_worst_first(tmp_path) -> None:
     assert checks.check_score(found) == found[0].severity == max(f.severity for f in found)
 
 
-def synth_inject(y, kind, seed):
+def synth_inject(y, kind, seed, sr=48_000):
     from loopbridge import synth
 
-    return synth.inject(y, 48_000, kind, np.random.default_rng(seed))
+    return synth.inject(y, sr, kind, np.random.default_rng(seed))
 
 
 # ---- calibration -------------------------------------------------------------------------------

@@ -6,11 +6,13 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import numpy as np
 
 from ..audio import NativeAudio
 
+T = TypeVar("T")
 TINY = 1e-10  # -200 dB: keeps logarithms finite
 
 
@@ -61,6 +63,13 @@ class Take:
         self.x = np.ascontiguousarray(native.samples.T, dtype=np.float32)
         self.sr = native.sample_rate
         self.channels, self.frames = self.x.shape
+        self._once: dict[Callable, object] = {}
+
+    def once(self, measurement: Callable[[Take], T]) -> T:
+        """measurement(self), computed once per take: one check reuses what another measured."""
+        if measurement not in self._once:
+            self._once[measurement] = measurement(self)
+        return self._once[measurement]  # type: ignore[return-value]
 
     @cached_property
     def abs(self) -> np.ndarray:

@@ -3,19 +3,28 @@
 A loop may end while a note still rings, as long as the ring continues at the start (the release tail
 wraps around). So "playing at the end" alone is no fault: the fault is a seam that jumps when the loop
 repeats, or a sound that drops to silence in a millisecond and stays silent until the end.
+
+Mains hum sounds all through a take and does not line up across the seam either, yet nothing was cut
+off: when the noise check finds steady mains lines, the seam is judged again with them taken out, and
+only a jump the hum cannot explain counts (hiss is already part of the prediction error the jump is
+weighed against).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import dropouts
+from . import dropouts, noise
 from .rules import Rule
 from .take import Take, Where, db
 
 END_PLAYING_DB = -30.0  # the last 5 ms are within this of the playing level
 SEAM_MS = 10.0
 LPC_ORDER = 12
+# The hum is estimated on 1 ms block averages next to the music, so some of it stays after removal: the jump
+# may exceed the prediction error by up to the hum's summed line amplitude (measured on generated loops:
+# false truncation on hum-only loops 90 % -> 1-5 %, truncation still caught in 73-83 % of hummy loops)
+HUM_SLACK = 1.0
 
 
 def measure(take: Take) -> tuple[dict[str, float], dict[str, Where]]:
@@ -57,18 +66,27 @@ def _seam(take: Take) -> tuple[float, Where]:
     end_level = float(np.abs(end).max())
     if end_level < take.loud * 10 ** (END_PLAYING_DB / 20):
         return 0.0, Where()
-    ratio = max(_seam_error_db(end[c], float(take.x[c, 0]), take.loud) for c in range(take.channels))
+    first = take.x[:, 0].astype(np.float64)
+    ratio = _seam_error_db(end, first, take.loud)
+    hum = take.once(noise.hum_lines)
+    if hum.lines and ratio > 0:  # hum runs on through the seam in the room, not in the loop: take it out and look again
+        t_end = take.seconds(take.frames - n) + np.arange(n) / take.sr
+        slack = HUM_SLACK * sum(abs(c) for _, c in hum.lines)
+        ratio = min(ratio, _seam_error_db(end - hum.at(t_end), first - hum.at(np.zeros(1)), take.loud, slack))
     return max(ratio, 0.0), Where(take.native.duration_s - n / take.sr, n / take.sr, f"{db(end_level / take.loud):.0f}")
 
 
-def _seam_error_db(end: np.ndarray, first: float, loud: float) -> float:
-    """Linear prediction fitted on the end: its error on the loop's first sample against its error on the end itself."""
-    order = LPC_ORDER
-    rows = np.lib.stride_tricks.sliding_window_view(end[:-1], order)  # each row predicts the sample after it
-    coef, *_ = np.linalg.lstsq(rows, end[order:], rcond=None)
-    residual = float(np.sqrt(np.mean((rows @ coef - end[order:]) ** 2)))
-    across = abs(first - float(end[-order:] @ coef))
-    return float(db(across / max(residual, loud * 1e-5)))
+def _seam_error_db(end: np.ndarray, first: np.ndarray, loud: float, slack: float = 0.0) -> float:
+    """Linear prediction fitted on each channel's end: its error on the loop's first sample (less `slack`, what
+    an imperfectly removed hum may still add) against its error on the end itself; the worst channel."""
+    worst = -200.0
+    for c in range(end.shape[0]):
+        rows = np.lib.stride_tricks.sliding_window_view(end[c, :-1], LPC_ORDER)  # each row predicts the sample after it
+        coef, *_ = np.linalg.lstsq(rows, end[c, LPC_ORDER:], rcond=None)
+        residual = float(np.sqrt(np.mean((rows @ coef - end[c, LPC_ORDER:]) ** 2)))
+        across = max(abs(float(first[c]) - float(end[c, -LPC_ORDER:] @ coef)) - slack, 0.0)
+        worst = max(worst, float(db(across / max(residual, loud * 1e-5))))
+    return worst
 
 
 def _misfit(v: float, w: Where) -> str:
