@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ class Scorer:
     def __init__(self, bundle: Bundle | str | Path, encoder: Encoder | None = None, batch_size: int = BATCH_SIZE) -> None:
         self.bundle = bundle if isinstance(bundle, Bundle) else Bundle.load(bundle)
         self.batch_size = batch_size
+        self._checks_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loopbridge-checks")
         self._encoder = None
         if encoder is not None:
             self.check_encoder(encoder)
@@ -93,14 +95,16 @@ class Scorer:
         results: list[TakeResult] = []
         for start in range(0, len(clips), self.batch_size):
             chunk = clips[start : start + self.batch_size]
+            # the checks run beside the front-end and encoder (numpy and ONNX Runtime both release the GIL)
+            reasons = self._checks_pool.map(lambda c: checks.run_checks(c.native, self.bundle.checks), chunk)
             scored = self.score_embeddings(
                 self.encoder.embed_clips(chunk),
                 [c.path for c in chunk],
                 np.array([c.duration_s for c in chunk]),
                 [c.is_silent for c in chunk],
             )
-            for result, clip in zip(scored, chunk):
-                result.reasons = checks.run_checks(clip.native, self.bundle.checks)
+            for result, found in zip(scored, reasons):
+                result.reasons = found
             results += scored
         return results
 
