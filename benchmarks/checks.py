@@ -35,10 +35,10 @@ def timing_table(repeats: int = 20) -> list[str]:
     for sr, channels in ((44_100, 2), (48_000, 1)):
         loop = synth.make_loop(1, bpm=120, bars=4, sr=sr, channels=channels)  # 4 bars at 120 BPM = 8 s
         native = NativeAudio("bench", loop.samples.reshape(loop.samples.shape[0], -1), sr, "PCM_24")
-        shared = _best_ms(lambda _: _prepared(native), repeats)
+        shared = _best_ms(lambda _, n=native: _prepared(n), repeats)
         # each family on a take whose shared arrays are already there: the columns add up to the total
-        per_family = [_best_ms(f.measure, repeats, lambda: _prepared(native)) for f in checks.FAMILIES]
-        total = _best_ms(lambda _: checks.run_checks(native), repeats)
+        per_family = [_best_ms(f.measure, repeats, lambda n=native: _prepared(n)) for f in checks.FAMILIES]
+        total = _best_ms(lambda _, n=native: checks.run_checks(n), repeats)
         cells = " | ".join(f"{t:.2f}" for t in per_family)
         rows.append(f"| {loop.duration_s:.0f} s {sr / 1000:g} kHz {'stereo' if channels == 2 else 'mono'} | {shared:.2f} | {cells} | {total:.2f} |")
     return rows

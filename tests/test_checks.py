@@ -23,6 +23,7 @@ EXPECTED = {
     "truncation": "truncation",
     "hum": "noise",
     "hiss": "noise",
+    "noise_burst": "noise",
     "level": "level",
 }
 
@@ -91,6 +92,16 @@ def test_dropout_is_located_and_timed(tmp_path) -> None:
     f = _one(checks.run_checks(as_file(tmp_path, "d", y)), "dropout")
     assert abs(f.start_s - d.start_s) < 0.002
     assert abs(f.duration_s - d.duration_s) < 0.003
+
+
+def test_noise_burst_is_located_and_attacks_are_not_bursts(tmp_path) -> None:
+    for seed, style in enumerate(("slap", "finger")):  # slap: a bright thwack on every note, never 30 ms long
+        lp = loop(seed, instrument="bass", style=style)
+        assert checks.measure(as_file(tmp_path, f"clean{seed}", lp.samples))["burst_db"] < 30.0
+        y, d = with_defect(lp, "noise_burst", seed=seed)
+        f = _one(checks.run_checks(as_file(tmp_path, f"b{seed}", y)), "noise")
+        assert "noise burst" in f.message
+        assert abs(f.start_s - d.start_s) < 0.03 and abs(f.duration_s - d.duration_s) < 0.05, (f, d)
 
 
 def test_take_that_stops_dead_into_silence_is_truncated_not_a_dropout(tmp_path) -> None:

@@ -30,7 +30,7 @@ def gaps(take: Take) -> tuple[np.ndarray, np.ndarray]:
 
 
 def measure(take: Take) -> tuple[dict[str, float], dict[str, Where]]:
-    starts, lengths = gaps(take)
+    starts, lengths = take.once(gaps)
     inside = starts + lengths < take.env.size  # a gap that never ends is a truncation, not a dropout
     starts, lengths = starts[inside], lengths[inside]
     hop = take.env_hop

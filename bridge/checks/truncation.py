@@ -28,7 +28,7 @@ HUM_SLACK = 1.0
 
 
 def measure(take: Take) -> tuple[dict[str, float], dict[str, Where]]:
-    starts, lengths = dropouts.gaps(take)
+    starts, lengths = take.once(dropouts.gaps)
     hop = take.env_hop
     tail = starts + lengths >= take.env.size
     cut_s, cut_where = 0.0, Where()
@@ -70,9 +70,9 @@ def _seam(take: Take) -> tuple[float, Where]:
     ratio = _seam_error_db(end, first, take.loud)
     hum = take.once(noise.hum_lines)
     if hum.lines and ratio > 0:  # hum runs on through the seam in the room, not in the loop: take it out and look again
-        t_end = take.seconds(take.frames - n) + np.arange(n) / take.sr
-        slack = HUM_SLACK * sum(abs(c) for _, c in hum.lines)
-        ratio = min(ratio, _seam_error_db(end - hum.at(t_end), first - hum.at(np.zeros(1)), take.loud, slack))
+        t = np.concatenate([[0.0], take.seconds(take.frames - n) + np.arange(n) / take.sr])
+        wave, swing = noise.hum_waveform(take, hum, t)
+        ratio = min(ratio, _seam_error_db(end - wave[1:], first - wave[0], take.loud, HUM_SLACK * swing))
     return max(ratio, 0.0), Where(take.native.duration_s - n / take.sr, n / take.sr, f"{db(end_level / take.loud):.0f}")
 
 
