@@ -8,6 +8,9 @@ milliseconds, and give reasons a musician can act on. Each family is a module wi
     calibrate([native, ...])    -> JSON-able quantiles of every statistic over a normal library
     run_checks(native, calib)   -> findings past their limits, most severe first
     check_score(findings)       -> one number per take for ranking (max severity)
+
+Products in the checks are np.einsum, not @ or np.dot: those call OpenBLAS, which wakes its worker
+threads even for these small products and doubled the checks' CPU time.
 """
 
 from __future__ import annotations

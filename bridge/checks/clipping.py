@@ -75,7 +75,7 @@ def true_peak(take: Take) -> tuple[float, int]:
         if not cand.size:
             continue
         windows = take.x[c][cand[:, None] + np.arange(-half + 1, half + 1)[None, :]]  # (k, taps)
-        between = np.abs(windows @ kernel.T).max(axis=1)
+        between = np.abs(np.einsum("kt,pt->kp", windows, kernel)).max(axis=1)
         i = int(np.argmax(between))
         if between[i] > best:
             best, at = float(between[i]), int(cand[i])

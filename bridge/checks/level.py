@@ -47,14 +47,14 @@ def integrated_loudness(x: np.ndarray, sr: int) -> float:
     if n_steps >= 4:
         spec = scipy.fft.rfft(x[:, : n_steps * step].reshape(channels, n_steps, step), axis=2)
         power = spec.real**2 + spec.imag**2
-        per_step = (power @ _k_power(sr, step)).astype(np.float64).T  # (steps, ch) energy of each 100 ms step
+        per_step = np.einsum("csk,k->sc", power, _k_power(sr, step)).astype(np.float64)  # (steps, ch) energy of each 100 ms step
         blocks = sum(per_step[i : n_steps - 3 + i] for i in range(4)) / (4 * step)  # 400 ms blocks, 75 % overlap
     else:  # shorter than one gating block: the whole take is the block
         n = max(x.shape[1], 1)
         spec = scipy.fft.rfft(x, axis=1)
-        blocks = ((spec.real**2 + spec.imag**2) @ _k_power(sr, n)).astype(np.float64)[None, :] / n
+        blocks = np.einsum("ck,k->c", spec.real**2 + spec.imag**2, _k_power(sr, n)).astype(np.float64)[None, :] / n
     gains = np.asarray(CHANNEL_GAINS[:channels] + (1.0,) * max(0, channels - len(CHANNEL_GAINS)))
-    z = blocks @ gains
+    z = np.einsum("sc,c->s", blocks, gains)
     with np.errstate(divide="ignore"):
         lk = -0.691 + 10 * np.log10(z)
     keep = lk >= ABSOLUTE_GATE

@@ -149,11 +149,19 @@ def _coherence(low: np.ndarray, rate: float, parts: int = 4) -> np.ndarray:
     """Per mains frequency: 1 for a tone that keeps its level and phase through the take (hum); lower for notes that come and go."""
     m = low.size // parts
     f0 = np.asarray(MAINS)
-    t = np.arange(m) / rate
-    phasor = np.exp(-2j * np.pi * t[:, None] * f0[None, :])  # (m, mains), one part long
-    shift = np.exp(-2j * np.pi * (np.arange(parts) * m / rate)[:, None] * f0[None, :])  # where each part starts
-    c = (low[: parts * m].reshape(parts, m) @ phasor) * shift / m  # (parts, mains)
+    phasor = _phasor(f0 / rate, m)  # (m, mains), one part long
+    shift = np.exp(-2j * np.pi * (np.arange(parts) * m)[:, None] * (f0 / rate)[None, :])  # where each part starts
+    segments = low[: parts * m].reshape(parts, m)
+    c = (np.einsum("pk,km->pm", segments, phasor.real) + 1j * np.einsum("pk,km->pm", segments, phasor.imag)) * shift / m
     return np.abs(c.mean(axis=0)) / np.maximum(np.sqrt(np.mean(np.abs(c) ** 2, axis=0)), 1e-20)
+
+
+def _phasor(cycles_per_sample: np.ndarray, m: int) -> np.ndarray:
+    """exp(-2 pi i f k) for k < m, as the product of a coarse and a fine table: 2 sqrt(m) complex exponentials, not m."""
+    b = int(np.ceil(np.sqrt(m)))
+    k = np.arange(b)[:, None] * cycles_per_sample[None, :]
+    fine, coarse = np.exp(-2j * np.pi * k), np.exp(-2j * np.pi * b * k)
+    return (coarse[:, None, :] * fine[None, :, :]).reshape(b * b, -1)[:m]
 
 
 RULES = (

@@ -15,9 +15,9 @@ def measure(take: Take) -> tuple[dict[str, float], dict[str, Where]]:
     left, right = take.x[0], take.x[1]
     n = left.size
     ml, mr = float(left.mean(dtype=np.float64)), float(right.mean(dtype=np.float64))
-    sll = float(left @ left) - n * ml * ml
-    srr = float(right @ right) - n * mr * mr
-    slr = float(left @ right) - n * ml * mr
+    sll = float(np.einsum("i,i->", left, left)) - n * ml * ml
+    srr = float(np.einsum("i,i->", right, right)) - n * mr * mr
+    slr = float(np.einsum("i,i->", left, right)) - n * ml * mr
     corr = float(slr / np.sqrt(sll * srr)) if sll > 0 and srr > 0 else 1.0
     # level of (L+R)/2 against the channels' average level: 0 dB in phase, -3 dB unrelated, far lower when they cancel
     ratio = max((sll + srr + 2 * slr) / 4, 0.0) / max((sll + srr) / 2, 1e-30)

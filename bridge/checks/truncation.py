@@ -82,11 +82,27 @@ def _seam_error_db(end: np.ndarray, first: np.ndarray, loud: float, slack: float
     worst = -200.0
     for c in range(end.shape[0]):
         rows = np.lib.stride_tricks.sliding_window_view(end[c, :-1], LPC_ORDER)  # each row predicts the sample after it
-        coef, *_ = np.linalg.lstsq(rows, end[c, LPC_ORDER:], rcond=None)
-        residual = float(np.sqrt(np.mean((rows @ coef - end[c, LPC_ORDER:]) ** 2)))
-        across = max(abs(float(first[c]) - float(end[c, -LPC_ORDER:] @ coef)) - slack, 0.0)
+        gram = np.einsum("ki,kj->ij", rows, rows)  # normal equations, with a hair of ridge for digital silence
+        coef = _solve(gram + 1e-9 * (np.trace(gram) + 1e-30) * np.eye(LPC_ORDER), np.einsum("ki,k->i", rows, end[c, LPC_ORDER:]))
+        residual = float(np.sqrt(np.mean((np.einsum("ki,i->k", rows, coef) - end[c, LPC_ORDER:]) ** 2)))
+        across = max(abs(float(first[c]) - float(np.einsum("i,i->", end[c, -LPC_ORDER:], coef))) - slack, 0.0)
         worst = max(worst, float(db(across / max(residual, loud * 1e-5))))
     return worst
+
+
+def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Gaussian elimination for a small symmetric positive definite system. Not np.linalg.solve: LAPACK wakes
+    OpenBLAS's worker threads, which then spin and double the CPU time of every check after this one."""
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    n = b.size
+    for i in range(n - 1):
+        f = a[i + 1 :, i] / a[i, i]
+        a[i + 1 :, i:] -= f[:, None] * a[i, i:][None, :]
+        b[i + 1 :] -= f * b[i]
+    x = np.zeros(n)
+    for i in range(n - 1, -1, -1):
+        x[i] = (b[i] - np.sum(a[i, i + 1 :] * x[i + 1 :])) / a[i, i]
+    return x
 
 
 def _misfit(v: float, w: Where) -> str:
