@@ -90,17 +90,26 @@ class Hum:
 
 
 def hum_waveform(take: Take, hum: Hum, seconds: np.ndarray) -> tuple[np.ndarray, float]:
-    """The hum's waveform at these times, and its summed line amplitude (how far it can swing)."""
-    low, hop = _low(take), take.env_hop
-    win = np.hanning(low.size)
-    centres = (np.arange(low.size) * hop + (hop - 1) / 2) / take.sr  # each block average sits at its block's centre
-    out, swing = np.zeros(np.shape(seconds)), 0.0
-    for f in hum.lines:
+    """The hum's waveform at these times, and how far off that may be: the most the waveforms fitted on the
+    take's first and second halves alone disagree there (music leaks into the fit differently in each)."""
+    low = _low(take)
+    half = low.size // 2
+    waves = [_fit_lines(take, hum.lines, low, part, seconds) for part in (slice(None), slice(0, half), slice(half, None))]
+    return waves[0], float(np.max(np.abs(waves[1] - waves[2]))) if hum.lines else 0.0
+
+
+def _fit_lines(take: Take, freqs: tuple[float, ...], low: np.ndarray, part: slice, seconds: np.ndarray) -> np.ndarray:
+    """Sum of the lines at these frequencies, each fitted (amplitude and phase) on a part of the block averages."""
+    hop = take.env_hop
+    x = low[part]
+    win = np.hanning(x.size)
+    centres = (np.arange(low.size)[part] * hop + (hop - 1) / 2) / take.sr  # each block average sits at its block's centre
+    out = np.zeros(np.shape(seconds))
+    for f in freqs:
         boxcar = np.sin(np.pi * f * hop / take.sr) / (hop * np.sin(np.pi * f / take.sr))  # what block averaging left
-        c = 2.0 * np.sum(win * low * np.exp(-2j * np.pi * f * centres)) / win.sum() / boxcar
+        c = 2.0 * np.sum(win * x * np.exp(-2j * np.pi * f * centres)) / win.sum() / boxcar
         out += (c * np.exp(2j * np.pi * f * seconds)).real
-        swing += abs(c)
-    return out, swing
+    return out
 
 
 def _low(take: Take) -> np.ndarray:

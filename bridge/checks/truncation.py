@@ -21,10 +21,11 @@ from .take import Take, Where, db
 END_PLAYING_DB = -30.0  # the last 5 ms are within this of the playing level
 SEAM_MS = 10.0
 LPC_ORDER = 12
-# The hum is estimated on 1 ms block averages next to the music, so some of it stays after removal: the jump
-# may exceed the prediction error by up to the hum's summed line amplitude (measured on generated loops:
-# false truncation on hum-only loops 90 % -> 1-5 %, truncation still caught in 73-83 % of hummy loops)
-HUM_SLACK = 1.0
+# The hum is fitted on 1 ms block averages next to the music, so some of it stays after removal; how much,
+# the fits on the take's two halves tell by how far they disagree at the seam. A jump counts only beyond
+# HUM_SLACK times that (on generated loops: hum-only loops given truncation 90 % -> 1-4 %, truncated
+# loops with hum still given truncation 76-86 %, truncated loops without hum unchanged)
+HUM_SLACK = 4.0
 
 
 def measure(take: Take) -> tuple[dict[str, float], dict[str, Where]]:
@@ -71,8 +72,8 @@ def _seam(take: Take) -> tuple[float, Where]:
     hum = take.once(noise.hum_lines)
     if hum.lines and ratio > 0:  # hum runs on through the seam in the room, not in the loop: take it out and look again
         t = np.concatenate([[0.0], take.seconds(take.frames - n) + np.arange(n) / take.sr])
-        wave, swing = noise.hum_waveform(take, hum, t)
-        ratio = min(ratio, _seam_error_db(end - wave[1:], first - wave[0], take.loud, HUM_SLACK * swing))
+        wave, spread = noise.hum_waveform(take, hum, t)
+        ratio = min(ratio, _seam_error_db(end - wave[1:], first - wave[0], take.loud, HUM_SLACK * spread))
     return max(ratio, 0.0), Where(take.native.duration_s - n / take.sr, n / take.sr, f"{db(end_level / take.loud):.0f}")
 
 
