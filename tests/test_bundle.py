@@ -32,7 +32,7 @@ def saved(detectors, lb_home: Path):
 
 def test_round_trip_scores_match_the_trained_heads(detectors, saved):
     bundle = Bundle.load("mylib")
-    assert bundle.path == saved and bundle.primary == "aewres" and bundle.dim == DIM
+    assert bundle.path == saved and bundle.primary == "knn" and bundle.dim == DIM
     assert set(bundle.heads) == set(detectors)
     scores = bundle.scores(X)
     for head, det in detectors.items():
@@ -52,7 +52,7 @@ def test_manifest_records_what_the_runtime_and_report_need(detectors, saved):
     m = json.loads((saved / MANIFEST).read_text())
     assert m["name"] == "mylib" and m["loopbridge_version"] and m["created"]
     assert m["encoder"] == {"preset": "mel-stats", "sha256": "ab" * 32, "id": "mel-stats:abababababababab"}
-    assert m["embedding_dim"] == DIM and m["primary_head"] == "aewres"
+    assert m["embedding_dim"] == DIM and m["primary_head"] == "knn"
     for head, spec in m["heads"].items():
         assert (saved / spec["file"]).is_file() and spec["kind"] == head
         assert spec["quantile"] == 0.95 and spec["training_size"] == len(TRAIN)
@@ -75,7 +75,7 @@ def test_sensitivity_changes_thresholds_without_retraining(saved):
     bundle = Bundle.load(saved)
     before = bundle.scores(X)
     t = bundle.set_quantile(0.5)
-    assert t == pytest.approx(np.quantile(bundle.training_scores["aewres"], 0.5))
+    assert t == pytest.approx(np.quantile(bundle.training_scores[bundle.primary], 0.5))  # the primary head's
     assert all(bundle.quantiles[h] == 0.5 for h in bundle.heads)
     knn_only = bundle.set_quantile(0.99, head="knn")
     assert knn_only == pytest.approx(np.quantile(bundle.training_scores["knn"], 0.99))

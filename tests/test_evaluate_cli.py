@@ -49,7 +49,7 @@ def test_evaluate_breaks_down_by_head_and_defect(fitted: Fitted, capsys: pytest.
     assert "16 normal, 12 anomalous, 0 skipped" in text
     auroc_header = next(line for line in text.splitlines() if line.startswith("AUROC"))
     assert auroc_header.split()[1:] == SOURCES
-    assert "combined = aewres or checks" in text
+    assert f"combined = {Bundle.load(fitted.model).primary} or checks" in text
     hiss_row = next(line for line in text.splitlines() if line.startswith("hiss (4)"))
     assert hiss_row.split()[2 + HEADS.index("knn")] == f"{by['knn', 'hiss']['auroc']:.3f}"
 

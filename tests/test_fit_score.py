@@ -64,7 +64,7 @@ def test_fit_writes_a_bundle_with_every_head_and_a_summary(fitted):
     for head in ("aewres", "ae", "iforest", "pca", "knn", "mahalanobis"):
         assert any(line.startswith(head) and "threshold" in line for line in out.splitlines()), out
     bundle = Bundle.load("mylib")
-    assert bundle.primary == "aewres" and bundle.encoder.preset == "mel-stats"
+    assert bundle.primary == "knn" and bundle.encoder.preset == "mel-stats"  # the default primary
     assert bundle.manifest["training"]["files"] == N_LOOPS
     assert bundle.encoder.id == Encoder.open("mel-stats").id
     assert bundle.checks["n"] == N_LOOPS  # technical checks calibrated on the same library
@@ -186,6 +186,7 @@ def test_scorer_refuses_an_encoder_the_model_was_not_fitted_with(lb_home):
         ("none", ["fit", "{d}", "--name", "x", "--heads", "svm"], "unknown head(s) svm"),
         ("none", ["fit", "{d}", "--name", "x", "--quantile", "95"], "--quantile must be between 0 and 1"),
         ("none", ["fit", "{d}", "--name", "x", "--hidden", "64,x"], "--hidden must be comma-separated integers"),
+        ("none", ["fit", "{d}", "--name", "x", "--heads", "knn,pca", "--primary", "aewres"], "--primary aewres is not among --heads"),
     ],
 )
 def test_bad_inputs_give_a_clear_error_not_a_traceback(setup, argv, message, lb_home, tmp_path, capsys):
@@ -245,13 +246,14 @@ def test_seed_option_reproduces_a_fit(lb_home, capsys, tmp_path):
 def test_threshold_basis_option_reproduces_the_papers_in_sample_thresholds(lb_home, capsys, tmp_path):
     npy = tmp_path / "x.npy"
     np.save(npy, normal_embeddings(40))
-    for name, basis in (("held", []), ("paper", ["--threshold-basis", "in-sample"])):
-        assert main(["fit", "--embeddings", str(npy), "--name", name, "--heads", "aewres,knn", *basis, *TINY_FIT_ARGS]) == 0
+    for name, paper_args in (("held", []), ("paper", ["--threshold-basis", "in-sample", "--primary", "aewres"])):
+        assert main(["fit", "--embeddings", str(npy), "--name", name, "--heads", "aewres,knn", *paper_args, *TINY_FIT_ARGS]) == 0
     out = capsys.readouterr().out
     assert "q0.95 of 40 out-of-fold scores" in out and "q0.95 of 32 in-sample scores" in out  # aewres: 8 held out
     held, paper = Bundle.load("held"), Bundle.load("paper")
     assert held.threshold_basis == {"aewres": "out-of-fold", "knn": "leave-one-out"}
     assert paper.threshold_basis == {"aewres": "in-sample", "knn": "in-sample"}
+    assert (held.primary, paper.primary) == ("knn", "aewres")  # the product's default; the paper's head on request
     for head in ("aewres", "knn"):
         np.testing.assert_array_equal(paper.training_scores[head], paper.in_sample_scores[head])
         assert paper.thresholds[head] == pytest.approx(np.quantile(paper.in_sample_scores[head], 0.95))

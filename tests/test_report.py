@@ -35,7 +35,8 @@ def test_report_page_has_every_figure_per_head_and_top_files(fitted: Fitted, tmp
     assert all(src.startswith("data:image/png;base64,") and len(src) > 2000 for src in page.sources)
     assert len(page.top_rows) == 20
     # ranked by the primary head, highest first; every head has a score column
-    primary = [float(r[2]) for r in page.top_rows]
+    column = 2 + heads.index(Bundle.load(fitted.model).primary)
+    primary = [float(r[column]) for r in page.top_rows]
     assert primary == sorted(primary, reverse=True)
     assert all(len(r) == 2 + len(heads) for r in page.top_rows)
     # gross defects (clipping) rank above most clean loops under some head: the table is not arbitrary

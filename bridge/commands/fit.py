@@ -22,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--heads", default=HEADS, help=f"comma-separated heads to train (default: {HEADS})")
     p.add_argument("--out", type=Path, help="bundle folder (default: the models folder / NAME)")
     p.add_argument("--force", action="store_true", help="replace an existing bundle of that name")
+    p.add_argument("--primary", help="the head a take's flag comes from (default: knn if trained, else the first head)")
     p.add_argument("--seed", type=int, default=0, help="makes training reproducible on CPU")
     p.add_argument("--quantile", type=float, default=0.95, help="threshold = this quantile of training scores")
     p.add_argument("--threshold-basis", choices=("held-out", "in-sample"), default="held-out",
@@ -81,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
         iforest_estimators=args.iforest_trees,
         progress=not args.no_progress,
     )
+    if args.primary is not None and args.primary not in opts.heads:
+        raise LoopbridgeError(f"--primary {args.primary} is not among --heads ({', '.join(opts.heads)})", "usage")
 
     if args.embeddings:
         emb = load_embeddings(args.embeddings)
@@ -103,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     calibration = fit.calibrate_checks(emb.files, progress=opts.progress)
     if calibration is None:
         log.warning("note: the loops themselves were not found, so technical checks will use built-in limits")
-    out = fit.save_bundle(dest, args.name, detectors, ref, training, calibration, force=args.force)
+    out = fit.save_bundle(dest, args.name, detectors, ref, training, calibration, force=args.force, primary=args.primary)
     for name, det in detectors.items():
         print(fit.summary_line(name, det))
     print(f"model '{args.name}' ({len(emb)} loops, encoder {ref.preset or 'unknown'}) → {out}")
