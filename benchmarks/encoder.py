@@ -27,12 +27,17 @@ def median_ms(fn: Callable[[], object], reps: int) -> float:
 
 
 def interleaved_ms(fns: dict[str, Callable[[], object]], reps: int) -> dict[str, float]:
-    """Median ms per call, the contenders taking turns each round so a busy machine slows all alike."""
+    """Median ms per call, the contenders taking turns each round so a busy machine slows all alike.
+
+    Each turn starts with one untimed call: torch's OpenMP workers keep spinning for a while after a
+    forward pass, and without it ONNX Runtime's timed call would pay for torch's spin (measured: +10–40 ms).
+    """
     times: dict[str, list[float]] = {name: [] for name in fns}
     for fn in fns.values():
         fn()  # warm-up
     for _ in range(reps):
         for name, fn in fns.items():
+            fn()  # settle: let the previous contender's threads go idle on our time, not the measurement's
             t = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t)
