@@ -6,8 +6,6 @@ an edited file or a different encoder is a miss.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,9 +48,5 @@ class EmbeddingCache:
         return found
 
     def store(self, path: Path, vector: np.ndarray, duration_s: float) -> None:
-        entry = self._entry_path(Path(path))
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, suffix=".tmp.npz")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, vector=np.asarray(vector, dtype=np.float32), duration_s=duration_s)
-        os.replace(tmp, entry)
+        vector = np.asarray(vector, dtype=np.float32)
+        paths.write_atomically(self._entry_path(Path(path)), lambda f: np.savez(f, vector=vector, duration_s=duration_s))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -148,11 +147,7 @@ def ensure_mel_stats() -> Path:
     """The mel-stats graph needs no weights, so it is built on first use and cached like any encoder."""
     path = encoder_path(mel_stats.PRESET)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(mel_stats.build_model().SerializeToString())
-        os.replace(tmp, path)
+        paths.write_atomically(path, lambda f: f.write(mel_stats.build_model().SerializeToString()))
     return path
 
 
@@ -185,9 +180,6 @@ def resolve(name_or_path: str | None) -> Path:
     )
 
 
-_FUSION_INPUTS = ("mel_fusion", "longer", "valid_frames")
-
-
 class Encoder:
     """An ONNX encoder session: clips in, one fixed-size embedding per clip out."""
 
@@ -200,7 +192,7 @@ class Encoder:
         self.sha256 = file_sha256(self.path)
         self.id = f"{self.name}:{self.sha256[:16]}"
         self._inputs = [i.name for i in self.session.get_inputs()]
-        unknown = set(self._inputs) - {*_FUSION_INPUTS, "waveform"}
+        unknown = set(self._inputs) - {*features.FUSION_INPUTS, "waveform"}
         if unknown:
             raise EncoderError(f"{self.path} is not a loopbridge encoder (unexpected inputs {sorted(unknown)})")
         self._output = self.session.get_outputs()[0].name
@@ -220,9 +212,8 @@ class Encoder:
     def prepare(self, samples: np.ndarray) -> dict[str, np.ndarray]:
         """One 48 kHz mono clip → the inputs this graph reads (done off the inference thread by callers)."""
         out: dict[str, np.ndarray] = {}
-        if any(k in self._inputs for k in _FUSION_INPUTS):
-            fi = features.fusion_input(samples)
-            out.update(mel_fusion=fi.mel_fusion, longer=np.bool_(fi.longer), valid_frames=np.int64(fi.valid_frames))
+        if any(k in self._inputs for k in features.FUSION_INPUTS):
+            out.update(features.fusion_arrays(features.fusion_input(samples)))
         if "waveform" in self._inputs:
             out["waveform"] = features.waveform_view(samples)
         return out

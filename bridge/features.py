@@ -120,10 +120,15 @@ def waveform_view(y: np.ndarray) -> np.ndarray:
     return repeat_pad(y) if len(y) < CLIP_SAMPLES else y[:CLIP_SAMPLES]
 
 
+FUSION_INPUTS = ("mel_fusion", "longer", "valid_frames")
+
+
+def fusion_arrays(fi: FusionInput) -> dict[str, np.ndarray]:
+    """One clip's fusion input under the graph input names (see FUSION_INPUTS)."""
+    return {"mel_fusion": fi.mel_fusion, "longer": np.bool_(fi.longer), "valid_frames": np.int64(fi.valid_frames)}
+
+
 def batch(inputs: list[FusionInput]) -> dict[str, np.ndarray]:
     """Stack clips into the named arrays every loopbridge encoder graph takes (it reads the ones it declares)."""
-    return {
-        "mel_fusion": np.stack([i.mel_fusion for i in inputs]).astype(np.float32, copy=False),
-        "longer": np.array([i.longer for i in inputs], dtype=bool),
-        "valid_frames": np.array([i.valid_frames for i in inputs], dtype=np.int64),
-    }
+    arrays = [fusion_arrays(i) for i in inputs]
+    return {k: np.stack([a[k] for a in arrays]) for k in FUSION_INPUTS}
