@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import features, mel_stats, paths
+from . import cpu, features, mel_stats, paths
 from .audio import Clip
 from .errors import EncoderError
 from .hashing import file_sha256
@@ -198,6 +198,13 @@ class Encoder:
         self._output = self.session.get_outputs()[0].name
         self.dim = int(self.session.get_outputs()[0].shape[-1])
         self.provider = self.session.get_providers()[0]
+        self.quantization = meta.get("loopbridge.quantization", "none")
+        if self.quantization == "int8-dynamic-u8s8" and self.provider == "CPUExecutionProvider" and not cpu.has_int8_dot():
+            log.warning(
+                "encoder %s was quantised for CPUs with VNNI (u8s8); this CPU lacks it, so its int8 products "
+                "saturate: re-export with `loopbridge encoder export --int8` here, or use the fp32 encoder.",
+                self.path,
+            )
         if self.random_weights:
             log.warning(
                 "WARNING: encoder %s was exported from RANDOM weights (a test checkpoint); its embeddings "

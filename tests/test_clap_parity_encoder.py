@@ -16,12 +16,14 @@ import torch.nn.functional as TF
 from conftest import tone, write_audio
 from helpers_clap import exported
 
-from loopbridge import audio, features
+from loopbridge import audio, cpu, features
 from loopbridge.encoders import Encoder, make_session
 from loopbridge.export.encoder_export import (
     ExportGraph,
     bicubic_time_matrix,
+    default_int8_kernel,
     export_checkpoint,
+    export_tower,
     exportable_htsat,
     warnings_silenced,
 )
@@ -109,18 +111,33 @@ def test_runtime_encoder_embeds_files_like_laion(tmp_path, caplog: pytest.LogCap
     assert rel_error(got, want) <= MAX_REL_ERROR
 
 
-def test_int8_encoder_is_smaller_and_close_to_fp32(tmp_path) -> None:
-    art = exported("clap-htsat-fused")
-    int8 = export_checkpoint(art.checkpoint, "clap-htsat-fused", tmp_path / "int8.onnx", int8=True)
+def int8_cosines(art, kernel: str, tmp_path) -> np.ndarray:
+    int8 = export_tower(art.tower, tmp_path / f"{kernel}.onnx", checkpoint_sha256="-", random_weights=True,
+                        int8=True, int8_kernel=kernel)
     meta = {p.key: p.value for p in onnx.load(str(int8), load_external_data=False).metadata_props}
-    assert meta["loopbridge.quantization"] == "int8-dynamic" and meta["loopbridge.preset"] == "clap-htsat-fused"
+    assert meta["loopbridge.quantization"] == f"int8-dynamic-{kernel}"
     assert int8.stat().st_size < 0.4 * art.onnx.stat().st_size
     inputs = {k: v for k, v in fused_batch([3.0, 25.0]).items() if k != "valid_frames"}
     fp32 = make_session(art.onnx).run(["embedding"], inputs)[0]
     q = make_session(int8).run(["embedding"], inputs)[0]
     cosine = (fp32 * q).sum(1) / np.linalg.norm(fp32, axis=1) / np.linalg.norm(q, axis=1)
-    print(f"int8 cosine to fp32 (random weights): {cosine}")
-    assert cosine.min() >= 0.999
+    print(f"int8 {kernel} cosine to fp32 (random weights, {cpu.describe()}): {cosine}")
+    return cosine
+
+
+def test_int8_encoder_for_this_cpu_is_smaller_and_close_to_fp32(tmp_path) -> None:
+    """`encoder export --int8` picks the kernel that is exact on this CPU; it must hold on AVX2-only x86 too."""
+    art = exported("clap-htsat-fused")
+    int8 = export_checkpoint(art.checkpoint, "clap-htsat-fused", tmp_path / "int8.onnx", int8=True)
+    meta = {p.key: p.value for p in onnx.load(str(int8), load_external_data=False).metadata_props}
+    kernel = default_int8_kernel()
+    assert meta["loopbridge.quantization"] == f"int8-dynamic-{kernel}" and meta["loopbridge.preset"] == "clap-htsat-fused"
+    assert int8_cosines(art, kernel, tmp_path).min() >= 0.999
+
+
+def test_u8u8_int8_is_close_to_fp32_on_any_cpu(tmp_path) -> None:
+    """u8u8, what AVX2-only CPUs get, accumulates exactly in 32 bits on every x86 kernel, so this holds here too."""
+    assert int8_cosines(exported("clap-htsat-fused"), "u8u8", tmp_path).min() >= 0.999
 
 
 def test_music_preset_onnx_matches_laion_forward() -> None:

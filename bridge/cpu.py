@@ -1,0 +1,48 @@
+"""What the CPU can do, read once: the int8 kernels and benchmarks depend on it (see README, "CPUs measured")."""
+
+from __future__ import annotations
+
+import platform
+from functools import lru_cache
+from pathlib import Path
+
+# x86 flags that decide ONNX Runtime's int8 matrix kernels: with VNNI (or AMX) the u8s8 dot product
+# accumulates in 32 bits; without it (AVX2 only) it goes through VPMADDUBSW, whose 16-bit pair sums saturate.
+INT8_DOT_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
+
+
+@lru_cache(maxsize=1)
+def flags() -> frozenset[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none, e.g. macOS)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
+
+
+def has_int8_dot() -> bool:
+    """True where int8 u8s8 products accumulate without saturating: x86 VNNI/AMX, or any ARM64 CPU."""
+    if platform.machine().lower() in ("arm64", "aarch64"):
+        return True
+    return any(f in flags() for f in INT8_DOT_FLAGS)
+
+
+def model_name() -> str:
+    """The CPU's model name, for benchmark tables."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def describe() -> str:
+    """One line naming the CPU and the int8 kernel path it gets, printed by every benchmark."""
+    isa = sorted(f for f in flags() if f in ("avx2", "avx512f", *INT8_DOT_FLAGS))
+    return f"{model_name()} [{', '.join(isa) or platform.machine()}]"
