@@ -42,7 +42,9 @@ def timing_table(repeats: int = 20) -> list[str]:
         per_family = [_best_ms(f.measure, repeats, lambda n=native: _prepared(n)) for f in checks.FAMILIES]
         total = _best_ms(lambda _, n=native: checks.run_checks(n), repeats)
         cells = " | ".join(f"{t:.2f}" for t in per_family)
-        rows.append(f"| {loop.duration_s:.0f} s {sr / 1000:g} kHz {'stereo' if channels == 2 else 'mono'} | {shared:.2f} | {cells} | {total:.2f} |")
+        rows.append(
+            f"| {loop.duration_s:.0f} s {sr / 1000:g} kHz {'stereo' if channels == 2 else 'mono'} | {shared:.2f} | {cells} | {total:.2f} |"
+        )
     return rows
 
 
@@ -66,8 +68,16 @@ def _best_ms(fn, repeats: int, setup=None) -> float:
 
 # which check should catch which generated defect (musical defects have none: that is the heads' job)
 OWN_CHECK = {
-    "click": "click", "clipping": "clipping", "dropout": "dropout", "dc_offset": "dc_offset", "polarity": "polarity",
-    "truncation": "truncation", "hum": "noise", "hiss": "noise", "noise_burst": "noise", "level": "level",
+    "click": "click",
+    "clipping": "clipping",
+    "dropout": "dropout",
+    "dc_offset": "dc_offset",
+    "polarity": "polarity",
+    "truncation": "truncation",
+    "hum": "noise",
+    "hiss": "noise",
+    "noise_burst": "noise",
+    "level": "level",
 }
 
 
@@ -109,15 +119,24 @@ def detection_table(folder: Path, labels: Path) -> tuple[list[str], dict[str, fl
 def hum_at_the_seam_table(n: int = 40, seed: int = 0) -> list[str]:
     """Hum does not line up across a loop's seam: it must be reported as hum, and must not hide a real cut."""
     rng = np.random.default_rng(seed)
-    rows = ["| loops (48 kHz mono, in memory) | n | given a truncation reason | given a noise reason |", "|---|---|---|---|"]
-    for name, defects in (("hum", ("hum",)), ("truncated", ("truncation",)), ("truncated, then hum", ("truncation", "hum"))):
+    rows = [
+        "| loops (48 kHz mono, in memory) | n | given a truncation reason | given a noise reason |",
+        "|---|---|---|---|",
+    ]
+    for name, defects in (
+        ("hum", ("hum",)),
+        ("truncated", ("truncation",)),
+        ("truncated, then hum", ("truncation", "hum")),
+    ):
         found = []
         for _ in range(n):
             y = synth.make_loop(rng).samples
             for kind in defects:
                 y, _ = synth.inject(y, 48_000, kind, rng)
             found.append({f.kind for f in checks.run_checks(NativeAudio("loop", y[:, None], 48_000, "PCM_24"))})
-        rows.append(f"| {name} | {n} | {np.mean(['truncation' in f for f in found]):.0%} | {np.mean(['noise' in f for f in found]):.0%} |")
+        rows.append(
+            f"| {name} | {n} | {np.mean(['truncation' in f for f in found]):.0%} | {np.mean(['noise' in f for f in found]):.0%} |"
+        )
     return rows
 
 
@@ -135,12 +154,16 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--channels", type=int, default=1, choices=(1, 2))
     args = ap.parse_args()
-    print(f"Run time of the checks (CPU ms, best of 20 runs; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)\n")
+    print(
+        f"Run time of the checks (CPU ms, best of 20 runs; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)\n"
+    )
     print("\n".join(timing_table()))
     with tempfile.TemporaryDirectory() as tmp:
         labels = synth.write_library(tmp, args.clean, args.per_defect, args.seed, channels=args.channels)
         table, _ = detection_table(Path(tmp), labels)
-    print(f"\nDefects caught by the checks alone (default limits; {args.channels}-channel 48 kHz 24-bit loops, seed {args.seed})\n")
+    print(
+        f"\nDefects caught by the checks alone (default limits; {args.channels}-channel 48 kHz 24-bit loops, seed {args.seed})\n"
+    )
     print("\n".join(table))
     print("\nMains hum at the loop seam\n")
     print("\n".join(hum_at_the_seam_table(seed=args.seed)))

@@ -67,10 +67,14 @@ def main() -> None:
         X = emb.vectors[np.r_[held, defects]]
         y = np.r_[np.zeros(len(held)), np.ones(len(defects))]
         one, batch = emb.vectors[:1], np.repeat(emb.vectors[:8], 8, axis=0)
-        print(f"encoder {encoder.name} ({encoder.dim}-d) on {encoder.provider}; {len(train)} training loops, "
-              f"{len(held)} held-out clean, {len(defects)} defective; embedding took {embed_s:.1f} s")
+        print(
+            f"encoder {encoder.name} ({encoder.dim}-d) on {encoder.provider}; {len(train)} training loops, "
+            f"{len(held)} held-out clean, {len(defects)} defective; embedding took {embed_s:.1f} s"
+        )
         print()
-        print("| head | fit s | epochs (AE+SVDD) | ONNX ms, 1 take | ONNX ms, 64 takes | AUROC (all defects) | flagged clean | flagged defective |")
+        print(
+            "| head | fit s | epochs (AE+SVDD) | ONNX ms, 1 take | ONNX ms, 64 takes | AUROC (all defects) | flagged clean | flagged defective |"
+        )
         print("|---|---|---|---|---|---|---|---|")
         for head in HEADS:
             det = fitted[head]
@@ -78,9 +82,11 @@ def main() -> None:
             m = det.metrics
             epochs = f"{m['epochs_pretrain']}+{m['epochs_svdd']}" if "epochs_svdd" in m else "–"
             flagged = s > bundle.thresholds[head]
-            print(f"| {head} | {fit_s[head]:.1f} | {epochs} | {median_ms(lambda: bundle.scores(one, [head]), 200):.3f} | "
-                  f"{median_ms(lambda: bundle.scores(batch, [head]), 50):.3f} | {roc_auc_score(y, s):.3f} | "
-                  f"{flagged[y == 0].mean():.0%} | {flagged[y == 1].mean():.0%} |")
+            print(
+                f"| {head} | {fit_s[head]:.1f} | {epochs} | {median_ms(lambda: bundle.scores(one, [head]), 200):.3f} | "
+                f"{median_ms(lambda: bundle.scores(batch, [head]), 50):.3f} | {roc_auc_score(y, s):.3f} | "
+                f"{flagged[y == 0].mean():.0%} | {flagged[y == 1].mean():.0%} |"
+            )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--encoder", default="mel-stats")
     ap.add_argument("--head", default=None, help="head combined with the checks (default: the primary)")
-    ap.add_argument("--fit-args", default="", help="extra `loopbridge fit` options, e.g. \"--epochs 200\"")
+    ap.add_argument("--fit-args", default="", help='extra `loopbridge fit` options, e.g. "--epochs 200"')
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="lb-auroc-") as tmp:
@@ -42,8 +42,18 @@ def main() -> None:
         write_library(root / "train", n_clean=args.train, n_per_defect=0, seed=args.seed)
         labels_csv = write_library(root / "eval", n_clean=args.clean, n_per_defect=args.per_defect, seed=args.seed + 1)
         t1 = time.perf_counter()
-        fit = ["fit", str(root / "train"), "--name", "bench", "--encoder", args.encoder, "--seed", str(args.seed),
-               "--no-progress", *shlex.split(args.fit_args)]
+        fit = [
+            "fit",
+            str(root / "train"),
+            "--name",
+            "bench",
+            "--encoder",
+            args.encoder,
+            "--seed",
+            str(args.seed),
+            "--no-progress",
+            *shlex.split(args.fit_args),
+        ]
         if cli(fit) != 0:
             raise SystemExit("fit failed")
         t2 = time.perf_counter()
@@ -53,10 +63,12 @@ def main() -> None:
         metrics = evaluate_sources(labels, scored.scores, scored.flags)
         t3 = time.perf_counter()
 
-    print(f"\nencoder {args.encoder}; fit on {args.train} clean loops (seed {args.seed}); evaluated on "
-          f"{args.clean} clean + {args.per_defect} per defect kind (seed {args.seed + 1}); "
-          f"combined = {scored.combined_head} or checks"
-          f"{'' if bundle.checks else ' (checks not calibrated: built-in limits)'}")
+    print(
+        f"\nencoder {args.encoder}; fit on {args.train} clean loops (seed {args.seed}); evaluated on "
+        f"{args.clean} clean + {args.per_defect} per defect kind (seed {args.seed + 1}); "
+        f"combined = {scored.combined_head} or checks"
+        f"{'' if bundle.checks else ' (checks not calibrated: built-in limits)'}"
+    )
     print(f"time: generate {t1 - t0:.0f} s, fit {t2 - t1:.0f} s, evaluate {t3 - t2:.0f} s\n")
     print(format_table(metrics))
 

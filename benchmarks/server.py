@@ -59,7 +59,9 @@ def open_encoder(name: str, tmp: Path):
 
     from loopbridge.export.encoder_export import export_tower
 
-    path = export_tower(random_tower("clap-htsat-fused"), tmp / "clap-htsat-fused.onnx", checkpoint_sha256="-", random_weights=True)
+    path = export_tower(
+        random_tower("clap-htsat-fused"), tmp / "clap-htsat-fused.onnx", checkpoint_sha256="-", random_weights=True
+    )
     return Encoder(path)
 
 
@@ -74,8 +76,14 @@ def fit_scorer(encoder, tmp: Path):
     library = write_takes(tmp / "library", 4.0, 16, seed=500)
     clips = [audio.load(p) for p in library]
     detectors = fit_heads(encoder.embed_clips(clips), FitOptions(heads=("knn", "mahalanobis", "pca"), progress=False))
-    bundle = save_bundle(tmp / "model", "bench", detectors, encoder_ref(encoder), {"files": 16},
-                         checks.calibrate(c.native for c in clips))
+    bundle = save_bundle(
+        tmp / "model",
+        "bench",
+        detectors,
+        encoder_ref(encoder),
+        {"files": 16},
+        checks.calibrate(c.native for c in clips),
+    )
     scorer = Scorer(Bundle.load(bundle), encoder)
     warm_up(scorer)
     return scorer
@@ -116,7 +124,9 @@ def bench(name: str, takes: int, batch_files: int, tmp: Path) -> tuple[list[str]
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         sock.settimeout(600)
-        with OscServer({"bench": scorer}, port=0, reply_port=sock.getsockname()[1], provider=encoder.provider) as server:
+        with OscServer(
+            {"bench": scorer}, port=0, reply_port=sock.getsockname()[1], provider=encoder.provider
+        ) as server:
             client = Client(server.address, sock)
             rid = 0
             for seconds in DURATIONS:
@@ -149,15 +159,21 @@ def bench(name: str, takes: int, batch_files: int, tmp: Path) -> tuple[list[str]
     for i in range(0, len(track), 8):
         encoder.embed_clips([audio.load(p) for p in track[i : i + 8]])
     alone = time.perf_counter() - t
-    batch_row = (f"| {label} | {batch_files} × 4 s | {done[1]} scored, {done[3]} failed | {batch_files / served:.1f} | "
-                 f"{batch_files / alone:.1f} | {alone / served:.2f} |")
+    batch_row = (
+        f"| {label} | {batch_files} × 4 s | {done[1]} scored, {done[3]} failed | {batch_files / served:.1f} | "
+        f"{batch_files / alone:.1f} | {alone / served:.2f} |"
+    )
     return rows, batch_row
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--encoders", default=None, help="comma-separated: mel-stats, clap-random, or an installed preset "
-                    "(default: mel-stats, and clap-random when torch and laion-clap are installed)")
+    ap.add_argument(
+        "--encoders",
+        default=None,
+        help="comma-separated: mel-stats, clap-random, or an installed preset "
+        "(default: mel-stats, and clap-random when torch and laion-clap are installed)",
+    )
     ap.add_argument("--takes", type=int, default=50, help="takes per duration (default %(default)s)")
     ap.add_argument("--batch-files", type=int, default=200, help="files in the clip-track batch (default %(default)s)")
     args = ap.parse_args()
@@ -173,9 +189,13 @@ def main() -> None:
             tmp = Path(home) / name
             tmp.mkdir()
             results.append(bench(name, args.takes, args.batch_files, tmp))
-    print(f"\n## take-to-flag over UDP on 127.0.0.1, {execution_providers()[0]}, {os.cpu_count()} cores "
-          f"(load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end)\n")
-    print("| encoder | take | n | round trip p50 ms | p95 | p99 | server-side p50 | encoder alone p50 | round trip / encoder |")
+    print(
+        f"\n## take-to-flag over UDP on 127.0.0.1, {execution_providers()[0]}, {os.cpu_count()} cores "
+        f"(load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end)\n"
+    )
+    print(
+        "| encoder | take | n | round trip p50 ms | p95 | p99 | server-side p50 | encoder alone p50 | round trip / encoder |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for rows, _ in results:
         print("\n".join(rows))

@@ -76,9 +76,7 @@ def _read_native(p: Path, max_seconds: float) -> NativeAudio:
     if info.frames == 0 or info.samplerate <= 0:
         raise AudioError(p, "empty", "contains no audio (zero length)")
     if info.duration > max_seconds:
-        raise AudioError(
-            p, "too_long", f"is {info.duration:.1f} s long; the limit is {max_seconds:.0f} s"
-        )
+        raise AudioError(p, "too_long", f"is {info.duration:.1f} s long; the limit is {max_seconds:.0f} s")
     try:
         samples, sr = sf.read(str(p), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as exc:

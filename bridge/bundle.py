@@ -100,9 +100,14 @@ class EncoderRef:
 class Bundle:
     """A loaded model bundle. Head sessions open on first use."""
 
-    def __init__(self, path: Path, manifest: dict[str, Any], training_scores: dict[str, np.ndarray],
-                 in_sample_scores: dict[str, np.ndarray | None] | None = None,
-                 validation_scores: dict[str, np.ndarray | None] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        manifest: dict[str, Any],
+        training_scores: dict[str, np.ndarray],
+        in_sample_scores: dict[str, np.ndarray | None] | None = None,
+        validation_scores: dict[str, np.ndarray | None] | None = None,
+    ) -> None:
         self.path = path
         self.manifest = manifest
         self.name: str = manifest["name"]
@@ -130,7 +135,9 @@ class Bundle:
         try:
             manifest = json.loads((path / MANIFEST).read_text())
             if manifest.get("format") != FORMAT:
-                raise ModelError(f"model '{path}' has bundle format {manifest.get('format')}; this loopbridge reads {FORMAT}")
+                raise ModelError(
+                    f"model '{path}' has bundle format {manifest.get('format')}; this loopbridge reads {FORMAT}"
+                )
             heads = manifest["heads"]
             if not heads or manifest["primary_head"] not in heads:
                 raise ModelError(f"model '{path}' names no usable primary head")
@@ -229,7 +236,9 @@ def make_manifest(
     }
 
 
-def write_bundle(dest: Path, manifest: dict[str, Any], graphs: dict[str, bytes], heads: list[HeadSpec], force: bool = False) -> Path:
+def write_bundle(
+    dest: Path, manifest: dict[str, Any], graphs: dict[str, bytes], heads: list[HeadSpec], force: bool = False
+) -> Path:
     """Write the bundle into a temporary sibling folder, then rename it into place.
 
     An existing bundle is replaced only with `force`, and only after the new one is complete.

@@ -49,4 +49,6 @@ class EmbeddingCache:
 
     def store(self, path: Path, vector: np.ndarray, duration_s: float) -> None:
         vector = np.asarray(vector, dtype=np.float32)
-        paths.write_atomically(self._entry_path(Path(path)), lambda f: np.savez(f, vector=vector, duration_s=duration_s))
+        paths.write_atomically(
+            self._entry_path(Path(path)), lambda f: np.savez(f, vector=vector, duration_s=duration_s)
+        )

@@ -85,9 +85,10 @@ def embed_files(
         bar.update(len(pending))
         pending.clear()
 
-    with ThreadPoolExecutor(max_workers=2) as pool, tqdm(
-        total=len(paths), disable=not progress, unit="file", desc=f"embedding ({encoder.name})"
-    ) as bar:
+    with (
+        ThreadPoolExecutor(max_workers=2) as pool,
+        tqdm(total=len(paths), disable=not progress, unit="file", desc=f"embedding ({encoder.name})") as bar,
+    ):
         window: deque[tuple[int, Future[_Prepared]]] = deque()
         for i, path in enumerate(paths):
             window.append((i, pool.submit(_prepare, Path(path), encoder, max_seconds, cache)))

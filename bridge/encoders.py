@@ -175,9 +175,7 @@ def resolve(name_or_path: str | None) -> Path:
     path = Path(name_or_path)
     if path.suffix == ".onnx" and path.is_file():
         return path
-    raise EncoderError(
-        f"unknown encoder '{name_or_path}': use one of {', '.join(PRESETS)} or a path to an .onnx file"
-    )
+    raise EncoderError(f"unknown encoder '{name_or_path}': use one of {', '.join(PRESETS)} or a path to an .onnx file")
 
 
 class Encoder:
@@ -199,7 +197,11 @@ class Encoder:
         self.dim = int(self.session.get_outputs()[0].shape[-1])
         self.provider = self.session.get_providers()[0]
         self.quantization = meta.get("loopbridge.quantization", "none")
-        if self.quantization == "int8-dynamic-u8s8" and self.provider == "CPUExecutionProvider" and not cpu.has_int8_dot():
+        if (
+            self.quantization == "int8-dynamic-u8s8"
+            and self.provider == "CPUExecutionProvider"
+            and not cpu.has_int8_dot()
+        ):
             log.warning(
                 "encoder %s was quantised for CPUs with VNNI (u8s8); this CPU lacks it, so its int8 products "
                 "saturate: re-export with `loopbridge encoder export --int8` here, or use the fp32 encoder.",

@@ -37,9 +37,7 @@ def mel_filterbank() -> np.ndarray:
     """(N_FFT//2+1, N_MELS): HTK mel scale, no area normalisation — as torchaudio's MelSpectrogram(norm=None)."""
     import librosa  # deferred: only the first call pays its import
 
-    fb = librosa.filters.mel(
-        sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=FMIN, fmax=FMAX, htk=True, norm=None
-    )
+    fb = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=FMIN, fmax=FMAX, htk=True, norm=None)
     return np.ascontiguousarray(fb.T, dtype=np.float32)
 
 

@@ -65,8 +65,10 @@ def patcher_problems(patcher: dict) -> list[str]:
 def amxd_bytes(patcher: dict) -> bytes:
     """The device file: ampf, meta and ptch chunks."""
     ptch = json.dumps(patcher, indent="\t", ensure_ascii=False).encode("utf-8") + b"\0"
-    return b"".join(tag + struct.pack("<I", len(data)) + data
-                    for tag, data in ((b"ampf", DEVICE_TYPE), (b"meta", META), (b"ptch", ptch)))
+    return b"".join(
+        tag + struct.pack("<I", len(data)) + data
+        for tag, data in ((b"ampf", DEVICE_TYPE), (b"meta", META), (b"ptch", ptch))
+    )
 
 
 def read_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
@@ -75,10 +77,10 @@ def read_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
     while at < len(data):
         if at + 8 > len(data):
             raise ValueError(f"truncated chunk header at byte {at}")
-        tag, size = data[at:at + 4], struct.unpack("<I", data[at + 4:at + 8])[0]
+        tag, size = data[at : at + 4], struct.unpack("<I", data[at + 4 : at + 8])[0]
         if at + 8 + size > len(data):
             raise ValueError(f"chunk {tag!r} at byte {at} runs past the end of the file")
-        chunks.append((tag, data[at + 8:at + 8 + size]))
+        chunks.append((tag, data[at + 8 : at + 8 + size]))
         at += 8 + size
     return chunks
 
@@ -122,8 +124,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for path in written:
         print(path)
-    print(f"Put both files in one folder Live can see (e.g. your User Library), then drag {DEVICE_FILE} "
-          "onto an audio track.")
+    print(
+        f"Put both files in one folder Live can see (e.g. your User Library), then drag {DEVICE_FILE} "
+        "onto an audio track."
+    )
     return 0
 
 

@@ -20,7 +20,9 @@ BATCH_SIZE = 8
 class Scorer:
     """A bundle plus the one encoder its heads were trained on (opened on first use, or given)."""
 
-    def __init__(self, bundle: Bundle | str | Path, encoder: Encoder | None = None, batch_size: int = BATCH_SIZE) -> None:
+    def __init__(
+        self, bundle: Bundle | str | Path, encoder: Encoder | None = None, batch_size: int = BATCH_SIZE
+    ) -> None:
         self.bundle = bundle if isinstance(bundle, Bundle) else Bundle.load(bundle)
         self.batch_size = batch_size
         self._checks_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loopbridge-checks")
@@ -49,7 +51,9 @@ class Scorer:
         if ref.preset is not None and encoder.name != ref.preset:
             raise ModelError(f"model '{name}' was fitted with encoder '{ref.preset}', not '{encoder.name}'")
         if encoder.dim != ref.dim:
-            raise ModelError(f"model '{name}' expects {ref.dim}-dimensional embeddings; encoder '{encoder.name}' gives {encoder.dim}")
+            raise ModelError(
+                f"model '{name}' expects {ref.dim}-dimensional embeddings; encoder '{encoder.name}' gives {encoder.dim}"
+            )
         if ref.id is not None and encoder.id != ref.id:
             raise ModelError(
                 f"model '{name}' was fitted with a different '{ref.preset}' encoder file ({ref.id}, now {encoder.id}); "
@@ -60,7 +64,9 @@ class Scorer:
         """For saved embeddings: refuse ones made by another encoder (an empty id means unknown, as for .npy)."""
         ref = self.bundle.encoder
         if encoder_id and ref.id and encoder_id != ref.id:
-            raise ModelError(f"these embeddings come from encoder {encoder_id}; model '{self.bundle.name}' was fitted on {ref.id}")
+            raise ModelError(
+                f"these embeddings come from encoder {encoder_id}; model '{self.bundle.name}' was fitted on {ref.id}"
+            )
 
     def score_embeddings(
         self,
@@ -108,7 +114,9 @@ class Scorer:
             results += scored
         return results
 
-    def score_files(self, paths: list[str | Path], max_seconds: float = audio.DEFAULT_MAX_SECONDS) -> tuple[list[TakeResult], list[EmbedFailure]]:
+    def score_files(
+        self, paths: list[str | Path], max_seconds: float = audio.DEFAULT_MAX_SECONDS
+    ) -> tuple[list[TakeResult], list[EmbedFailure]]:
         """Files and folders; a file that can't be read is listed as a failure and the rest are scored."""
         results: list[TakeResult] = []
         failures: list[EmbedFailure] = []

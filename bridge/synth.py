@@ -32,7 +32,11 @@ DEFECT_KINDS = (
 )
 NORMAL_LABEL = "0"  # labels.csv: "0" for a clean loop, otherwise the defect kind (anything else than "0" = anomalous)
 
-_SCALES = {"minor_pentatonic": (0, 3, 5, 7, 10), "natural_minor": (0, 2, 3, 5, 7, 8, 10), "major": (0, 2, 4, 5, 7, 9, 11)}
+_SCALES = {
+    "minor_pentatonic": (0, 3, 5, 7, 10),
+    "natural_minor": (0, 2, 3, 5, 7, 8, 10),
+    "major": (0, 2, 4, 5, 7, 9, 11),
+}
 _STEPS_PER_BAR = 16
 
 
@@ -166,7 +170,7 @@ def make_loop(
         out = lfilter(*_cabinet(sr), np.tanh(6.0 * out / max(np.max(np.abs(out)), 1e-9)))
     y = out[:loop_n].copy()
     if wrap_tail:
-        y[: tail_n] += out[loop_n:][: loop_n]
+        y[:tail_n] += out[loop_n:][:loop_n]
     y *= 10 ** (peak_db / 20) / max(np.max(np.abs(y)), 1e-9)
     if channels == 2:
         y = _widen(y, rng)
@@ -241,14 +245,18 @@ def write_library(
         w = csv.writer(fh)
         w.writerow(["file", "label", "start_s", "duration_s", "instrument", "style", "bpm", "bars"])
         for f, label, d, lp in rows:
-            w.writerow([f, label, f"{d.start_s:.6f}", f"{d.duration_s:.6f}", lp.instrument, lp.style, f"{lp.bpm:.2f}", lp.bars])
+            w.writerow(
+                [f, label, f"{d.start_s:.6f}", f"{d.duration_s:.6f}", lp.instrument, lp.style, f"{lp.bpm:.2f}", lp.bars]
+            )
     return labels
 
 
 # ---- pattern and voices -------------------------------------------------------------------------
 
 
-def _pattern(rng: np.random.Generator, instrument: str, style: str, bars: int, step_s: float, rest_start: bool) -> list[Note]:
+def _pattern(
+    rng: np.random.Generator, instrument: str, style: str, bars: int, step_s: float, rest_start: bool
+) -> list[Note]:
     scale = _SCALES[str(rng.choice(list(_SCALES)))]
     root = int(rng.choice([28, 33, 31, 26, 29])) + (0 if instrument == "bass" else 24)  # E1 A1 G1 D1 F1 (+2 oct)
     density = {"finger": 0.45, "slap": 0.55, "clean": 0.5, "palm_muted": 0.75, "distorted": 0.4}[style]
@@ -412,7 +420,9 @@ def _wrong_note(x, sr, rng):
     src_n = int(n * ratio)
     i = _pick(x, sr, rng, max(n, src_n))
     pos = np.arange(n) * ratio
-    shifted = np.stack([np.interp(pos, np.arange(src_n + 1), x[i : i + src_n + 1, c]) for c in range(x.shape[1])], axis=1)
+    shifted = np.stack(
+        [np.interp(pos, np.arange(src_n + 1), x[i : i + src_n + 1, c]) for c in range(x.shape[1])], axis=1
+    )
     fade = int(0.005 * sr)
     w = np.ones(n)
     w[:fade] = _ramp(fade)

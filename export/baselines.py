@@ -25,15 +25,23 @@ from .detector import HELD_OUT, OPSET, Detector, const, score_model
 class IForestDetector(Detector):
     kind = "iforest"
 
-    def __init__(self, n_estimators: int = 100, max_samples: str | int = "auto", seed: int = 0,
-                 quantile: float = DEFAULT_QUANTILE, basis: str = HELD_OUT) -> None:
+    def __init__(
+        self,
+        n_estimators: int = 100,
+        max_samples: str | int = "auto",
+        seed: int = 0,
+        quantile: float = DEFAULT_QUANTILE,
+        basis: str = HELD_OUT,
+    ) -> None:
         super().__init__(quantile, basis)
         self.n_estimators = n_estimators
         self.max_samples = max_samples
         self.seed = seed
 
     def _fit(self, X: np.ndarray) -> None:
-        self.model_ = IsolationForest(n_estimators=self.n_estimators, max_samples=self.max_samples, random_state=self.seed).fit(X)
+        self.model_ = IsolationForest(
+            n_estimators=self.n_estimators, max_samples=self.max_samples, random_state=self.seed
+        ).fit(X)
         self.metrics = {"n_estimators": self.n_estimators}
 
     def _score(self, X: np.ndarray) -> np.ndarray:
@@ -48,12 +56,16 @@ class IForestDetector(Detector):
         for node in g.node:
             node.input[:] = ["embedding" if i == old_input else i for i in node.input]
         g.input[0].name = "embedding"
-        g.initializer.extend([const("lb_offset", np.array(self.model_.offset_, np.float32)), const("lb_flat", np.array([-1], np.int64))])
-        g.node.extend([
-            helper.make_node("Add", ["scores", "lb_offset"], ["lb_shifted"]),
-            helper.make_node("Neg", ["lb_shifted"], ["lb_neg"]),
-            helper.make_node("Reshape", ["lb_neg", "lb_flat"], ["score"]),
-        ])
+        g.initializer.extend(
+            [const("lb_offset", np.array(self.model_.offset_, np.float32)), const("lb_flat", np.array([-1], np.int64))]
+        )
+        g.node.extend(
+            [
+                helper.make_node("Add", ["scores", "lb_offset"], ["lb_shifted"]),
+                helper.make_node("Neg", ["lb_shifted"], ["lb_neg"]),
+                helper.make_node("Reshape", ["lb_neg", "lb_flat"], ["score"]),
+            ]
+        )
         del g.output[:]
         g.output.append(helper.make_tensor_value_info("score", onnx.TensorProto.FLOAT, ["batch"]))
         return model
@@ -63,7 +75,9 @@ class PCADetector(Detector):
     kind = "pca"
     out_of_fold = True
 
-    def __init__(self, explained_variance: float = 0.95, quantile: float = DEFAULT_QUANTILE, basis: str = HELD_OUT) -> None:
+    def __init__(
+        self, explained_variance: float = 0.95, quantile: float = DEFAULT_QUANTILE, basis: str = HELD_OUT
+    ) -> None:
         super().__init__(quantile, basis)
         self.explained_variance = explained_variance
 
@@ -92,7 +106,10 @@ class PCADetector(Detector):
             helper.make_node("MatMul", ["centred", "projector"], ["residual"]),
             helper.make_node("ReduceSumSquare", ["residual"], ["score"], axes=[1], keepdims=0),
         ]
-        inits = [const("mean", self.mean_.astype(np.float32)), const("projector", self._residual_projector().astype(np.float32))]
+        inits = [
+            const("mean", self.mean_.astype(np.float32)),
+            const("projector", self._residual_projector().astype(np.float32)),
+        ]
         return score_model(nodes, inits, self.dim_, "PCA squared reconstruction error")
 
 

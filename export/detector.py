@@ -107,9 +107,16 @@ class Detector:
 
     def spec(self, name: str) -> HeadSpec:
         return HeadSpec(
-            name, self.kind, self.threshold_, self.quantile, self.training_scores_, threshold_basis=self.threshold_basis_,
-            training_size=self.n_training_, in_sample_scores=self.in_sample_scores_,
-            validation_scores=self.validation_scores_, metrics=self.metrics,
+            name,
+            self.kind,
+            self.threshold_,
+            self.quantile,
+            self.training_scores_,
+            threshold_basis=self.threshold_basis_,
+            training_size=self.n_training_,
+            in_sample_scores=self.in_sample_scores_,
+            validation_scores=self.validation_scores_,
+            metrics=self.metrics,
         )
 
     def _fit(self, X: np.ndarray) -> None:

@@ -174,8 +174,7 @@ def format_table(metrics: list[Metric]) -> str:
         lines += [""] + table("flagged", lambda m: None if m.detected is None else f"{m.detected:.0%}")
         normal = [by[s, ALL].false_flags if (s, ALL) in by else None for s in sources]
         lines.append(
-            f"{f'normal ({n_normal})':<{kw}}"
-            + "".join(f"{'—' if v is None else f'{v:.0%}':>{width}}" for v in normal)
+            f"{f'normal ({n_normal})':<{kw}}" + "".join(f"{'—' if v is None else f'{v:.0%}':>{width}}" for v in normal)
         )
     return "\n".join(lines)
 
@@ -200,8 +199,9 @@ def head_margin(scores: np.ndarray, threshold: float, training_scores: np.ndarra
     return (scores - threshold) / (spread if spread > 0 else 1.0)
 
 
-def score_labelled(bundle: Bundle, labels: Labels, head: str | None = None, max_seconds: float = 600.0,
-                   progress: bool = True) -> LabelledScores:
+def score_labelled(
+    bundle: Bundle, labels: Labels, head: str | None = None, max_seconds: float = 600.0, progress: bool = True
+) -> LabelledScores:
     """Every head, the technical checks and the combined decision on every labelled file.
 
     Heads see the bundle's own encoder's embeddings (cached); checks see the raw file with the bundle's
@@ -216,10 +216,13 @@ def score_labelled(bundle: Bundle, labels: Labels, head: str | None = None, max_
 
     head = head or bundle.primary
     if head not in bundle.heads:
-        raise LoopbridgeError(f"model '{bundle.name}' has no head '{head}' (it has: {', '.join(bundle.heads)})", "usage")
+        raise LoopbridgeError(
+            f"model '{bundle.name}' has no head '{head}' (it has: {', '.join(bundle.heads)})", "usage"
+        )
     encoder = Scorer(bundle).encoder
-    emb, skipped = embed_files(labels.files, encoder, progress=progress, max_seconds=max_seconds,
-                               cache=EmbeddingCache(encoder.id))
+    emb, skipped = embed_files(
+        labels.files, encoder, progress=progress, max_seconds=max_seconds, cache=EmbeddingCache(encoder.id)
+    )
     if not len(emb):
         raise LoopbridgeError(f"none of the {len(labels.files)} labelled files could be read", "no_files")
     where = {f: i for i, f in enumerate(labels.files)}

@@ -112,9 +112,7 @@ def fit_heads(X: np.ndarray, opts: FitOptions) -> dict[str, Detector]:
 def check_training(X: np.ndarray) -> np.ndarray:
     X = check_embeddings(X, what="training embeddings")
     if len(X) < MIN_TRAINING:
-        raise ModelError(
-            f"fit needs at least {MIN_TRAINING} loops to learn what normal sounds like; got {len(X)}"
-        )
+        raise ModelError(f"fit needs at least {MIN_TRAINING} loops to learn what normal sounds like; got {len(X)}")
     if len(X) < FEW_TRAINING:
         log.warning("warning: only %d loops; the model will be rough (a few dozen or more is better)", len(X))
     return X
@@ -139,11 +137,15 @@ def save_bundle(
     return write_bundle(dest, make_manifest(name, encoder, specs, primary, training, calibration), graphs, specs, force)
 
 
-def embed_library(dirs: list[str | Path], encoder: Encoder, progress: bool = True) -> tuple[Embeddings, list[EmbedFailure]]:
+def embed_library(
+    dirs: list[str | Path], encoder: Encoder, progress: bool = True
+) -> tuple[Embeddings, list[EmbedFailure]]:
     """Every audio file under `dirs`, embedded through the cache so a refit only embeds new or changed files."""
     files = audio.expand_paths(dirs)
     if not files:
-        raise LoopbridgeError(f"no audio files found in {', '.join(str(d) for d in dirs)} ({', '.join(audio.AUDIO_EXTENSIONS)})")
+        raise LoopbridgeError(
+            f"no audio files found in {', '.join(str(d) for d in dirs)} ({', '.join(audio.AUDIO_EXTENSIONS)})"
+        )
     return embed_files(files, encoder, progress=progress, cache=EmbeddingCache(encoder.id))
 
 

@@ -106,8 +106,14 @@ class DeepSVDDDetector(Detector):
     early-stopped without that fold, scores it.
     """
 
-    def __init__(self, residual: bool = True, config: SVDDConfig | None = None, quantile: float = DEFAULT_QUANTILE,
-                 progress: Progress | None = None, basis: str = HELD_OUT) -> None:
+    def __init__(
+        self,
+        residual: bool = True,
+        config: SVDDConfig | None = None,
+        quantile: float = DEFAULT_QUANTILE,
+        progress: Progress | None = None,
+        basis: str = HELD_OUT,
+    ) -> None:
         super().__init__(quantile, basis)
         self.residual = residual
         self.kind = "aewres" if residual else "ae"
@@ -147,7 +153,9 @@ class DeepSVDDDetector(Detector):
                 scores[fold] = _distance(net, c, X[fold])
         return scores, "out-of-fold"
 
-    def _train_phases(self, X: np.ndarray, val_idx: np.ndarray, label: str = "") -> tuple[Encoder, torch.Tensor, dict[str, list[float]]]:
+    def _train_phases(
+        self, X: np.ndarray, val_idx: np.ndarray, label: str = ""
+    ) -> tuple[Encoder, torch.Tensor, dict[str, list[float]]]:
         """Pre-train the autoencoder, then pull the encoder toward c; early stopping on the rows in `val_idx`.
         `label` goes after the phase name in progress reports."""
         cfg = self.config
@@ -163,13 +171,24 @@ class DeepSVDDDetector(Detector):
         ae = AutoEncoder(X.shape[1], cfg, self.residual)
         history: dict[str, list[float]] = {}
         if cfg.pretrain:
-            history["ae_train"], history["ae_val"] = _train(ae, lambda m, x: ((m(x) - x) ** 2).mean(), train, val, cfg, gen, f"pretrain{label}", self.progress)
+            history["ae_train"], history["ae_val"] = _train(
+                ae, lambda m, x: ((m(x) - x) ** 2).mean(), train, val, cfg, gen, f"pretrain{label}", self.progress
+            )
         net = ae.encoder.eval()
         with torch.no_grad():
             c = net(train)[0].mean(dim=0)
         c[(c.abs() < cfg.eps) & (c < 0)] = -cfg.eps
         c[(c.abs() < cfg.eps) & (c >= 0)] = cfg.eps
-        history["svdd_train"], history["svdd_val"] = _train(net, lambda m, x: ((m(x)[0] - c) ** 2).sum(dim=1).mean(), train, val, cfg, gen, f"svdd{label}", self.progress)
+        history["svdd_train"], history["svdd_val"] = _train(
+            net,
+            lambda m, x: ((m(x)[0] - c) ** 2).sum(dim=1).mean(),
+            train,
+            val,
+            cfg,
+            gen,
+            f"svdd{label}",
+            self.progress,
+        )
         return net.eval(), c, history
 
     def _score(self, X: np.ndarray) -> np.ndarray:
@@ -197,13 +216,18 @@ class DeepSVDDDetector(Detector):
                 helper.make_node("Elu", [f"n{i}"], [f"a{i}"], alpha=1.0),
             ]
             x = f"a{i}"
-        inits += [const("w_latent", self.net_.latent.weight.detach().T.numpy().astype(np.float32)), const("c", self.c_.numpy().astype(np.float32))]
+        inits += [
+            const("w_latent", self.net_.latent.weight.detach().T.numpy().astype(np.float32)),
+            const("c", self.c_.numpy().astype(np.float32)),
+        ]
         nodes += [
             helper.make_node("MatMul", [x, "w_latent"], ["latent"]),
             helper.make_node("Sub", ["latent", "c"], ["offset"]),
             helper.make_node("ReduceSumSquare", ["offset"], ["score"], axes=[1], keepdims=0),
         ]
-        return score_model(nodes, inits, self.dim_, f"Deep SVDD ({self.kind}): squared distance of the latent to the centre c")
+        return score_model(
+            nodes, inits, self.dim_, f"Deep SVDD ({self.kind}): squared distance of the latent to the centre c"
+        )
 
 
 def _distance(net: Encoder, c: torch.Tensor, X: np.ndarray) -> np.ndarray:

@@ -83,8 +83,15 @@ def pca_figure(latent: np.ndarray, flagged: np.ndarray, title: str = "", latent_
     ratio = np.pad(pca.explained_variance_ratio_, (0, 2 - n_comp))
     fig, ax = _figure()
     for mask, colour, label in ((~flagged, NORMAL_COLOUR, "normal"), (flagged, ANOMALOUS_COLOUR, "anomalous")):
-        ax.scatter(xy[mask, 0], xy[mask, 1], s=14, c=colour, alpha=0.75, label=f"{label} ({int(mask.sum())})",
-                   edgecolors="none")
+        ax.scatter(
+            xy[mask, 0],
+            xy[mask, 1],
+            s=14,
+            c=colour,
+            alpha=0.75,
+            label=f"{label} ({int(mask.sum())})",
+            edgecolors="none",
+        )
     ax.set_xlabel(f"PC1 ({ratio[0]:.1%} of {latent_name} variance)")
     ax.set_ylabel(f"PC2 ({ratio[1]:.1%} of {latent_name} variance)")
     ax.set_title(title or f"PCA of the {latent_name}")
@@ -99,8 +106,9 @@ def _shown_dims(latent: np.ndarray, limit: int) -> np.ndarray:
     return np.sort(np.argsort(latent.var(axis=0))[::-1][:limit])
 
 
-def density_figure(latent: np.ndarray, title: str = "", latent_name: str = "latent",
-                   max_dims: int = MAX_DENSITY_DIMS) -> Figure:
+def density_figure(
+    latent: np.ndarray, title: str = "", latent_name: str = "latent", max_dims: int = MAX_DENSITY_DIMS
+) -> Figure:
     """One Gaussian KDE per latent dimension, overlaid: collapsed or dead units show as spikes."""
     dims = _shown_dims(latent, max_dims)
     lo, hi = float(latent[:, dims].min()), float(latent[:, dims].max())
@@ -116,16 +124,20 @@ def density_figure(latent: np.ndarray, title: str = "", latent_name: str = "late
         ax.plot(grid, gaussian_kde(x)(grid), color=colour, lw=0.9, alpha=0.8)
     ax.set_xlabel(f"{latent_name} value")
     ax.set_ylabel("density")
-    what = f"{len(dims)} of {latent.shape[1]} dims (most variance)" if len(dims) < latent.shape[1] \
+    what = (
+        f"{len(dims)} of {latent.shape[1]} dims (most variance)"
+        if len(dims) < latent.shape[1]
         else f"all {len(dims)} dims"
+    )
     ax.set_title(title or f"Per-dimension density, {what}")
     sm = plt.cm.ScalarMappable(cmap="viridis", norm=plt.Normalize(0, latent.shape[1] - 1))
     fig.colorbar(sm, ax=ax, label="dimension")
     return fig
 
 
-def heatmap_figure(latent: np.ndarray, scores: np.ndarray, threshold: float, title: str = "",
-                   latent_name: str = "latent") -> Figure:
+def heatmap_figure(
+    latent: np.ndarray, scores: np.ndarray, threshold: float, title: str = "", latent_name: str = "latent"
+) -> Figure:
     """Samples (sorted, most anomalous on top) × dimensions; the line marks the threshold."""
     order = np.argsort(scores)[::-1]
     z = latent[order]
@@ -143,14 +155,22 @@ def heatmap_figure(latent: np.ndarray, scores: np.ndarray, threshold: float, tit
     return fig
 
 
-def histogram_figure(train_scores: np.ndarray, validation_scores: np.ndarray | None, threshold: float,
-                     title: str = "", data_scores: np.ndarray | None = None, data_label: str = "data",
-                     validation_label: str = "validation") -> Figure:
+def histogram_figure(
+    train_scores: np.ndarray,
+    validation_scores: np.ndarray | None,
+    threshold: float,
+    title: str = "",
+    data_scores: np.ndarray | None = None,
+    data_label: str = "data",
+    validation_label: str = "validation",
+) -> Figure:
     """Training vs validation scores filled, the report's data as an outline, on shared bins; log counts,
     threshold dashed. A gap between training and validation is the in-sample bias a threshold must avoid."""
-    series = [(train_scores, "training (in-sample)", dict(alpha=0.5, color=NORMAL_COLOUR)),
-              (validation_scores, validation_label, dict(alpha=0.5, color="#ff7f0e")),
-              (data_scores, data_label, dict(histtype="step", color="black", lw=1.3))]
+    series = [
+        (train_scores, "training (in-sample)", dict(alpha=0.5, color=NORMAL_COLOUR)),
+        (validation_scores, validation_label, dict(alpha=0.5, color="#ff7f0e")),
+        (data_scores, data_label, dict(histtype="step", color="black", lw=1.3)),
+    ]
     series = [(np.asarray(s, dtype=float), label, style) for s, label, style in series if s is not None and len(s)]
     both = np.concatenate([s for s, _, _ in series])
     bins = np.histogram_bin_edges(both[np.isfinite(both)], bins=40)
@@ -201,13 +221,16 @@ def png_base64(fig: Figure, dpi: int = 96) -> str:
 def head_figures(view: HeadView, other_label: str) -> dict[str, Figure]:
     """The four per-head figures, keyed by a short name used in file names and alt text."""
     return {
-        "pca": pca_figure(view.latent, view.flagged, f"{view.name}: PCA of the {view.latent_name}",
-                          view.latent_name),
+        "pca": pca_figure(view.latent, view.flagged, f"{view.name}: PCA of the {view.latent_name}", view.latent_name),
         "density": density_figure(view.latent, latent_name=view.latent_name),
         "heatmap": heatmap_figure(view.latent, view.scores, view.threshold, latent_name=view.latent_name),
         "histogram": histogram_figure(
-            view.train_scores, view.validation_scores, view.threshold,
-            f"{view.name}: threshold from {view.threshold_basis} scores", view.scores, other_label,
+            view.train_scores,
+            view.validation_scores,
+            view.threshold,
+            f"{view.name}: threshold from {view.threshold_basis} scores",
+            view.scores,
+            other_label,
             VALIDATION_LABELS.get(view.threshold_basis, "validation"),
         ),
     }
@@ -222,8 +245,9 @@ td.file,th.file{text-align:left;font-family:monospace} td.flag{color:#d62728;fon
 """
 
 
-def render_html(title: str, meta: str, views: list[HeadView], files: list[str], primary: str,
-                other_label: str = "validation") -> str:
+def render_html(
+    title: str, meta: str, views: list[HeadView], files: list[str], primary: str, other_label: str = "validation"
+) -> str:
     """The whole page: summary box plot, the top-N table ranked by the primary head, then one section per head."""
     esc = html.escape
     by_name = {v.name: v for v in views}
@@ -244,8 +268,9 @@ def render_html(title: str, meta: str, views: list[HeadView], files: list[str], 
             f"{int(v.flagged.sum())} of {len(v.scores)} flagged)</small></h2><div class='figs'>"
         )
         for key, fig in head_figures(v, other_label).items():
-            parts.append(f"<img class='fig-{key}' alt='{esc(v.name)} {key}' "
-                         f"src='data:image/png;base64,{png_base64(fig)}'>")
+            parts.append(
+                f"<img class='fig-{key}' alt='{esc(v.name)} {key}' src='data:image/png;base64,{png_base64(fig)}'>"
+            )
         parts.append("</div>")
     parts.append("</body></html>")
     return "\n".join(parts)
@@ -260,13 +285,13 @@ def _top_table(views: list[HeadView], files: list[str], primary: HeadView) -> st
     head = "".join(f"<th>{esc(v.name)}</th>" for v in views)
     rows = []
     for rank, i in enumerate(order, start=1):
-        cells = "".join(
-            f"<td class='{'flag' if v.flagged[i] else ''}'>{v.scores[i]:.4g}</td>" for v in views
-        )
+        cells = "".join(f"<td class='{'flag' if v.flagged[i] else ''}'>{v.scores[i]:.4g}</td>" for v in views)
         rows.append(f"<tr><td>{rank}</td><td class='file'>{esc(files[i])}</td>{cells}</tr>")
     where = f" Paths are relative to {esc(folder)}." if folder else ""
-    return (f"<table class='top'><thead><tr><th>#</th><th class='file'>file</th>{head}</tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table><p class='meta'>Bold red: above that head's threshold.{where}</p>")
+    return (
+        f"<table class='top'><thead><tr><th>#</th><th class='file'>file</th>{head}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table><p class='meta'>Bold red: above that head's threshold.{where}</p>"
+    )
 
 
 def _common_folder(files: list[str]) -> str:
@@ -329,17 +354,19 @@ def head_views(bundle: Bundle, X: np.ndarray) -> list[HeadView]:
         latent = head_latents(bundle, head, X)
         spec = bundle.manifest["heads"][head]
         in_sample = bundle.in_sample_scores.get(head)
-        views.append(HeadView(
-            name=head,
-            kind=spec["kind"],
-            latent=np.asarray(X, np.float64) if latent is None else latent,
-            latent_name="embedding" if latent is None else LATENT,
-            scores=scores[head],
-            threshold=bundle.thresholds[head],
-            train_scores=bundle.training_scores[head] if in_sample is None else in_sample,
-            validation_scores=bundle.validation_scores.get(head),
-            threshold_basis=bundle.threshold_basis[head],
-        ))
+        views.append(
+            HeadView(
+                name=head,
+                kind=spec["kind"],
+                latent=np.asarray(X, np.float64) if latent is None else latent,
+                latent_name="embedding" if latent is None else LATENT,
+                scores=scores[head],
+                threshold=bundle.thresholds[head],
+                train_scores=bundle.training_scores[head] if in_sample is None else in_sample,
+                validation_scores=bundle.validation_scores.get(head),
+                threshold_basis=bundle.threshold_basis[head],
+            )
+        )
     return views
 
 
@@ -350,15 +377,18 @@ def bundle_report(bundle: Bundle, X: np.ndarray, files: list[str], data_label: s
     views = head_views(bundle, X)
     m = bundle.manifest
     enc = m["encoder"].get("preset") or "unknown encoder (plain .npy)"
-    meta = (f"model {bundle.name} (created {m.get('created', '?')}, loopbridge {m.get('loopbridge_version', '?')}); "
-            f"encoder {enc}, {bundle.dim}-d; {len(files)} files from {data_label}; primary head {bundle.primary}. "
-            f"Histograms compare each head's in-sample training scores, its held-out scores (the threshold's "
-            f"basis unless it says in-sample) and the scores of these files.")
+    meta = (
+        f"model {bundle.name} (created {m.get('created', '?')}, loopbridge {m.get('loopbridge_version', '?')}); "
+        f"encoder {enc}, {bundle.dim}-d; {len(files)} files from {data_label}; primary head {bundle.primary}. "
+        f"Histograms compare each head's in-sample training scores, its held-out scores (the threshold's "
+        f"basis unless it says in-sample) and the scores of these files."
+    )
     return render_html(f"loopbridge report: {bundle.name}", meta, views, files, bundle.primary, data_label)
 
 
-def bundle_embeddings(bundle: Bundle, data: list[str] | None, embeddings: Path | None,
-                      max_seconds: float = 600.0, progress: bool = True) -> tuple[Embeddings, str]:
+def bundle_embeddings(
+    bundle: Bundle, data: list[str] | None, embeddings: Path | None, max_seconds: float = 600.0, progress: bool = True
+) -> tuple[Embeddings, str]:
     """The rows to plot: audio embedded with the bundle's own encoder (through the cache), or saved embeddings.
 
     Returns them with a label saying where they came from; unreadable files are skipped with a warning.
@@ -377,8 +407,9 @@ def bundle_embeddings(bundle: Bundle, data: list[str] | None, embeddings: Path |
     if not files:
         raise LoopbridgeError(f"no audio files found in {', '.join(data or [])}", "no_files")
     encoder = scorer.encoder
-    emb, failures = embed_files(files, encoder, progress=progress, max_seconds=max_seconds,
-                                cache=EmbeddingCache(encoder.id))
+    emb, failures = embed_files(
+        files, encoder, progress=progress, max_seconds=max_seconds, cache=EmbeddingCache(encoder.id)
+    )
     for f in failures:
         log.warning("skipped %s", f.error.message)
     return emb, ", ".join(Path(d).resolve().name for d in data or [])

@@ -41,7 +41,9 @@ def tiny_svdd(seed: int = 0, epochs: int = 30, **kw):
 def tiny_fit_options(heads: tuple[str, ...] | None = None, **kw):
     from loopbridge.export.fit import HEADS, FitOptions
 
-    return FitOptions(**{"heads": heads or HEADS, "svdd": tiny_svdd(epochs=30), "iforest_estimators": 30, "progress": False, **kw})
+    return FitOptions(
+        **{"heads": heads or HEADS, "svdd": tiny_svdd(epochs=30), "iforest_estimators": 30, "progress": False, **kw}
+    )
 
 
 TINY_FIT_ARGS = ["--hidden", "32,16,8", "--epochs", "8", "--lr", "3e-3", "--iforest-trees", "30", "--no-progress"]
@@ -51,10 +53,7 @@ def write_loops(folder: Path, n: int, seed: int = 0) -> list[Path]:
     """Short clean synth loops (one bar, fast tempo) as 48 kHz WAV."""
     from loopbridge.synth import make_loop
 
-    return [
-        write_audio(folder / f"loop_{i:02d}.wav", make_loop(seed + i, bars=1, bpm=160.0).samples)
-        for i in range(n)
-    ]
+    return [write_audio(folder / f"loop_{i:02d}.wav", make_loop(seed + i, bars=1, bpm=160.0).samples) for i in range(n)]
 
 
 def write_noise(folder: Path, n: int, seed: int = 0) -> list[Path]:

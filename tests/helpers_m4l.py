@@ -23,21 +23,41 @@ def free_udp_port() -> int:
         return s.getsockname()[1]
 
 
-def run_device(server_port: int, reply_port: int, takes: list[tuple[str, Path]], work: Path,
-               score_track: bool = False, timeout_s: float = 60.0) -> dict[str, Any]:
+def run_device(
+    server_port: int,
+    reply_port: int,
+    takes: list[tuple[str, Path]],
+    work: Path,
+    score_track: bool = False,
+    timeout_s: float = 60.0,
+) -> dict[str, Any]:
     """Record each take into a clip of the stand-in Live set, let the device talk to the server, report the clips."""
     node = shutil.which("node")
     assert node, "node is not installed"
     scenario = work / "scenario.json"
-    scenario.write_text(json.dumps({
-        "takes": [{"name": name, "path": str(path)} for name, path in takes],
-        "score_track": score_track,
-        "timeout_s": timeout_s,
-    }))
+    scenario.write_text(
+        json.dumps(
+            {
+                "takes": [{"name": name, "path": str(path)} for name, path in takes],
+                "score_track": score_track,
+                "timeout_s": timeout_s,
+            }
+        )
+    )
     done = subprocess.run(
-        [node, str(HARNESS), "--server-port", str(server_port), "--reply-port", str(reply_port),
-         "--scenario", str(scenario)],
-        capture_output=True, text=True, timeout=timeout_s + 30,
+        [
+            node,
+            str(HARNESS),
+            "--server-port",
+            str(server_port),
+            "--reply-port",
+            str(reply_port),
+            "--scenario",
+            str(scenario),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s + 30,
     )
     assert done.stdout, done.stderr
     report = json.loads(done.stdout)

@@ -78,16 +78,38 @@ class Fitted:
     labels: Path
 
 
-def fit_small_model(root: Path, kinds: tuple[str, ...] = ("clipping", "dropout", "hiss"), heads: str = "aewres,ae,iforest,pca,knn,mahalanobis",
-                    n_clean: int = 16, n_per_defect: int = 4) -> Fitted:
+def fit_small_model(
+    root: Path,
+    kinds: tuple[str, ...] = ("clipping", "dropout", "hiss"),
+    heads: str = "aewres,ae,iforest,pca,knn,mahalanobis",
+    n_clean: int = 16,
+    n_per_defect: int = 4,
+) -> Fitted:
     """Fit through the CLI as a user would (mel-stats, few epochs, small layers), within LOOPBRIDGE_HOME."""
     from loopbridge.cli import main
     from loopbridge.synth import write_library
 
     write_library(root / "train", n_clean=30, n_per_defect=0, seed=1, bars=1)
     labels = write_library(root / "data", n_clean=n_clean, n_per_defect=n_per_defect, seed=2, kinds=kinds, bars=1)
-    rc = main(["fit", str(root / "train"), "--name", "small", "--encoder", "mel-stats", "--heads", heads,
-               "--epochs", "15", "--patience", "5", "--hidden", "32,16,8", "--no-progress"])
+    rc = main(
+        [
+            "fit",
+            str(root / "train"),
+            "--name",
+            "small",
+            "--encoder",
+            "mel-stats",
+            "--heads",
+            heads,
+            "--epochs",
+            "15",
+            "--patience",
+            "5",
+            "--hidden",
+            "32,16,8",
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     return Fitted("small", Path(os.environ["LOOPBRIDGE_HOME"]), root / "train", root / "data", labels)
 

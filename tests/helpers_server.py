@@ -27,7 +27,10 @@ FAST_HEADS = ("knn", "mahalanobis")
 def write_library(folder: Path, n: int = 16, seconds: float = 2.0) -> list[Path]:
     """Plucked tones across a few pitches and levels: a 'normal' the heads can learn in a second."""
     return [
-        write_audio(folder / f"loop_{i:02d}.wav", tone(seconds, freq=110.0 * (1 + (i % 4) / 4), amp=0.3 + 0.05 * (i % 3), seed=i))
+        write_audio(
+            folder / f"loop_{i:02d}.wav",
+            tone(seconds, freq=110.0 * (1 + (i % 4) / 4), amp=0.3 + 0.05 * (i % 3), seed=i),
+        )
         for i in range(n)
     ]
 
@@ -41,7 +44,9 @@ def fit_model(library: list[Path], dest: Path, name: str = "testmodel", heads: t
     encoder = Encoder.open("mel-stats")
     clips = [audio.load(p) for p in library]
     detectors = fit_heads(encoder.embed_clips(clips), FitOptions(heads=heads, progress=False))
-    calibration = checks.calibrate(c.native for c in clips)  # as `loopbridge fit` does: the library's own hiss is normal
+    calibration = checks.calibrate(
+        c.native for c in clips
+    )  # as `loopbridge fit` does: the library's own hiss is normal
     return save_bundle(dest, name, detectors, encoder_ref(encoder), {"files": len(library)}, calibration)
 
 
@@ -100,7 +105,9 @@ class OscPeer:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as raw:
             raw.sendto(data, self.server)
 
-    def receive(self, until: Callable[[list[tuple[str, list[Any]]]], bool], timeout: float = 30.0) -> list[tuple[str, list[Any]]]:
+    def receive(
+        self, until: Callable[[list[tuple[str, list[Any]]]], bool], timeout: float = 30.0
+    ) -> list[tuple[str, list[Any]]]:
         """Collect replies until `until(inbox)` holds; fails with what arrived if the timeout passes."""
         deadline = time.monotonic() + timeout
         while not until(self.inbox):

@@ -62,8 +62,14 @@ def test_manifest_records_what_the_runtime_and_report_need(detectors, saved):
     # thresholds from scores of loops each head was not fitted on, where it has them; the paper's in-sample
     # scores and the held-out ones are stored for the report's training/validation histograms
     bases = {h: spec["threshold_basis"] for h, spec in m["heads"].items()}
-    assert bases == {"aewres": "held-out", "ae": "held-out", "iforest": "in-sample", "pca": "out-of-fold",
-                     "knn": "leave-one-out", "mahalanobis": "out-of-fold"}
+    assert bases == {
+        "aewres": "held-out",
+        "ae": "held-out",
+        "iforest": "in-sample",
+        "pca": "out-of-fold",
+        "knn": "leave-one-out",
+        "mahalanobis": "out-of-fold",
+    }
     svdd = m["heads"]["aewres"]  # 120 loops: 24 held out from training
     assert svdd["threshold_scores"] == 24 == len(np.load(saved / svdd["validation_scores_file"]))
     assert len(np.load(saved / svdd["in_sample_scores_file"])) == 96

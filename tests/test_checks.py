@@ -135,7 +135,9 @@ def test_hum_is_reported_as_hum_not_as_a_loop_that_was_cut_off(tmp_path, sr, sub
         # the same loop really cut off mid-note is still truncated, with or without the hum
         cut, _ = with_defect(lp, "truncation", seed=seed)
         assert "truncation" in kinds(checks.run_checks(as_file(tmp_path, f"cut{seed}", cut, sr, subtype))), seed
-    cut_humming, _ = synth_inject(with_defect(loop(0, sr=sr, channels=channels), "truncation", seed=0)[0], "hum", seed=0, sr=sr)
+    cut_humming, _ = synth_inject(
+        with_defect(loop(0, sr=sr, channels=channels), "truncation", seed=0)[0], "hum", seed=0, sr=sr
+    )
     assert {"truncation", "noise"} <= kinds(checks.run_checks(as_file(tmp_path, "cut_hum", cut_humming, sr, subtype)))
 
 

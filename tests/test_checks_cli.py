@@ -62,7 +62,9 @@ def test_check_with_a_fitted_model_uses_its_calibration(tmp_path, lb_home, capsy
         write_audio(library / f"hot{i}.wav", np.clip(y / np.abs(y).max() * 1.12, -1, 1), 48_000, "PCM_24")
     take = library.parent / "take.wav"
     (library / "hot5.wav").rename(take)
-    assert main(["fit", str(library), "--name", "hot", "--encoder", "mel-stats", "--heads", "pca", "--no-progress"]) == 0
+    assert (
+        main(["fit", str(library), "--name", "hot", "--encoder", "mel-stats", "--heads", "pca", "--no-progress"]) == 0
+    )
     assert main(["check", str(take)]) == 1
     capsys.readouterr()
     assert main(["check", "--model", "hot", str(take)]) == 0

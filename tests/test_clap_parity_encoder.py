@@ -112,8 +112,14 @@ def test_runtime_encoder_embeds_files_like_laion(tmp_path, caplog: pytest.LogCap
 
 
 def int8_cosines(art, kernel: str, tmp_path) -> np.ndarray:
-    int8 = export_tower(art.tower, tmp_path / f"{kernel}.onnx", checkpoint_sha256="-", random_weights=True,
-                        int8=True, int8_kernel=kernel)
+    int8 = export_tower(
+        art.tower,
+        tmp_path / f"{kernel}.onnx",
+        checkpoint_sha256="-",
+        random_weights=True,
+        int8=True,
+        int8_kernel=kernel,
+    )
     meta = {p.key: p.value for p in onnx.load(str(int8), load_external_data=False).metadata_props}
     assert meta["loopbridge.quantization"] == f"int8-dynamic-{kernel}"
     assert int8.stat().st_size < 0.4 * art.onnx.stat().st_size
@@ -131,7 +137,9 @@ def test_int8_encoder_for_this_cpu_is_smaller_and_close_to_fp32(tmp_path) -> Non
     int8 = export_checkpoint(art.checkpoint, "clap-htsat-fused", tmp_path / "int8.onnx", int8=True)
     meta = {p.key: p.value for p in onnx.load(str(int8), load_external_data=False).metadata_props}
     kernel = default_int8_kernel()
-    assert meta["loopbridge.quantization"] == f"int8-dynamic-{kernel}" and meta["loopbridge.preset"] == "clap-htsat-fused"
+    assert (
+        meta["loopbridge.quantization"] == f"int8-dynamic-{kernel}" and meta["loopbridge.preset"] == "clap-htsat-fused"
+    )
     assert int8_cosines(art, kernel, tmp_path).min() >= 0.999
 
 

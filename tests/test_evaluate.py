@@ -52,7 +52,9 @@ def test_pauc_is_mcclish_standardised() -> None:
 
 def test_read_labels_resolves_relative_paths_and_kinds(tmp_path: Path) -> None:
     _touch(tmp_path, "a.wav", "b.wav", "sub/c.wav", "d.wav", "e.wav")
-    labels = read_labels(_csv(tmp_path / "labels.csv", "file,label\na.wav,0\nb.wav,1\nsub/c.wav,Clipping\nd.wav,normal\ne.wav,clean\n"))
+    labels = read_labels(
+        _csv(tmp_path / "labels.csv", "file,label\na.wav,0\nb.wav,1\nsub/c.wav,Clipping\nd.wav,normal\ne.wav,clean\n")
+    )
     assert labels.files[2] == str(tmp_path / "sub" / "c.wav")
     assert labels.kinds == [NORMAL, ANOMALOUS, "clipping", NORMAL, NORMAL]
     assert labels.y.tolist() == [0, 1, 1, 0, 0]

@@ -69,8 +69,9 @@ def test_combined_decision_is_head_or_checks(fitted: Fitted) -> None:
 
 
 @pytest.mark.slow
-def test_unreadable_labelled_file_is_skipped_and_named(fitted: Fitted, tmp_path: Path, capsys: pytest.CaptureFixture,
-                                                       caplog: pytest.LogCaptureFixture) -> None:
+def test_unreadable_labelled_file_is_skipped_and_named(
+    fitted: Fitted, tmp_path: Path, capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture
+) -> None:
     data = tmp_path / "data"
     shutil.copytree(fitted.data, data)
     (data / "hiss_000.wav").write_bytes(b"not audio at all")
@@ -88,8 +89,9 @@ def test_unreadable_labelled_file_is_skipped_and_named(fitted: Fitted, tmp_path:
         ("file,label\nclean_000.wav,0\nclean_001.wav,0\n", "needs at least one normal (0) and one anomalous"),
     ],
 )
-def test_bad_label_files_are_clear_errors(fitted: Fitted, tmp_path: Path, capsys: pytest.CaptureFixture,
-                                          csv: str, message: str) -> None:
+def test_bad_label_files_are_clear_errors(
+    fitted: Fitted, tmp_path: Path, capsys: pytest.CaptureFixture, csv: str, message: str
+) -> None:
     labels = fitted.data / f"bad_{abs(hash(csv))}.csv"
     labels.write_text(csv)
     try:

@@ -98,7 +98,16 @@ def test_score_table_and_csv(library, fitted, capsys):
     assert "flagged by model 'mylib'" in out
     code, out, _ = run_cli(capsys, "score", str(library / "takes"), "--model", "mylib", "--csv")
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert len(rows) == 7 and {"file", "duration_s", "score", "threshold", "flag", "flagged_by", "knn_score", "reasons"} <= set(rows[0])
+    assert len(rows) == 7 and {
+        "file",
+        "duration_s",
+        "score",
+        "threshold",
+        "flag",
+        "flagged_by",
+        "knn_score",
+        "reasons",
+    } <= set(rows[0])
     assert {r["flag"] for r in rows if "noise_" in r["file"]} == {"1"}
     assert all("hiss" in r["reasons"] for r in rows if "noise_" in r["file"])
 
@@ -110,7 +119,9 @@ def test_score_never_imports_torch(library, fitted):
         "assert rc == 0, rc; bad = [m for m in ('torch', 'sklearn', 'loopbridge.export') if m in sys.modules]; "
         "assert not bad, bad"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ.copy(), timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=os.environ.copy(), timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)[0]["file"].endswith(".wav")
 
@@ -118,7 +129,9 @@ def test_score_never_imports_torch(library, fitted):
 def test_refit_embeds_only_new_files(library, lb_home, capsys, monkeypatch, tmp_path):
     calls: list[int] = []
     original = Encoder.embed_inputs
-    monkeypatch.setattr(Encoder, "embed_inputs", lambda self, inputs: calls.append(len(inputs["mel_fusion"])) or original(self, inputs))
+    monkeypatch.setattr(
+        Encoder, "embed_inputs", lambda self, inputs: calls.append(len(inputs["mel_fusion"])) or original(self, inputs)
+    )
     lib = tmp_path / "lib"
     write_loops(lib, 6)
     args = ["fit", str(lib), "--name", "c", "--encoder", "mel-stats", "--heads", "pca,knn", "--no-progress"]
@@ -132,7 +145,9 @@ def test_refit_embeds_only_new_files(library, lb_home, capsys, monkeypatch, tmp_
 def test_fit_and_score_from_saved_embeddings(library, lb_home, capsys, tmp_path):
     npz = tmp_path / "lib.npz"
     assert main(["embed", str(library / "loops"), "--out", str(npz), "--encoder", "mel-stats"]) == 0
-    code, out, err = run_cli(capsys, "fit", "--embeddings", str(npz), "--name", "fromnpz", "--heads", "knn,pca", "--no-progress")
+    code, out, err = run_cli(
+        capsys, "fit", "--embeddings", str(npz), "--name", "fromnpz", "--heads", "knn,pca", "--no-progress"
+    )
     assert code == 0, err
     bundle = Bundle.load("fromnpz")
     assert bundle.encoder.preset == "mel-stats" and bundle.primary == "knn"  # aewres not trained: first head
@@ -146,7 +161,9 @@ def test_fit_and_score_from_saved_embeddings(library, lb_home, capsys, tmp_path)
 def test_plain_npy_model_scores_embeddings_but_refuses_audio(library, lb_home, capsys, caplog, tmp_path):
     npy = tmp_path / "x.npy"
     np.save(npy, normal_embeddings(40))
-    code, _, err = run_cli(capsys, "fit", "--embeddings", str(npy), "--name", "plain", "--heads", "mahalanobis", "--no-progress")
+    code, _, err = run_cli(
+        capsys, "fit", "--embeddings", str(npy), "--name", "plain", "--heads", "mahalanobis", "--no-progress"
+    )
     assert code == 0 and "only score embeddings" in caplog.text
     assert run_cli(capsys, "score", "--embeddings", str(npy), "--model", "plain")[0] == 0
     code, _, err = run_cli(capsys, "score", str(library / "takes"), "--model", "plain")
@@ -157,14 +174,18 @@ def test_scorer_refuses_an_encoder_the_model_was_not_fitted_with(lb_home):
     X = normal_embeddings(30)
     dets = fit_heads(X, tiny_fit_options(heads=("pca",)))
     mel = Encoder.open("mel-stats")
-    clap = save_bundle(lb_home / "clap", "clap", dets, EncoderRef("clap-htsat-fused", None, "clap-htsat-fused:0123", X.shape[1]), {})
+    clap = save_bundle(
+        lb_home / "clap", "clap", dets, EncoderRef("clap-htsat-fused", None, "clap-htsat-fused:0123", X.shape[1]), {}
+    )
     with pytest.raises(ModelError, match="fitted with encoder 'clap-htsat-fused', not 'mel-stats'"):
         Scorer(clap, encoder=mel)
     wrong_dim = save_bundle(lb_home / "dim", "dim", dets, EncoderRef("mel-stats", None, mel.id, X.shape[1]), {})
     with pytest.raises(ModelError, match=f"expects {X.shape[1]}-dimensional embeddings"):
         Scorer(wrong_dim, encoder=mel)
     dets_full = fit_heads(normal_embeddings(30, dim=mel.dim), tiny_fit_options(heads=("pca",)))
-    other_file = save_bundle(lb_home / "hash", "hash", dets_full, EncoderRef("mel-stats", None, "mel-stats:ffff", mel.dim), {})
+    other_file = save_bundle(
+        lb_home / "hash", "hash", dets_full, EncoderRef("mel-stats", None, "mel-stats:ffff", mel.dim), {}
+    )
     with pytest.raises(ModelError, match="different 'mel-stats' encoder file"):
         Scorer(other_file, encoder=mel)
     scorer = Scorer(other_file)
@@ -177,7 +198,11 @@ def test_scorer_refuses_an_encoder_the_model_was_not_fitted_with(lb_home):
     [
         ("empty", ["fit", "{d}", "--name", "x", "--encoder", "mel-stats"], "no audio files found"),
         ("single", ["fit", "{d}", "--name", "x", "--encoder", "mel-stats"], "at least 3 loops"),
-        ("unreadable", ["fit", "{d}", "--name", "x", "--encoder", "mel-stats"], "none of the 2 audio file(s) could be read"),
+        (
+            "unreadable",
+            ["fit", "{d}", "--name", "x", "--encoder", "mel-stats"],
+            "none of the 2 audio file(s) could be read",
+        ),
         ("nan", ["fit", "--embeddings", "{d}/e.npy", "--name", "x"], "NaN"),
         ("dim", ["score", "--embeddings", "{d}/e.npy", "--model", "m"], "dimension 5, the model expects 16"),
         ("none", ["score", "--model", "m"], "give either FILE_OR_DIR"),
@@ -186,7 +211,11 @@ def test_scorer_refuses_an_encoder_the_model_was_not_fitted_with(lb_home):
         ("none", ["fit", "{d}", "--name", "x", "--heads", "svm"], "unknown head(s) svm"),
         ("none", ["fit", "{d}", "--name", "x", "--quantile", "95"], "--quantile must be between 0 and 1"),
         ("none", ["fit", "{d}", "--name", "x", "--hidden", "64,x"], "--hidden must be comma-separated integers"),
-        ("none", ["fit", "{d}", "--name", "x", "--heads", "knn,pca", "--primary", "aewres"], "--primary aewres is not among --heads"),
+        (
+            "none",
+            ["fit", "{d}", "--name", "x", "--heads", "knn,pca", "--primary", "aewres"],
+            "--primary aewres is not among --heads",
+        ),
     ],
 )
 def test_bad_inputs_give_a_clear_error_not_a_traceback(setup, argv, message, lb_home, tmp_path, capsys):
@@ -203,7 +232,13 @@ def test_bad_inputs_give_a_clear_error_not_a_traceback(setup, argv, message, lb_
         np.save(d / "e.npy", X)
     if setup == "dim":
         np.save(d / "e.npy", np.ones((3, 5), np.float32))
-        save_bundle(lb_home / "data" / "models" / "m", "m", fit_heads(normal_embeddings(20), tiny_fit_options(heads=("knn",))), EncoderRef(None, None, None, 16), {})
+        save_bundle(
+            lb_home / "data" / "models" / "m",
+            "m",
+            fit_heads(normal_embeddings(20), tiny_fit_options(heads=("knn",))),
+            EncoderRef(None, None, None, 16),
+            {},
+        )
     code, out, err = run_cli(capsys, *(a.format(d=d) for a in argv))
     assert code == 2
     assert message in err and "Traceback" not in err
@@ -214,7 +249,9 @@ def test_unreadable_files_are_skipped_and_listed(library, lb_home, capsys, caplo
     write_loops(lib, 5)
     (lib / "broken.wav").write_bytes(b"RIFF junk")
     (lib / "empty.flac").write_bytes(b"")
-    code, out, err = run_cli(capsys, "fit", str(lib), "--name", "s", "--encoder", "mel-stats", "--heads", "pca", "--no-progress")
+    code, out, err = run_cli(
+        capsys, "fit", str(lib), "--name", "s", "--encoder", "mel-stats", "--heads", "pca", "--no-progress"
+    )
     assert code == 0
     assert "skipped" in caplog.text and "broken.wav" in caplog.text and "empty.flac" in caplog.text
     m = Bundle.load("s").manifest["training"]
@@ -226,7 +263,9 @@ def test_unreadable_files_are_skipped_and_listed(library, lb_home, capsys, caplo
 
 def test_fit_refuses_to_overwrite_without_force(library, fitted, capsys):
     before = (fitted / "manifest.json").read_text()
-    code, _, err = run_cli(capsys, "fit", str(library / "loops"), "--name", "mylib", "--encoder", "mel-stats", "--heads", "pca")
+    code, _, err = run_cli(
+        capsys, "fit", str(library / "loops"), "--name", "mylib", "--encoder", "mel-stats", "--heads", "pca"
+    )
     assert code == 2 and "already exists; use --force" in err
     assert (fitted / "manifest.json").read_text() == before
 
@@ -235,7 +274,18 @@ def test_seed_option_reproduces_a_fit(lb_home, capsys, tmp_path):
     npy = tmp_path / "x.npy"
     np.save(npy, normal_embeddings(40))
     for name, seed in (("a", "3"), ("b", "3"), ("c", "4")):
-        args = ["fit", "--embeddings", str(npy), "--name", name, "--heads", "aewres,iforest", "--seed", seed, *TINY_FIT_ARGS]
+        args = [
+            "fit",
+            "--embeddings",
+            str(npy),
+            "--name",
+            name,
+            "--heads",
+            "aewres,iforest",
+            "--seed",
+            seed,
+            *TINY_FIT_ARGS,
+        ]
         assert main(args) == 0
     scores = {n: Bundle.load(n).scores(normal_embeddings(10, seed=5)) for n in "abc"}
     for head in ("aewres", "iforest"):
@@ -247,7 +297,12 @@ def test_threshold_basis_option_reproduces_the_papers_in_sample_thresholds(lb_ho
     npy = tmp_path / "x.npy"
     np.save(npy, normal_embeddings(40))
     for name, paper_args in (("held", []), ("paper", ["--threshold-basis", "in-sample", "--primary", "aewres"])):
-        assert main(["fit", "--embeddings", str(npy), "--name", name, "--heads", "aewres,knn", *paper_args, *TINY_FIT_ARGS]) == 0
+        assert (
+            main(
+                ["fit", "--embeddings", str(npy), "--name", name, "--heads", "aewres,knn", *paper_args, *TINY_FIT_ARGS]
+            )
+            == 0
+        )
     out = capsys.readouterr().out
     assert "q0.95 of 40 out-of-fold scores" in out and "q0.95 of 32 in-sample scores" in out  # aewres: 8 held out
     held, paper = Bundle.load("held"), Bundle.load("paper")

@@ -124,8 +124,14 @@ def test_knn_training_scores_leave_each_row_out(fitted):
 
 def test_each_head_records_its_threshold_basis(fitted):
     bases = {h: det.threshold_basis_ for h, det in fitted.items()}
-    assert bases == {"aewres": "held-out", "ae": "held-out", "iforest": "in-sample", "pca": "out-of-fold",
-                     "knn": "leave-one-out", "mahalanobis": "out-of-fold"}
+    assert bases == {
+        "aewres": "held-out",
+        "ae": "held-out",
+        "iforest": "in-sample",
+        "pca": "out-of-fold",
+        "knn": "leave-one-out",
+        "mahalanobis": "out-of-fold",
+    }
     svdd = fitted["aewres"]  # 160 loops: 32 held out for early stopping, 128 trained on
     assert len(svdd.training_scores_) == 32 == svdd.metrics["validation_size"] and len(svdd.in_sample_scores_) == 128
     np.testing.assert_array_equal(svdd.training_scores_, svdd.validation_scores_)
@@ -142,7 +148,9 @@ def test_svdd_held_out_threshold_flags_about_five_percent_of_new_normals(head):
     held = make_detector(head, tiny_fit_options(svdd=config, seed=3)).fit(train)
     paper = make_detector(head, tiny_fit_options(svdd=config, seed=3, threshold_basis="in-sample")).fit(train)
     assert held.threshold_basis_ == "held-out" and len(held.training_scores_) == 60
-    assert paper.threshold_basis_ == "in-sample" and paper.threshold_ == pytest.approx(np.quantile(paper.in_sample_scores_, 0.95))
+    assert paper.threshold_basis_ == "in-sample" and paper.threshold_ == pytest.approx(
+        np.quantile(paper.in_sample_scores_, 0.95)
+    )
     np.testing.assert_array_equal(held.score_samples(fresh), paper.score_samples(fresh))  # same network, other basis
     held_rate, paper_rate = held.predict(fresh).mean(), paper.predict(fresh).mean()
     assert 0.01 <= held_rate <= 0.12

@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("device")
-    done = subprocess.run([sys.executable, "-m", "loopbridge.m4l", "build", "--out", str(out)],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "loopbridge.m4l", "build", "--out", str(out)], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     return out
 
@@ -120,8 +121,17 @@ def test_every_script_outlet_and_display_is_wired(patcher: dict) -> None:
     wired = {outlet for src, outlet, _, _ in cords(patcher) if src == "obj-js"}
     assert wired == set(range(7))
     ui = [b["box"] for b in patcher["patcher"]["boxes"] if b["box"].get("presentation")]
-    assert {"obj-connection", "obj-result", "obj-reasons", "obj-status", "obj-scoretrack", "obj-models",
-            "obj-sensitivity", "obj-outport", "obj-inport"} <= {b["id"] for b in ui}
+    assert {
+        "obj-connection",
+        "obj-result",
+        "obj-reasons",
+        "obj-status",
+        "obj-scoretrack",
+        "obj-models",
+        "obj-sensitivity",
+        "obj-outport",
+        "obj-inport",
+    } <= {b["id"] for b in ui}
     for box in ui:
         x, y, w, h = box["presentation_rect"]
         assert 0 <= x and x + w <= patcher["patcher"]["devicewidth"] and 0 <= y and y + h <= 169, box["id"]
@@ -160,8 +170,12 @@ def downstream_texts(patcher: dict, start: str) -> set[str]:
 
 def test_presentation_view_renders_from_the_patcher(tmp_path: Path) -> None:
     out = tmp_path / "view.png"
-    done = subprocess.run([sys.executable, str(ROOT / "max_for_live" / "tools" / "render_view.py"), "--out", str(out)],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "max_for_live" / "tools" / "render_view.py"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     header = out.read_bytes()[:24]
     assert header[:8] == b"\x89PNG\r\n\x1a\n"

@@ -64,8 +64,10 @@ class StandInServer:
         clipped = np.flatnonzero(np.abs(y) >= 0.999)
         share = 100.0 * clipped.size / y.size
         if share > 0.5:
-            out.send_message("/loopbridge/reason", [rid, "clipping", 0.9, float(clipped[0] / sr), 0.01,
-                                                    f"clipped {clipped.size} samples"])
+            out.send_message(
+                "/loopbridge/reason",
+                [rid, "clipping", 0.9, float(clipped[0] / sr), 0.01, f"clipped {clipped.size} samples"],
+            )
         out.send_message("/loopbridge/result", [rid, path, "standin", share, 0.5, int(share > 0.5), 1.0])
         return share > 0.5
 
@@ -118,9 +120,21 @@ def real_server(tmp_path_factory: pytest.TempPathFactory):
         fit_model(write_library(root / "library", n=12), home / "data" / "models" / "loops", "loops")
     port = free_udp_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "loopbridge", "serve", "--port", str(port), "--reply-port", str(free_udp_port()),
-         "--model", "loops"],
-        env={**os.environ, "LOOPBRIDGE_HOME": str(home)}, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "loopbridge",
+            "serve",
+            "--port",
+            str(port),
+            "--reply-port",
+            str(free_udp_port()),
+            "--model",
+            "loops",
+        ],
+        env={**os.environ, "LOOPBRIDGE_HOME": str(home)},
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         for line in server.stderr:  # it logs one line per model, then where it listens

@@ -16,9 +16,13 @@ def _numpy_reference(view: np.ndarray, valid: int) -> np.ndarray:
     power = 10 ** (2 * x)
     centroid = (power * (np.arange(F.N_MELS) / F.N_MELS)).sum(1) / (power.sum(1) + 1e-12)
     return np.concatenate(
-        [x.mean(0), x.std(0), *pct,
-         [level.mean(), level.std(), level.max(), level.max() - level.mean()],
-         [flux.mean(), flux.std(), flux.max(), onset, centroid.mean(), centroid.std()]]  # fmt: skip
+        [
+            x.mean(0),
+            x.std(0),
+            *pct,
+            [level.mean(), level.std(), level.max(), level.max() - level.mean()],
+            [flux.mean(), flux.std(), flux.max(), onset, centroid.mean(), centroid.std()],
+        ]  # fmt: skip
     )
 
 
@@ -39,9 +43,17 @@ def test_graph_matches_numpy_and_masks_padding() -> None:
 def test_repeat_padding_does_not_change_the_summary_much() -> None:
     """A 2 s loop and the same loop played 4 times describe the same music."""
     rng = np.random.default_rng(1)
-    loop = (np.sin(np.linspace(0, 2000, 96_000)) * np.exp(-np.linspace(0, 8, 96_000)) + 0.01 * rng.standard_normal(96_000)).astype(np.float32)
+    loop = (
+        np.sin(np.linspace(0, 2000, 96_000)) * np.exp(-np.linspace(0, 8, 96_000)) + 0.01 * rng.standard_normal(96_000)
+    ).astype(np.float32)
     session = ort.InferenceSession(mel_stats.build_model().SerializeToString(), providers=["CPUExecutionProvider"])
     feed = F.batch([F.fusion_input(loop), F.fusion_input(np.tile(loop, 4))])
     a, b = session.run(None, {"mel_fusion": feed["mel_fusion"], "valid_frames": feed["valid_frames"]})[0]
-    other = session.run(None, {k: F.batch([F.fusion_input(rng.standard_normal(96_000).astype(np.float32))])[k] for k in ("mel_fusion", "valid_frames")})[0][0]
+    other = session.run(
+        None,
+        {
+            k: F.batch([F.fusion_input(rng.standard_normal(96_000).astype(np.float32))])[k]
+            for k in ("mel_fusion", "valid_frames")
+        },
+    )[0][0]
     assert np.linalg.norm(a - b) < 0.2 * np.linalg.norm(a - other)

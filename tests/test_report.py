@@ -23,8 +23,9 @@ def fitted(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyP
 
 
 @pytest.mark.slow
-def test_report_page_has_every_figure_per_head_and_top_files(fitted: Fitted, tmp_path: Path,
-                                                             capsys: pytest.CaptureFixture) -> None:
+def test_report_page_has_every_figure_per_head_and_top_files(
+    fitted: Fitted, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     out = tmp_path / "rep"
     assert main(["report", "--model", fitted.model, "--data", str(fitted.data), "--out", str(out)]) == 0
     assert "→" in capsys.readouterr().out
@@ -56,8 +57,13 @@ def test_svdd_latents_come_from_the_onnx_head(fitted: Fitted) -> None:
     # the histograms get in-sample and held-out training scores, and say which one the threshold comes from
     # (30 training loops: the SVDD validation split is too small, so every loop is scored out of fold)
     assert {h: v.threshold_basis for h, v in views.items()} == {
-        "aewres": "out-of-fold", "ae": "out-of-fold", "iforest": "in-sample", "pca": "out-of-fold",
-        "knn": "leave-one-out", "mahalanobis": "out-of-fold"}
+        "aewres": "out-of-fold",
+        "ae": "out-of-fold",
+        "iforest": "in-sample",
+        "pca": "out-of-fold",
+        "knn": "leave-one-out",
+        "mahalanobis": "out-of-fold",
+    }
     assert len(views["aewres"].validation_scores) == 30 and len(views["aewres"].train_scores) == 24
     np.testing.assert_array_equal(views["aewres"].validation_scores, bundle.training_scores["aewres"])
     assert views["iforest"].validation_scores is None and len(views["iforest"].train_scores) == 30
@@ -76,8 +82,9 @@ def test_saved_embeddings_give_the_same_rows_as_audio(fitted: Fitted, tmp_path: 
 
 
 @pytest.mark.slow
-def test_report_refuses_existing_page_and_bad_input(fitted: Fitted, tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture) -> None:
+def test_report_refuses_existing_page_and_bad_input(
+    fitted: Fitted, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     out = tmp_path / "rep"
     out.mkdir()
     (out / "index.html").write_text("my own page")

@@ -37,11 +37,18 @@ def test_pca_axes_name_explained_variance(view: report.HeadView) -> None:
 
 
 def test_histogram_overlays_training_validation_and_data_with_log_counts_and_dashed_threshold(
-        view: report.HeadView) -> None:
+    view: report.HeadView,
+) -> None:
     rng = np.random.default_rng(1)
     validation = np.sort((rng.normal(size=(50, 8)) ** 2).sum(axis=1) * 6)  # held out: higher than in-sample
-    fig = report.histogram_figure(view.train_scores, validation, view.threshold, data_scores=view.scores,
-                                  data_label="evaluated", validation_label="validation (held out)")
+    fig = report.histogram_figure(
+        view.train_scores,
+        validation,
+        view.threshold,
+        data_scores=view.scores,
+        data_label="evaluated",
+        validation_label="validation (held out)",
+    )
     ax = fig.axes[0]
     assert ax.get_yscale() == "log"
     (line,) = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
@@ -100,13 +107,17 @@ def test_boxplot_puts_heads_on_one_threshold_scale() -> None:
 
 
 def test_page_embeds_every_figure_and_the_top_table(tmp_path: Path, view: report.HeadView) -> None:
-    other = report.HeadView("knn", "knn", view.latent[:, :4], "embedding", view.scores[::-1].copy(), 50.0, view.train_scores)
+    other = report.HeadView(
+        "knn", "knn", view.latent[:, :4], "embedding", view.scores[::-1].copy(), 50.0, view.train_scores
+    )
     files = [f"loops/take_{i:02d}.wav" for i in range(60)]
     page = report.render_html("Report", "meta", [view, other], files, primary="aewres")
     out = report.write_report(tmp_path / "rep", page)
     parsed = parse_report(out.read_text())
-    assert parsed.images_per_head == {"aewres": ["pca", "density", "heatmap", "histogram"],
-                                      "knn": ["pca", "density", "heatmap", "histogram"]}
+    assert parsed.images_per_head == {
+        "aewres": ["pca", "density", "heatmap", "histogram"],
+        "knn": ["pca", "density", "heatmap", "histogram"],
+    }
     assert parsed.summary_images == 1
     assert all(src.startswith("data:image/png;base64,iVBOR") for src in parsed.sources)
     assert len(parsed.top_rows) == 20

@@ -128,7 +128,10 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[tuple, str | None]]:
         "too long": (("/loopbridge/score", 1, str(tmp / "long.wav")), "too_long"),
         "outside allow-root": (("/loopbridge/score", 1, str(outside)), protocol.OUTSIDE_ROOT),
         "symlink out of root": (("/loopbridge/score", 1, str(tmp / "root" / "link.wav")), protocol.OUTSIDE_ROOT),
-        "dot-dot out of root": (("/loopbridge/score", 1, str(tmp / "root" / ".." / ".." / outside.parent.name / "x.wav")), protocol.OUTSIDE_ROOT),
+        "dot-dot out of root": (
+            ("/loopbridge/score", 1, str(tmp / "root" / ".." / ".." / outside.parent.name / "x.wav")),
+            protocol.OUTSIDE_ROOT,
+        ),
         "relative path": (("/loopbridge/score", 1, "take.wav"), protocol.BAD_ARGUMENT),
         "path is a number": (("/loopbridge/score", 1, 42.5), protocol.BAD_ARGUMENT),
         "id is a fraction": (("/loopbridge/score", 1.5, str(tmp / "long.wav")), protocol.BAD_ARGUMENT),
@@ -147,11 +150,30 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[tuple, str | None]]:
 
 @pytest.mark.parametrize(
     "case",
-    ["missing path", "directory", "not audio", "zero length", "NaN samples", "too long", "outside allow-root",
-     "symlink out of root", "dot-dot out of root", "relative path", "path is a number", "id is a fraction",
-     "missing arguments", "missing path", "too many arguments", "unknown model", "bad reply port",
-     "unknown address with id", "unknown address without id", "garbage datagram", "malformed OSC",
-     "wildcard address"],
+    [
+        "missing path",
+        "directory",
+        "not audio",
+        "zero length",
+        "NaN samples",
+        "too long",
+        "outside allow-root",
+        "symlink out of root",
+        "dot-dot out of root",
+        "relative path",
+        "path is a number",
+        "id is a fraction",
+        "missing arguments",
+        "missing path",
+        "too many arguments",
+        "unknown model",
+        "bad reply port",
+        "unknown address with id",
+        "unknown address without id",
+        "garbage datagram",
+        "malformed OSC",
+        "wildcard address",
+    ],
 )
 def test_bad_input_gets_a_clear_error_and_the_next_request_succeeds(serve, tmp_path, case, caplog):
     data = tmp_path / "data"
@@ -198,8 +220,10 @@ def test_reasons_from_the_checks_arrive_most_severe_first_before_the_result(serv
 def test_reasons_arrive_in_order_before_the_result_with_an_injected_scorer(serve, model_files, tmp_path):
     """Dependency injection: a real Scorer whose results gain two findings, as the checks will add them."""
     real = make_scorer(model_files)
-    findings = [Finding("clipping", 0.9, 2.31, 0.01, "clipped 34 samples around 2.31 s"),
-                Finding("dc_offset", 0.4, 0.0, 2.0, "DC offset of 3 %")]
+    findings = [
+        Finding("clipping", 0.9, 2.31, 0.01, "clipped 34 samples around 2.31 s"),
+        Finding("dc_offset", 0.4, 0.0, 2.0, "DC offset of 3 %"),
+    ]
 
     class WithReasons:
         bundle = real.bundle
@@ -252,7 +276,7 @@ def test_take_still_being_written_is_scored_when_complete(serve, tmp_path):
 
 def test_take_that_keeps_growing_past_the_wait_is_incomplete(serve, tmp_path):
     server, client = serve(wait_s=0.5)
-    data = (tmp_path / "src.wav")
+    data = tmp_path / "src.wav"
     write_audio(data, tone(6.0))
     writer = _grow(tmp_path / "endless.wav", data.read_bytes(), pieces=40, every_s=0.05)
     client.send("/loopbridge/score", 1, str(tmp_path / "endless.wav"))

@@ -12,8 +12,10 @@ import pytest
 from conftest import tone, write_audio
 from helpers_server import free_udp_port, lines_of, model_files, start_process, stop_process, wait_for_line  # noqa: F401
 
-pytestmark = pytest.mark.skipif(not shutil.which("oscsend") or not shutil.which("oscdump"),
-                                reason="liblo-tools (oscsend, oscdump) not installed; scripts/test installs them")
+pytestmark = pytest.mark.skipif(
+    not shutil.which("oscsend") or not shutil.which("oscdump"),
+    reason="liblo-tools (oscsend, oscdump) not installed; scripts/test installs them",
+)
 
 
 def test_serve_answers_oscsend_and_oscdump_hears_the_result(model_files, tmp_path):
@@ -24,8 +26,21 @@ def test_serve_answers_oscsend_and_oscdump_hears_the_result(model_files, tmp_pat
     os.utime(take, (old, old))
     dump_port = free_udp_port()
     dump = start_process(["oscdump", "-L", str(dump_port)], env)
-    server = start_process([sys.executable, "-m", "loopbridge", "serve", "--port", "0", "--model", "testmodel",
-                     "--reply-port", str(dump_port)], env)
+    server = start_process(
+        [
+            sys.executable,
+            "-m",
+            "loopbridge",
+            "serve",
+            "--port",
+            "0",
+            "--model",
+            "testmodel",
+            "--reply-port",
+            str(dump_port),
+        ],
+        env,
+    )
     try:
         log: list[str] = []
         err = lines_of(server.stderr)
@@ -35,11 +50,17 @@ def test_serve_answers_oscsend_and_oscdump_hears_the_result(model_files, tmp_pat
         seen: list[str] = []
         subprocess.run(["oscsend", "localhost", str(port), "/loopbridge/ping"], check=True, timeout=10)
         wait_for_line(out, r'/loopbridge/pong iss 1 "[^"]+" "\w+ExecutionProvider"', 30, seen)
-        subprocess.run(["oscsend", "localhost", str(port), "/loopbridge/score", "is", "7", str(take)], check=True, timeout=10)
+        subprocess.run(
+            ["oscsend", "localhost", str(port), "/loopbridge/score", "is", "7", str(take)], check=True, timeout=10
+        )
         m = wait_for_line(out, r'/loopbridge/result issffif 7 "([^"]+)" "testmodel" (\S+) (\S+) ([01]) (\S+)', 30, seen)
         assert m.group(1) == str(take) and m.group(4) == "0" and float(m.group(5)) > 0
         # oscsend sends a typed float id, as Pure Data would: it is cast, and the path error is clear
-        subprocess.run(["oscsend", "localhost", str(port), "/loopbridge/score", "fs", "8.0", "/nowhere.wav"], check=True, timeout=10)
+        subprocess.run(
+            ["oscsend", "localhost", str(port), "/loopbridge/score", "fs", "8.0", "/nowhere.wav"],
+            check=True,
+            timeout=10,
+        )
         wait_for_line(out, r'/loopbridge/error iss 8 "missing" ".*file not found"', 30, seen)
         assert server.poll() is None
     finally:
@@ -51,13 +72,23 @@ def test_serve_answers_oscsend_and_oscdump_hears_the_result(model_files, tmp_pat
 def test_serve_refuses_a_public_address_without_allow_root(model_files):
     bundle, _ = model_files
     env = {**os.environ, "LOOPBRIDGE_HOME": str(bundle.parents[2])}
-    proc = subprocess.run([sys.executable, "-m", "loopbridge", "serve", "--host", "0.0.0.0", "--port", "0"],
-                          env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "loopbridge", "serve", "--host", "0.0.0.0", "--port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "--allow-root" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_serve_without_any_model_says_how_to_make_one(tmp_path):
     env = {**os.environ, "LOOPBRIDGE_HOME": str(tmp_path / "empty")}
-    proc = subprocess.run([sys.executable, "-m", "loopbridge", "serve", "--port", "0"],
-                          env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "loopbridge", "serve", "--port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "loopbridge fit" in proc.stderr and "Traceback" not in proc.stderr

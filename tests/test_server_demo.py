@@ -10,7 +10,9 @@ import sys
 
 def test_demo_flags_the_defective_take_and_not_the_clean_one(tmp_path):
     env = {**os.environ, "LOOPBRIDGE_HOME": str(tmp_path / "fresh")}
-    proc = subprocess.run([sys.executable, "-m", "loopbridge", "demo"], env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "loopbridge", "demo"], env=env, capture_output=True, text=True, timeout=300
+    )
     out = proc.stdout
     assert proc.returncode == 0, out + proc.stderr
     assert "encoder: mel-stats" in out and "not installed" in out  # says which encoder, and why

@@ -58,6 +58,8 @@ def test_allow_root_is_checked_after_resolving_symlinks_and_dot_dot(tmp_path):
         with pytest.raises(AudioError) as err:
             files.resolve_request_path(str(sneaky), roots)
         assert err.value.code == "outside_root"
-    assert files.resolve_request_path(str(other / "x.wav"), []) == (other / "x.wav").resolve()  # no roots: loopback only
+    assert (
+        files.resolve_request_path(str(other / "x.wav"), []) == (other / "x.wav").resolve()
+    )  # no roots: loopback only
     with pytest.raises(AudioError):
         files.resolve_roots([tmp_path / "nope"])

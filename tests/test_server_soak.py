@@ -48,7 +48,9 @@ class SoakClient(threading.Thread):
         while len(self.expect) - sum(1 for i in self.expect if self.ends[i]) > until_outstanding:
             self.peer.sock.settimeout(max(0.01, deadline - time.monotonic()))
             if time.monotonic() > deadline:
-                raise AssertionError(f"client {self.n}: replies missing for {[i for i in self.expect if not self.ends[i]][:10]}")
+                raise AssertionError(
+                    f"client {self.n}: replies missing for {[i for i in self.expect if not self.ends[i]][:10]}"
+                )
             try:
                 data = self.peer.sock.recv(65536)
             except TimeoutError:
@@ -81,7 +83,9 @@ class SoakClient(threading.Thread):
                 elif kind == "unknown":
                     self.peer.send("/loopbridge/sccore", rid, self.take, port)
                 elif kind == "batch":
-                    self.peer.send("/loopbridge/batch", rid, self.take, self.take + ".gone", port)  # 1 result, 1 file_error
+                    self.peer.send(
+                        "/loopbridge/batch", rid, self.take, self.take + ".gone", port
+                    )  # 1 result, 1 file_error
                 elif kind == "cancel":
                     self.peer.send("/loopbridge/cancel", rid, port)  # nothing by that id: unknown_id
                 elif kind == "garbage":
@@ -123,11 +127,15 @@ def test_soak_every_request_gets_exactly_one_terminal_reply_and_memory_stays_bou
         while any(c.is_alive() for c in clients):
             time.sleep(0.25)
             rss.append(_rss_kib(server.pid))
-        print(f"soak: {CLIENTS * PER_CLIENT} requests in {time.monotonic() - started:.1f} s; RSS {rss[0]}..{max(rss)} KiB")
+        print(
+            f"soak: {CLIENTS * PER_CLIENT} requests in {time.monotonic() - started:.1f} s; RSS {rss[0]}..{max(rss)} KiB"
+        )
         for c in clients:
             c.join()
             assert c.error is None, c.error
-            assert set(c.ends) == set(c.expect) and set(c.ends.values()) == {1}, [i for i, k in c.ends.items() if k != 1]
+            assert set(c.ends) == set(c.expect) and set(c.ends.values()) == {1}, [
+                i for i, k in c.ends.items() if k != 1
+            ]
             assert c.pongs == c.pings
             assert all(c.results[i] == 1 for i, k in c.expect.items() if k == "batch")
         assert server.poll() is None, "the server died"

@@ -196,7 +196,9 @@ def test_level_defect_is_far_too_quiet_or_squashed() -> None:
 
 
 def test_write_library_writes_files_and_labels(tmp_path) -> None:
-    labels = synth.write_library(tmp_path / "lib", n_clean=3, n_per_defect=1, seed=2, kinds=("click", "polarity"), bars=1, subtype="PCM_16")
+    labels = synth.write_library(
+        tmp_path / "lib", n_clean=3, n_per_defect=1, seed=2, kinds=("click", "polarity"), bars=1, subtype="PCM_16"
+    )
     rows = list(csv.DictReader(labels.open()))
     assert [r["label"] for r in rows] == ["0", "0", "0", "click", "polarity"]
     for r in rows:
@@ -205,5 +207,7 @@ def test_write_library_writes_files_and_labels(tmp_path) -> None:
         assert info.channels == (2 if r["label"] == "polarity" else 1)
     details = list(csv.DictReader((tmp_path / "lib" / "details.csv").open()))
     assert float(details[3]["duration_s"]) > 0
-    again = synth.write_library(tmp_path / "lib2", n_clean=3, n_per_defect=1, seed=2, kinds=("click", "polarity"), bars=1, subtype="PCM_16")
+    again = synth.write_library(
+        tmp_path / "lib2", n_clean=3, n_per_defect=1, seed=2, kinds=("click", "polarity"), bars=1, subtype="PCM_16"
+    )
     assert (tmp_path / "lib" / "click_000.wav").read_bytes() == (again.parent / "click_000.wav").read_bytes()

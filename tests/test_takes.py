@@ -55,7 +55,9 @@ def test_listen_stream_scores_each_take_with_a_real_model(lb_home, tmp_path) -> 
     noisy = np.clip(clean + 0.7 * np.random.default_rng(0).standard_normal(clean.shape), -1, 1).astype(np.float32)
     gap = np.zeros((2 * SR, 2), np.float32)
     stream = np.concatenate([gap, clean, gap, noisy, gap])
-    results = list(score_stream(_blocks(stream, 1024), TakeSplitter(SR, release_s=1.0), scorer.score_clips, tmp_path / "takes"))
+    results = list(
+        score_stream(_blocks(stream, 1024), TakeSplitter(SR, release_s=1.0), scorer.score_clips, tmp_path / "takes")
+    )
     assert len(results) == 2
     assert [r.head_flag for r in results] == [False, True]
     saved = sorted((tmp_path / "takes").glob("take-*.wav"))

@@ -42,7 +42,9 @@ def measure(take: Take) -> tuple[dict[str, float], dict[str, Where]]:
     np.maximum.at(best, cluster, scores)
     worst = int(np.argmax(scores))
     n_loud = int(np.sum(best > RULES[0].default))
-    return {"click_db": float(scores[worst])}, {"click_db": Where(take.seconds(times[worst] + 1), 1.0 / take.sr, str(max(n_loud, 1)))}
+    return {"click_db": float(scores[worst])}, {
+        "click_db": Where(take.seconds(times[worst] + 1), 1.0 / take.sr, str(max(n_loud, 1)))
+    }
 
 
 def _loudest_per_block(r: np.ndarray, block: int = 64) -> np.ndarray:
@@ -50,7 +52,9 @@ def _loudest_per_block(r: np.ndarray, block: int = 64) -> np.ndarray:
     n = r.size // block
     if n <= CANDIDATES:
         return np.argpartition(r, -min(CANDIDATES, r.size))[-min(CANDIDATES, r.size) :]
-    top = np.argpartition(np.maximum.reduceat(r[: n * block], np.arange(0, n * block, block)), -CANDIDATES)[-CANDIDATES:]
+    top = np.argpartition(np.maximum.reduceat(r[: n * block], np.arange(0, n * block, block)), -CANDIDATES)[
+        -CANDIDATES:
+    ]
     return top * block + r[: n * block].reshape(n, block)[top].argmax(axis=1)
 
 

@@ -106,7 +106,14 @@ def _clipped(v: float, w: Where) -> str:
 RULES = (
     Rule("clipped_samples", "clipping", default=8.0, worse="high", margin=8.0, scale=40.0, describe=_clipped),
     Rule(
-        "true_peak_db", "clipping", default=0.0, worse="high", margin=0.5, scale=1.0,
-        describe=lambda v, w: f"true peak {v:+.1f} dBTP around {w.start_s:.2f} s: it goes over 0 dB between samples and will distort on playback",
+        "true_peak_db",
+        "clipping",
+        default=0.0,
+        worse="high",
+        margin=0.5,
+        scale=1.0,
+        describe=lambda v, w: (
+            f"true peak {v:+.1f} dBTP around {w.start_s:.2f} s: it goes over 0 dB between samples and will distort on playback"
+        ),
     ),
 )

@@ -47,7 +47,9 @@ def integrated_loudness(x: np.ndarray, sr: int) -> float:
     if n_steps >= 4:
         spec = scipy.fft.rfft(x[:, : n_steps * step].reshape(channels, n_steps, step), axis=2)
         power = spec.real**2 + spec.imag**2
-        per_step = np.einsum("csk,k->sc", power, _k_power(sr, step)).astype(np.float64)  # (steps, ch) energy of each 100 ms step
+        per_step = np.einsum("csk,k->sc", power, _k_power(sr, step)).astype(
+            np.float64
+        )  # (steps, ch) energy of each 100 ms step
         blocks = sum(per_step[i : n_steps - 3 + i] for i in range(4)) / (4 * step)  # 400 ms blocks, 75 % overlap
     else:  # shorter than one gating block: the whole take is the block
         n = max(x.shape[1], 1)
@@ -75,19 +77,39 @@ def measure(take: Take) -> tuple[dict[str, float], dict[str, Where]]:
 
 RULES = (
     Rule(
-        "loudness_lufs", "level", default=-40.0, worse="low", margin=3.0, scale=6.0,
+        "loudness_lufs",
+        "level",
+        default=-40.0,
+        worse="low",
+        margin=3.0,
+        scale=6.0,
         describe=lambda v, w: f"very quiet: {v:.0f} LUFS integrated; record hotter or raise the gain",
     ),
     Rule(
-        "peak_db", "level", default=-30.0, worse="low", margin=3.0, scale=6.0,
+        "peak_db",
+        "level",
+        default=-30.0,
+        worse="low",
+        margin=3.0,
+        scale=6.0,
         describe=lambda v, w: f"very quiet: peaks only reach {v:.0f} dBFS",
     ),
     Rule(
-        "loudness_lufs", "level", default=-5.0, worse="high", margin=1.0, scale=3.0,
+        "loudness_lufs",
+        "level",
+        default=-5.0,
+        worse="high",
+        margin=1.0,
+        scale=3.0,
         describe=lambda v, w: f"very loud: {v:.1f} LUFS integrated, squashed against the ceiling; leave headroom",
     ),
     Rule(
-        "peak_db", "level", default=-0.3, worse="high", margin=0.1, scale=0.3,
+        "peak_db",
+        "level",
+        default=-0.3,
+        worse="high",
+        margin=0.1,
+        scale=0.3,
         describe=lambda v, w: f"peaks reach {v:.1f} dBFS: no headroom left; turn the input down a little",
     ),
 )

@@ -94,7 +94,9 @@ def hum_waveform(take: Take, hum: Hum, seconds: np.ndarray) -> tuple[np.ndarray,
     take's first and second halves alone disagree there (music leaks into the fit differently in each)."""
     low = _low(take)
     half = low.size // 2
-    waves = [_fit_lines(take, hum.lines, low, part, seconds) for part in (slice(None), slice(0, half), slice(half, None))]
+    waves = [
+        _fit_lines(take, hum.lines, low, part, seconds) for part in (slice(None), slice(0, half), slice(half, None))
+    ]
     return waves[0], float(np.max(np.abs(waves[1] - waves[2]))) if hum.lines else 0.0
 
 
@@ -103,7 +105,9 @@ def _fit_lines(take: Take, freqs: tuple[float, ...], low: np.ndarray, part: slic
     hop = take.env_hop
     x = low[part]
     win = np.hanning(x.size)
-    centres = (np.arange(low.size)[part] * hop + (hop - 1) / 2) / take.sr  # each block average sits at its block's centre
+    centres = (
+        np.arange(low.size)[part] * hop + (hop - 1) / 2
+    ) / take.sr  # each block average sits at its block's centre
     out = np.zeros(np.shape(seconds))
     for f in freqs:
         boxcar = np.sin(np.pi * f * hop / take.sr) / (hop * np.sin(np.pi * f / take.sr))  # what block averaging left
@@ -140,10 +144,14 @@ def hum_lines(take: Take) -> Hum:
             continue
         harmonics = np.array([h for h in LINE_HARMONICS if f0 * h < rate / 2 - 5])
         f = f0 * harmonics
-        near = spec[np.round(f / hz).astype(int)[:, None] + np.arange(-reach, reach + 1)[None, :]]  # (lines, 2 reach + 1)
+        near = spec[
+            np.round(f / hz).astype(int)[:, None] + np.arange(-reach, reach + 1)[None, :]
+        ]  # (lines, 2 reach + 1)
         line = near[:, reach]
         bg = np.median(spec[np.round((f[:, None] + NEIGHBOURS_HZ[None, :]) / hz).astype(int)], axis=1)
-        on_mains = np.abs(np.argmax(near, axis=1) - reach) * hz <= 0.3  # else the peak is a note beside the mains frequency
+        on_mains = (
+            np.abs(np.argmax(near, axis=1) - reach) * hz <= 0.3
+        )  # else the peak is a note beside the mains frequency
         # reported: at least 12 dB out of its neighbourhood, a steady line and not a note's smear
         loud = on_mains & np.isin(harmonics, HARMONICS) & (line > 4 * bg)
         excess = float(np.sum(line[loud] ** 2 - bg[loud] ** 2))
@@ -175,18 +183,33 @@ def _phasor(cycles_per_sample: np.ndarray, m: int) -> np.ndarray:
 
 RULES = (
     Rule(
-        "hiss_db", "noise", default=-60.0, worse="high", margin=3.0, scale=8.0,
+        "hiss_db",
+        "noise",
+        default=-60.0,
+        worse="high",
+        margin=3.0,
+        scale=8.0,
         describe=lambda v, w: f"hiss: the noise floor in the quiet moments is {v:.0f} dBFS",
     ),
     Rule(
-        "burst_db", "noise", default=40.0, worse="high", margin=6.0, scale=8.0,
+        "burst_db",
+        "noise",
+        default=40.0,
+        worse="high",
+        margin=6.0,
+        scale=8.0,
         describe=lambda v, w: (
             f"noise burst: {w.duration_s * 1000:.0f} ms of hiss or crackle over the playing at {w.start_s:.2f} s "
             f"({v:.0f} dB brighter than the rest of the take)"
         ),
     ),
     Rule(
-        "hum_db", "noise", default=-60.0, worse="high", margin=3.0, scale=8.0,
+        "hum_db",
+        "noise",
+        default=-60.0,
+        worse="high",
+        margin=3.0,
+        scale=8.0,
         describe=lambda v, w: f"mains hum at {w.note} Hz, {v:.0f} dBFS: check cables and grounding",
     ),
 )

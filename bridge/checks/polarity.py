@@ -11,7 +11,10 @@ from .take import Take, Where
 def measure(take: Take) -> tuple[dict[str, float], dict[str, Where]]:
     """Correlation of the first two channels around their means; a mono take is in phase by definition."""
     if take.channels < 2:
-        return {"lr_correlation": 1.0, "mono_sum_loss_db": 0.0}, {"lr_correlation": Where(), "mono_sum_loss_db": Where()}
+        return {"lr_correlation": 1.0, "mono_sum_loss_db": 0.0}, {
+            "lr_correlation": Where(),
+            "mono_sum_loss_db": Where(),
+        }
     left, right = take.x[0], take.x[1]
     n = left.size
     ml, mr = float(left.mean(dtype=np.float64)), float(right.mean(dtype=np.float64))
@@ -28,11 +31,23 @@ def measure(take: Take) -> tuple[dict[str, float], dict[str, Where]]:
 
 RULES = (
     Rule(
-        "lr_correlation", "polarity", default=-0.3, worse="low", margin=0.1, scale=0.3,
-        describe=lambda v, w: f"left and right are out of phase (correlation {v:+.2f}): one channel's polarity looks flipped",
+        "lr_correlation",
+        "polarity",
+        default=-0.3,
+        worse="low",
+        margin=0.1,
+        scale=0.3,
+        describe=lambda v, w: (
+            f"left and right are out of phase (correlation {v:+.2f}): one channel's polarity looks flipped"
+        ),
     ),
     Rule(
-        "mono_sum_loss_db", "polarity", default=-12.0, worse="low", margin=3.0, scale=6.0,
+        "mono_sum_loss_db",
+        "polarity",
+        default=-12.0,
+        worse="low",
+        margin=3.0,
+        scale=6.0,
         describe=lambda v, w: f"the mono sum loses {-v:.0f} dB: left and right cancel each other",
     ),
 )

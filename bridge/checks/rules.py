@@ -48,4 +48,10 @@ class Rule:
         if not e > 0:
             return None
         severity = float(np.clip(1.0 - 0.7 * np.exp(-e), 0.0, 1.0))  # 0.3 at the limit, ~0.75 at one scale past it
-        return Finding(self.kind, round(severity, 3), round(where.start_s, 4), round(where.duration_s, 4), self.describe(value, where))
+        return Finding(
+            self.kind,
+            round(severity, 3),
+            round(where.start_s, 4),
+            round(where.duration_s, 4),
+            self.describe(value, where),
+        )

@@ -84,7 +84,9 @@ def _seam_error_db(end: np.ndarray, first: np.ndarray, loud: float, slack: float
     for c in range(end.shape[0]):
         rows = np.lib.stride_tricks.sliding_window_view(end[c, :-1], LPC_ORDER)  # each row predicts the sample after it
         gram = np.einsum("ki,kj->ij", rows, rows)  # normal equations, with a hair of ridge for digital silence
-        coef = _solve(gram + 1e-9 * (np.trace(gram) + 1e-30) * np.eye(LPC_ORDER), np.einsum("ki,k->i", rows, end[c, LPC_ORDER:]))
+        coef = _solve(
+            gram + 1e-9 * (np.trace(gram) + 1e-30) * np.eye(LPC_ORDER), np.einsum("ki,k->i", rows, end[c, LPC_ORDER:])
+        )
         residual = float(np.sqrt(np.mean((np.einsum("ki,i->k", rows, coef) - end[c, LPC_ORDER:]) ** 2)))
         across = max(abs(float(first[c]) - float(np.einsum("i,i->", end[c, -LPC_ORDER:], coef))) - slack, 0.0)
         worst = max(worst, float(db(across / max(residual, loud * 1e-5))))
@@ -117,11 +119,25 @@ def _misfit(v: float, w: Where) -> str:
 RULES = (
     Rule("beat_misfit_ms", "truncation", default=20.0, worse="high", margin=5.0, scale=50.0, describe=_misfit),
     Rule(
-        "cut_to_silence_s", "truncation", default=0.002, worse="high", margin=0.01, scale=0.5,
-        describe=lambda v, w: f"stops dead at {w.start_s:.2f} s and stays silent for {v:.2f} s: the recording was cut off",
+        "cut_to_silence_s",
+        "truncation",
+        default=0.002,
+        worse="high",
+        margin=0.01,
+        scale=0.5,
+        describe=lambda v, w: (
+            f"stops dead at {w.start_s:.2f} s and stays silent for {v:.2f} s: the recording was cut off"
+        ),
     ),
     Rule(
-        "abrupt_end_db", "truncation", default=15.0, worse="high", margin=3.0, scale=8.0,
-        describe=lambda v, w: f"ends abruptly at {w.start_s + w.duration_s:.2f} s while still playing: the loop jumps when it repeats",
+        "abrupt_end_db",
+        "truncation",
+        default=15.0,
+        worse="high",
+        margin=3.0,
+        scale=8.0,
+        describe=lambda v, w: (
+            f"ends abruptly at {w.start_s + w.duration_s:.2f} s while still playing: the loop jumps when it repeats"
+        ),
     ),
 )

@@ -22,8 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="audio files or folders (searched recursively)")
     p.add_argument("--model", help="judge against this model's calibrated library instead of the built-in limits")
-    p.add_argument("--bpm", type=float, help="the loops' tempo: a loop that is not a whole number of beats is reported "
-                   "(by default read from names like bass_124bpm.wav)")
+    p.add_argument(
+        "--bpm",
+        type=float,
+        help="the loops' tempo: a loop that is not a whole number of beats is reported "
+        "(by default read from names like bass_124bpm.wav)",
+    )
     p.add_argument("--max-seconds", type=float, default=600.0, help="refuse files longer than this")
     p.add_argument("--json", action="store_true", help="JSON list on stdout")
     p.set_defaults(func=run)
@@ -48,14 +52,16 @@ def run(args: argparse.Namespace) -> int:
             rows.append({"file": str(f), "error": exc.message, "code": exc.code})
             continue
         findings = checks.run_checks(native, calibration, args.bpm)
-        rows.append({
-            "file": str(f),
-            "duration_s": round(native.duration_s, 3),
-            "sample_rate": native.sample_rate,
-            "channels": native.channels,
-            "subtype": native.subtype,
-            "findings": [f.__dict__ for f in findings],
-        })
+        rows.append(
+            {
+                "file": str(f),
+                "duration_s": round(native.duration_s, 3),
+                "sample_rate": native.sample_rate,
+                "channels": native.channels,
+                "subtype": native.subtype,
+                "findings": [f.__dict__ for f in findings],
+            }
+        )
     checked = [r for r in rows if "error" not in r]
     if not checked:
         raise LoopbridgeError(f"none of the {len(rows)} file(s) could be read", "no_files")
@@ -77,7 +83,10 @@ def _calibration(model: str | None) -> dict | None:
 
     bundle = Bundle.load(model)
     if not bundle.checks:
-        log.info("note: model '%s' holds no check calibration (fitted before checks existed); built-in limits apply", bundle.name)
+        log.info(
+            "note: model '%s' holds no check calibration (fitted before checks existed); built-in limits apply",
+            bundle.name,
+        )
     return bundle.checks or None
 
 

@@ -47,7 +47,9 @@ def _demo(tmp: Path, seed: int) -> int:
     try:
         from ..export import fit
     except ImportError as exc:
-        raise LoopbridgeError(f"the demo fits a model, which needs the training extra: pip install 'loopbridge[torch]' ({exc})") from exc
+        raise LoopbridgeError(
+            f"the demo fits a model, which needs the training extra: pip install 'loopbridge[torch]' ({exc})"
+        ) from exc
 
     started = time.perf_counter()
     if encoder_path(DEFAULT_ENCODER).exists():
@@ -55,8 +57,10 @@ def _demo(tmp: Path, seed: int) -> int:
         say(f"encoder: {encoder.name} (CLAP weights found)")
     else:
         encoder = Encoder.open(FALLBACK_ENCODER)
-        say(f"encoder: {encoder.name} — CLAP weights are not installed (`loopbridge encoder fetch` gets them); "
-            "the weight-free encoder shows the whole path, CLAP hears far more")
+        say(
+            f"encoder: {encoder.name} — CLAP weights are not installed (`loopbridge encoder fetch` gets them); "
+            "the weight-free encoder shows the whole path, CLAP hears far more"
+        )
 
     loops = tmp / "loops"
     synth.write_library(loops, n_clean=TRAINING_LOOPS, n_per_defect=0, seed=seed)
@@ -67,10 +71,14 @@ def _demo(tmp: Path, seed: int) -> int:
     opts = fit.FitOptions(heads=DEMO_HEADS, progress=False, seed=seed)
     detectors = fit.fit_heads(emb.vectors, opts)
     calibration = fit.calibrate_checks(emb.files, progress=False)
-    bundle_dir = fit.save_bundle(tmp / "model", "demo", detectors, fit.encoder_ref(encoder), {"files": len(emb)}, calibration)
+    bundle_dir = fit.save_bundle(
+        tmp / "model", "demo", detectors, fit.encoder_ref(encoder), {"files": len(emb)}, calibration
+    )
     scorer = Scorer(Bundle.load(bundle_dir), encoder)
     warm_up(scorer)
-    say(f"fitted model 'demo' on them with the quick baseline heads (`loopbridge fit` also trains Deep SVDD); {describe(scorer)}")
+    say(
+        f"fitted model 'demo' on them with the quick baseline heads (`loopbridge fit` also trains Deep SVDD); {describe(scorer)}"
+    )
 
     rng = np.random.default_rng(seed + 1000)
     loop = synth.make_loop(rng, bars=2)
@@ -89,8 +97,10 @@ def _demo(tmp: Path, seed: int) -> int:
             host, port = server.address
             say(f"server listening on {host}:{port}, replying to port {reply_port} (as `loopbridge serve` does)")
             verdicts = [_send_take(daw, (host, port), rid, path) for rid, path in ((1, clean), (2, defective))]
-    say(f"done in {time.perf_counter() - started:.1f} s. Next: `loopbridge fit YOUR_LOOPS --name mine`, then "
-        "`loopbridge serve --model mine` and the Max for Live device (see README).")
+    say(
+        f"done in {time.perf_counter() - started:.1f} s. Next: `loopbridge fit YOUR_LOOPS --name mine`, then "
+        "`loopbridge serve --model mine` and the Max for Live device (see README)."
+    )
     return 0 if verdicts == [0, 1] else 1
 
 

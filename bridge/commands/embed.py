@@ -15,7 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("embed", help="embed audio files with an encoder and save them as .npz")
     p.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="audio files or folders (searched recursively)")
     p.add_argument("--out", required=True, type=Path, help="output .npz (embeddings, files, durations, encoder)")
-    p.add_argument("--encoder", default=None, help="preset name or .onnx path (default: CLAP if installed, else mel-stats)")
+    p.add_argument(
+        "--encoder", default=None, help="preset name or .onnx path (default: CLAP if installed, else mel-stats)"
+    )
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--max-seconds", type=float, default=600.0, help="refuse files longer than this")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")

@@ -16,7 +16,9 @@ HEADS = "aewres,ae,iforest,pca,knn,mahalanobis"  # export.fit.HEADS, repeated so
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fit", help="train one-class heads on your loops and save a model bundle")
     p.add_argument("inputs", nargs="*", metavar="AUDIO_DIR", help="folders (or files) of normal loops")
-    p.add_argument("--embeddings", type=Path, help="fit on saved embeddings instead (.npz from `loopbridge embed`, or .npy)")
+    p.add_argument(
+        "--embeddings", type=Path, help="fit on saved embeddings instead (.npz from `loopbridge embed`, or .npy)"
+    )
     p.add_argument("--name", required=True, help="model name (the bundle's folder name)")
     p.add_argument("--encoder", default=None, help="preset or .onnx (default: CLAP if installed, else mel-stats)")
     p.add_argument("--heads", default=HEADS, help=f"comma-separated heads to train (default: {HEADS})")
@@ -25,8 +27,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--primary", help="the head a take's flag comes from (default: knn if trained, else the first head)")
     p.add_argument("--seed", type=int, default=0, help="makes training reproducible on CPU")
     p.add_argument("--quantile", type=float, default=0.95, help="threshold = this quantile of training scores")
-    p.add_argument("--threshold-basis", choices=("held-out", "in-sample"), default="held-out",
-                   help="score the training loops held out (default; unbiased) or in-sample (the paper; flags more)")
+    p.add_argument(
+        "--threshold-basis",
+        choices=("held-out", "in-sample"),
+        default="held-out",
+        help="score the training loops held out (default; unbiased) or in-sample (the paper; flags more)",
+    )
     svdd = p.add_argument_group("Deep SVDD (ae, aewres)")
     svdd.add_argument("--epochs", type=int, default=1000, help="upper bound per phase (early stopping decides)")
     svdd.add_argument("--patience", type=int, default=20, help="epochs without validation improvement before stopping")
@@ -50,17 +56,22 @@ def run(args: argparse.Namespace) -> int:
     from .. import paths
     from ..embedding import load_embeddings
     from ..encoders import Encoder
+
     try:
         from ..export import fit
         from ..export.heads import SVDDConfig
     except ImportError as exc:
-        raise LoopbridgeError(f"fit needs the training extra: pip install 'loopbridge[torch]' ({exc})", "missing_extra") from exc
+        raise LoopbridgeError(
+            f"fit needs the training extra: pip install 'loopbridge[torch]' ({exc})", "missing_extra"
+        ) from exc
 
     if bool(args.inputs) == bool(args.embeddings):
         raise LoopbridgeError("give either AUDIO_DIR... or --embeddings FILE (not both, not neither)", "usage")
     dest: Path = args.out or paths.models_dir() / args.name
     if dest.exists() and not args.force:
-        raise LoopbridgeError(f"model '{dest}' already exists; use --force to replace it, or pick another --name", "exists")
+        raise LoopbridgeError(
+            f"model '{dest}' already exists; use --force to replace it, or pick another --name", "exists"
+        )
     try:
         hidden = tuple(int(h) for h in args.hidden.split(","))
     except ValueError as exc:
@@ -73,8 +84,15 @@ def run(args: argparse.Namespace) -> int:
         threshold_basis=args.threshold_basis,
         seed=args.seed,
         svdd=SVDDConfig(
-            hidden=hidden, dropout=args.dropout, lr=args.lr, weight_decay=args.weight_decay, batch_size=args.batch_size,
-            epochs=args.epochs, patience=args.patience, val_fraction=args.val_fraction, eps=args.eps,
+            hidden=hidden,
+            dropout=args.dropout,
+            lr=args.lr,
+            weight_decay=args.weight_decay,
+            batch_size=args.batch_size,
+            epochs=args.epochs,
+            patience=args.patience,
+            val_fraction=args.val_fraction,
+            eps=args.eps,
             pretrain=not args.no_pretrain,
         ),
         knn_k=args.knn_k,
@@ -106,7 +124,9 @@ def run(args: argparse.Namespace) -> int:
     calibration = fit.calibrate_checks(emb.files, progress=opts.progress)
     if calibration is None:
         log.warning("note: the loops themselves were not found, so technical checks will use built-in limits")
-    out = fit.save_bundle(dest, args.name, detectors, ref, training, calibration, force=args.force, primary=args.primary)
+    out = fit.save_bundle(
+        dest, args.name, detectors, ref, training, calibration, force=args.force, primary=args.primary
+    )
     for name, det in detectors.items():
         print(fit.summary_line(name, det))
     print(f"model '{args.name}' ({len(emb)} loops, encoder {ref.preset or 'unknown'}) → {out}")

@@ -46,7 +46,10 @@ def run(args: argparse.Namespace) -> int:
     device = int(args.device) if args.device and args.device.isdigit() else args.device
     try:
         stream = sd.InputStream(
-            device=device, channels=args.channels, samplerate=args.samplerate, dtype="float32",
+            device=device,
+            channels=args.channels,
+            samplerate=args.samplerate,
+            dtype="float32",
             callback=lambda data, frames, time, status: blocks.put(data.copy()),
         )
     except (sd.PortAudioError, ValueError) as exc:

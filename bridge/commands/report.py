@@ -13,8 +13,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="write an HTML report (latent plots, score histograms, top files) for a model")
     p.add_argument("--model", required=True, help="model name (see `loopbridge fit`) or bundle folder")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--data", nargs="+", metavar="FILE_OR_DIR", help="audio to score and plot (folders searched recursively)")
-    src.add_argument("--embeddings", type=Path, metavar="FILE", help=".npz from `loopbridge embed`, or a plain .npy matrix")
+    src.add_argument(
+        "--data", nargs="+", metavar="FILE_OR_DIR", help="audio to score and plot (folders searched recursively)"
+    )
+    src.add_argument(
+        "--embeddings", type=Path, metavar="FILE", help=".npz from `loopbridge embed`, or a plain .npy matrix"
+    )
     p.add_argument("--out", type=Path, default=Path("report"), help="folder for index.html (default: ./report)")
     p.add_argument("--force", action="store_true", help="replace an existing index.html in --out")
     p.add_argument("--max-seconds", type=float, default=600.0, help="skip files longer than this")

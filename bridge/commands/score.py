@@ -19,9 +19,15 @@ log = logging.getLogger("loopbridge")
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("score", help="score takes with a fitted model; most unusual first")
     p.add_argument("inputs", nargs="*", metavar="FILE_OR_DIR", help="audio files or folders (searched recursively)")
-    p.add_argument("--embeddings", type=Path, help="score saved embeddings instead (.npz from `loopbridge embed`, or .npy)")
+    p.add_argument(
+        "--embeddings", type=Path, help="score saved embeddings instead (.npz from `loopbridge embed`, or .npy)"
+    )
     p.add_argument("--model", required=True, help="model name or bundle folder (see `loopbridge fit`)")
-    p.add_argument("--quantile", type=float, help="sensitivity: threshold at this quantile of training scores (model's own by default)")
+    p.add_argument(
+        "--quantile",
+        type=float,
+        help="sensitivity: threshold at this quantile of training scores (model's own by default)",
+    )
     p.add_argument("--max-seconds", type=float, default=600.0, help="refuse files longer than this")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="JSON list on stdout")
@@ -63,8 +69,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(table(results, heads))
         flagged = sum(r.flag for r in results)
-        print(f"\n{flagged} of {len(results)} flagged by model '{scorer.bundle.name}' (primary head {scorer.bundle.primary})"
-              + (f"; {len(failures)} skipped" if failures else ""))
+        print(
+            f"\n{flagged} of {len(results)} flagged by model '{scorer.bundle.name}' (primary head {scorer.bundle.primary})"
+            + (f"; {len(failures)} skipped" if failures else "")
+        )
     return 0
 
 
@@ -90,10 +98,22 @@ def reasons_text(r: TakeResult) -> str:
 
 def write_csv(results: list[TakeResult], heads: list[str]) -> None:
     w = csv.writer(sys.stdout)
-    w.writerow(["file", "duration_s", "score", "threshold", "flag", "flagged_by", *(f"{h}_score" for h in heads), "reasons"])
+    w.writerow(
+        ["file", "duration_s", "score", "threshold", "flag", "flagged_by", *(f"{h}_score" for h in heads), "reasons"]
+    )
     for r in results:
-        w.writerow([r.path, f"{r.duration_s:.3f}", f"{r.score:.6g}", f"{r.threshold:.6g}", int(r.flag), " ".join(r.flagged_by),
-                    *(f"{r.head_scores[h]:.6g}" for h in heads), reasons_text(r)])
+        w.writerow(
+            [
+                r.path,
+                f"{r.duration_s:.3f}",
+                f"{r.score:.6g}",
+                f"{r.threshold:.6g}",
+                int(r.flag),
+                " ".join(r.flagged_by),
+                *(f"{r.head_scores[h]:.6g}" for h in heads),
+                reasons_text(r),
+            ]
+        )
 
 
 def table(results: list[TakeResult], heads: list[str]) -> str:

@@ -147,8 +147,11 @@ class OscServer:
 
     def _on_cancel(self, request: Request, client: tuple[str, int], received: float) -> None:
         if not self.queue.cancel(self._key(request, client)):
-            self._send(client, request.reply_port,
-                       protocol.error(request.id, protocol.UNKNOWN_ID, f"nothing running or queued with id {request.id}"))
+            self._send(
+                client,
+                request.reply_port,
+                protocol.error(request.id, protocol.UNKNOWN_ID, f"nothing running or queued with id {request.id}"),
+            )
 
     def _on_ping(self, request: Request, client: tuple[str, int], received: float) -> None:
         self._send(client, request.reply_port, protocol.pong(__version__, self.provider))
@@ -174,8 +177,13 @@ class OscServer:
 
         job = job_type(request, self._key(request, client), send, self.settings, received)
         if not self.queue.submit(job):
-            send(protocol.error(request.id, protocol.BUSY,
-                                f"the server is busy ({self.queue.capacity} requests waiting); try again shortly"))
+            send(
+                protocol.error(
+                    request.id,
+                    protocol.BUSY,
+                    f"the server is busy ({self.queue.capacity} requests waiting); try again shortly",
+                )
+            )
 
     def _key(self, request: Request, client: tuple[str, int]) -> Hashable:
         return client[0], request.reply_port or self.reply_port, request.id

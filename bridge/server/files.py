@@ -22,7 +22,9 @@ DEFAULT_WAIT_S = 3.0
 SETTLE_S = 0.25  # a file untouched this long is finished: its decode errors are real
 RETRY_S = 0.05  # how often a file still being written is looked at again
 QUIET_S = 0.1  # a file that decodes is scored once it has been untouched this long
-TRUNCATED_QUIET_S = 1.0  # ...or this long when its header promises more audio than it holds (a recorder paused mid-write)
+TRUNCATED_QUIET_S = (
+    1.0  # ...or this long when its header promises more audio than it holds (a recorder paused mid-write)
+)
 
 
 def resolve_request_path(raw: str, allow_roots: list[Path] | None) -> Path:
@@ -78,7 +80,11 @@ def wait_and_load(path: Path, timeout_s: float, max_seconds: float = audio.DEFAU
 
 
 def incomplete(path: Path, timeout_s: float) -> AudioError:
-    return AudioError(path, protocol.INCOMPLETE, f"was still being written after {timeout_s:g} s; try again when recording has finished")
+    return AudioError(
+        path,
+        protocol.INCOMPLETE,
+        f"was still being written after {timeout_s:g} s; try again when recording has finished",
+    )
 
 
 _PROMISES_MORE = re.compile(r"\(should be \d+\)")  # not "should be an even number of bytes", a harmless quirk

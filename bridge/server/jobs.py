@@ -89,7 +89,11 @@ class TakeJob:
             self._answer(protocol.error(rid, exc.code, exc.message))
             return None
         except OSError as exc:  # e.g. no permission to read it
-            self._answer(protocol.error(rid, protocol.UNREADABLE, f"{self.request.paths[0]}: cannot be read ({exc.strerror or exc})"))
+            self._answer(
+                protocol.error(
+                    rid, protocol.UNREADABLE, f"{self.request.paths[0]}: cannot be read ({exc.strerror or exc})"
+                )
+            )
             return None
         self.answered = True
         send_result(self.send, rid, _as_requested(result, self.request.paths[0]), self.received)

@@ -20,8 +20,9 @@ def open_models(names: list[str]) -> dict[str, Scorer]:
     if not names:
         names = [str(path) for _, path in list_bundles()]
         if not names:
-            raise ModelError("no model to serve yet: fit one with `loopbridge fit LOOPS_DIR --name NAME` "
-                             "(or try `loopbridge demo`)")
+            raise ModelError(
+                "no model to serve yet: fit one with `loopbridge fit LOOPS_DIR --name NAME` (or try `loopbridge demo`)"
+            )
     encoders: dict[str, Encoder] = {}
     scorers: dict[str, Scorer] = {}
     for name in names:

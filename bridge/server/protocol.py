@@ -74,7 +74,7 @@ def command_of(address: str) -> str | None:
     """`score` for `/loopbridge/score`; None for addresses outside the protocol."""
     if not address.startswith(PREFIX):
         return None
-    name = address[len(PREFIX):]
+    name = address[len(PREFIX) :]
     return name if name in USAGE else None
 
 
@@ -86,8 +86,12 @@ def parse(address: str, args: list[Any] | tuple[Any, ...]) -> Request:
     if command is None:  # answered only inside our namespace: other traffic on a shared port is not ours
         ours = address.startswith(PREFIX) and first_id is not None
         port = _whole(args[-1]) if ours and len(args) >= 2 and _is_number(args[-1]) else None
-        raise ProtocolError(UNKNOWN_ADDRESS, f"unknown address {address[:200]}; known: {', '.join(USAGE)}",
-                            first_id if ours else NO_ID, port if port and 0 < port < 65536 else None)
+        raise ProtocolError(
+            UNKNOWN_ADDRESS,
+            f"unknown address {address[:200]}; known: {', '.join(USAGE)}",
+            first_id if ours else NO_ID,
+            port if port and 0 < port < 65536 else None,
+        )
     needs_id = command in ("score", "batch", "cancel")
     rid: RequestId = first_id if needs_id and first_id is not None else NO_ID
     reply_port = None

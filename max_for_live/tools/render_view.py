@@ -27,7 +27,7 @@ EXAMPLE_TEXT = {
     "obj-connection": "connected \u00b7 loopbridge 0.1.0 \u00b7 CPUExecutionProvider",
     "obj-result": "Bass 4: score 3.2 / threshold 1.5 \u2014 FLAGGED \u00b7 loops \u00b7 41 ms (server 12 ms)",
     "obj-reasons": "clipping at 2.31 s (90%): clipped 34 samples around 2.31 s (flat tops at the peak level)\n"
-                   "dropout at 1.20 s (40%): a gap of 50 ms at 1.20 s while the instrument is playing",
+    "dropout at 1.20 s (40%): a gap of 50 ms at 1.20 s while the instrument is playing",
     "obj-status": "track: 12 / 40 scored, 2 flagged",
 }
 EXAMPLE_VALUE = {"obj-sensitivity": "0.95", "obj-outport": "9000", "obj-inport": "9001", "obj-models": "loops \u25be"}
@@ -65,8 +65,16 @@ def render(maxpat: Path, out: Path, scale: float = 2.0) -> Path:
             colour = WARN if "FLAGGED" in text else (DIM if bid in ("obj-reasons", "obj-connection") else TEXT)
             if bid == "obj-title":
                 continue  # the title bar names the device
-            ax.text(x + 2, y + 2, fit_box(text, w, h), color=colour, va="top", fontsize=font, linespacing=1.3,
-                    fontweight="bold" if bid == "obj-result" else "normal")
+            ax.text(
+                x + 2,
+                y + 2,
+                fit_box(text, w, h),
+                color=colour,
+                va="top",
+                fontsize=font,
+                linespacing=1.3,
+                fontweight="bold" if bid == "obj-result" else "normal",
+            )
         elif kind == "live.text":
             ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0,rounding_size=3", color=ACCENT))
             ax.text(x + w / 2, y + h / 2, box.get("text", ""), color="#111", ha="center", va="center", fontsize=font)
