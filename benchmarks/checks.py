@@ -26,7 +26,6 @@ from loopbridge import checks, synth
 from loopbridge.audio import NativeAudio, read_native
 from loopbridge.checks.take import Take
 
-
 SHARED = ("abs", "peaks", "block_peaks", "block_sums", "env", "loud", "d2")  # Take's arrays that several checks reuse
 
 

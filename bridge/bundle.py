@@ -129,7 +129,7 @@ class Bundle:
         return list(self.manifest["heads"])
 
     @classmethod
-    def load(cls, name_or_path: str | Path) -> "Bundle":
+    def load(cls, name_or_path: str | Path) -> Bundle:
         """A folder path, or the name of a bundle in the models folder."""
         path = resolve(name_or_path)
         try:

@@ -78,7 +78,7 @@ def embed_files(
         if not pending:
             return
         out = encoder.embed_prepared([p.inputs for _, p in pending])
-        for (i, p), vec in zip(pending, out):
+        for (i, p), vec in zip(pending, out, strict=False):
             vectors[i] = vec
             if cache is not None:
                 cache.store(p.path, vec, p.duration_s)

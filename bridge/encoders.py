@@ -138,7 +138,7 @@ def make_session(model: Path | bytes):
     source = model if isinstance(model, bytes) else str(model)
     try:
         return ort.InferenceSession(source, opts, providers=list(execution_providers()))
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own opaque types
+    except Exception as exc:
         where = "model bytes" if isinstance(model, bytes) else str(model)
         raise EncoderError(f"could not load ONNX graph {where}: {exc}") from exc
 

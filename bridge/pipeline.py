@@ -109,7 +109,7 @@ class Scorer:
                 np.array([c.duration_s for c in chunk]),
                 [c.is_silent for c in chunk],
             )
-            for result, found in zip(scored, reasons):
+            for result, found in zip(scored, reasons, strict=False):
                 result.reasons = found
             results += scored
         return results

@@ -65,7 +65,8 @@ def model_config(preset: str) -> dict[str, Any]:
     """laion-clap's own JSON config for the preset's architecture (embed_dim, audio_cfg)."""
     arch = architecture(preset)
     spec = importlib.util.find_spec("laion_clap")
-    assert spec is not None and spec.submodule_search_locations is not None
+    assert spec is not None
+    assert spec.submodule_search_locations is not None
     root = Path(next(iter(spec.submodule_search_locations)))
     return json.loads((root / "clap_module" / "model_configs" / f"{arch.model_config}.json").read_text())
 

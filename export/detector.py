@@ -46,7 +46,7 @@ class Detector:
         self.basis = basis
         self.metrics: dict[str, Any] = {}
 
-    def fit(self, X: np.ndarray) -> "Detector":
+    def fit(self, X: np.ndarray) -> Detector:
         X = check_embeddings(X, what="training embeddings")
         if X.shape[0] < 2:
             raise ValueError("need at least 2 training embeddings")

@@ -168,10 +168,10 @@ def format_table(metrics: list[Metric]) -> str:
             lines.append(f"{row_names[k]:<{kw}}" + "".join(f"{'—' if c is None else c:>{width}}" for c in cells))
         return lines
 
-    lines = table("AUROC", lambda m: f"{m.auroc:.3f}") + [""]
+    lines = [*table("AUROC", lambda m: f"{m.auroc:.3f}"), ""]
     lines += table(f"pAUC@{MAX_FPR:g}", lambda m: f"{m.pauc:.3f}")
     if any(m.detected is not None for m in metrics):
-        lines += [""] + table("flagged", lambda m: None if m.detected is None else f"{m.detected:.0%}")
+        lines += ["", *table("flagged", lambda m: None if m.detected is None else f"{m.detected:.0%}")]
         normal = [by[s, ALL].false_flags if (s, ALL) in by else None for s in sources]
         lines.append(
             f"{f'normal ({n_normal})':<{kw}}" + "".join(f"{'—' if v is None else f'{v:.0%}':>{width}}" for v in normal)

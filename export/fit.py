@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -14,7 +15,7 @@ from loopbridge import audio, checks
 from loopbridge.audio import NativeAudio
 from loopbridge.bundle import DEFAULT_QUANTILE, EncoderRef, check_embeddings, make_manifest, write_bundle
 from loopbridge.cache import EmbeddingCache
-from loopbridge.embedding import EmbedFailure, Embeddings, embed_files
+from loopbridge.embedding import Embeddings, EmbedFailure, embed_files
 from loopbridge.encoders import Encoder
 from loopbridge.errors import LoopbridgeError, ModelError
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import numpy as np
 import onnx
@@ -63,7 +63,7 @@ class Encoder(nn.Module):
     def __init__(self, dim: int, cfg: SVDDConfig) -> None:
         super().__init__()
         sizes = (dim, *cfg.hidden)
-        self.blocks = nn.ModuleList(_block(a, b, cfg) for a, b in zip(sizes[:-2], sizes[1:-1]))
+        self.blocks = nn.ModuleList(_block(a, b, cfg) for a, b in zip(sizes[:-2], sizes[1:-1], strict=False))
         self.latent = nn.Linear(sizes[-2], sizes[-1], bias=False)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -81,13 +81,13 @@ class AutoEncoder(nn.Module):
         super().__init__()
         self.encoder = Encoder(dim, cfg)
         sizes = (*reversed(cfg.hidden),)
-        self.decoder = nn.ModuleList(_block(a, b, cfg) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.decoder = nn.ModuleList(_block(a, b, cfg) for a, b in zip(sizes[:-1], sizes[1:], strict=False))
         self.out = nn.Linear(sizes[-1], dim, bias=False)
         self.residual = residual
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z, skips = self.encoder(x)
-        for block, skip in zip(self.decoder, reversed(skips)):
+        for block, skip in zip(self.decoder, reversed(skips), strict=False):
             z = block(z)
             if self.residual:
                 z = z + skip

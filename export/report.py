@@ -19,14 +19,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
-from scipy.stats import gaussian_kde  # noqa: E402
-from sklearn.decomposition import PCA  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from scipy.stats import gaussian_kde
+from sklearn.decomposition import PCA
 
-from loopbridge.errors import LoopbridgeError  # noqa: E402
+from loopbridge.errors import LoopbridgeError
 
 if TYPE_CHECKING:
     from loopbridge.bundle import Bundle
@@ -116,7 +116,7 @@ def density_figure(
     grid = np.linspace(lo - pad, hi + pad, 256)
     colours = plt.get_cmap("viridis")(np.linspace(0, 1, len(dims)))
     fig, ax = _figure(colorbar=True)
-    for d, colour in zip(dims, colours):
+    for d, colour in zip(dims, colours, strict=False):
         x = latent[:, d]
         if x.std() < 1e-12 or len(x) < 3:  # a KDE needs spread; a constant unit is a vertical line
             ax.axvline(float(x.mean()), color=colour, lw=0.8, alpha=0.8)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 from conftest import write_audio
+
 from loopbridge import synth
 from loopbridge.audio import NativeAudio, read_native
 

@@ -83,7 +83,8 @@ def laion_data_module() -> ModuleType:
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.find_spec("laion_clap")
-    assert spec is not None and spec.submodule_search_locations is not None
+    assert spec is not None
+    assert spec.submodule_search_locations is not None
     root = Path(next(iter(spec.submodule_search_locations)))
     if str(root) not in sys.path:
         sys.path.append(str(root))  # data.py imports `clap_module` top-level, as laion_clap/__init__ arranges

@@ -35,11 +35,13 @@ def test_any_format_becomes_48k_mono(tmp_path: Path, name: str, sr: int, channel
     y = np.repeat(mono[:, None], channels, axis=1) if channels > 1 else mono
     path = write_audio(tmp_path / name, y, sr, subtype)
     clip = audio.load(path)
-    assert clip.samples.dtype == np.float32 and clip.samples.ndim == 1
+    assert clip.samples.dtype == np.float32
+    assert clip.samples.ndim == 1
     assert abs(len(clip.samples) - 1.5 * 48_000) < 0.02 * 48_000  # mp3 adds encoder padding
     assert abs(_peak_hz(clip.samples, 48_000) - 1000.0) < 5.0
     assert 0.3 < np.max(np.abs(clip.samples)) < 0.7
-    assert clip.native.sample_rate == sr and clip.native.channels == channels
+    assert clip.native.sample_rate == sr
+    assert clip.native.channels == channels
     assert not clip.is_silent
 
 
@@ -51,7 +53,8 @@ def test_stereo_mixdown_averages_channels(tmp_path: Path) -> None:
 
 def test_silence_is_reported_not_refused(tmp_path: Path) -> None:
     clip = audio.load(write_audio(tmp_path / "quiet.wav", np.zeros(48_000), 48_000))
-    assert clip.is_silent and clip.duration_s == pytest.approx(1.0)
+    assert clip.is_silent
+    assert clip.duration_s == pytest.approx(1.0)
 
 
 def _zero_frames(p: Path) -> Path:
@@ -75,14 +78,16 @@ def test_bad_files_give_typed_errors_naming_the_file(tmp_path: Path, make, code:
     with pytest.raises(AudioError) as err:
         audio.load(path)
     assert err.value.code == code
-    assert str(path) in err.value.message and words in err.value.message
+    assert str(path) in err.value.message
+    assert words in err.value.message
 
 
 def test_too_long_is_refused_before_decoding(tmp_path: Path) -> None:
     path = write_audio(tmp_path / "long.wav", tone(3.0), 48_000)
     with pytest.raises(AudioError) as err:
         audio.load(path, max_seconds=2.0)
-    assert err.value.code == "too_long" and "3.0 s" in err.value.message
+    assert err.value.code == "too_long"
+    assert "3.0 s" in err.value.message
     assert audio.load(path, max_seconds=5.0).duration_s == pytest.approx(3.0)
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from helpers_heads import DIM, gross_outliers, normal_embeddings, tiny_fit_options
+
 from loopbridge.bundle import MANIFEST, Bundle, EncoderRef, list_bundles, make_manifest, write_bundle
 from loopbridge.errors import ModelError
 from loopbridge.export.fit import fit_heads, save_bundle
@@ -32,7 +32,9 @@ def saved(detectors, lb_home: Path):
 
 def test_round_trip_scores_match_the_trained_heads(detectors, saved):
     bundle = Bundle.load("mylib")
-    assert bundle.path == saved and bundle.primary == "knn" and bundle.dim == DIM
+    assert bundle.path == saved
+    assert bundle.primary == "knn"
+    assert bundle.dim == DIM
     assert set(bundle.heads) == set(detectors)
     scores = bundle.scores(X)
     for head, det in detectors.items():
@@ -50,12 +52,17 @@ def test_round_trip_scores_match_the_trained_heads(detectors, saved):
 
 def test_manifest_records_what_the_runtime_and_report_need(detectors, saved):
     m = json.loads((saved / MANIFEST).read_text())
-    assert m["name"] == "mylib" and m["loopbridge_version"] and m["created"]
+    assert m["name"] == "mylib"
+    assert m["loopbridge_version"]
+    assert m["created"]
     assert m["encoder"] == {"preset": "mel-stats", "sha256": "ab" * 32, "id": "mel-stats:abababababababab"}
-    assert m["embedding_dim"] == DIM and m["primary_head"] == "knn"
+    assert m["embedding_dim"] == DIM
+    assert m["primary_head"] == "knn"
     for head, spec in m["heads"].items():
-        assert (saved / spec["file"]).is_file() and spec["kind"] == head
-        assert spec["quantile"] == 0.95 and spec["training_size"] == len(TRAIN)
+        assert (saved / spec["file"]).is_file()
+        assert spec["kind"] == head
+        assert spec["quantile"] == 0.95
+        assert spec["training_size"] == len(TRAIN)
         assert spec["score_quantiles"]["0.95"] == pytest.approx(spec["threshold"])
         assert spec["metrics"], head
     assert m["heads"]["pca"]["metrics"]["explained_variance"] >= 0.95
@@ -99,7 +106,8 @@ def test_existing_bundle_is_never_overwritten_without_force(detectors, saved):
         save_bundle(saved, "mylib", detectors, REF, {"files": 1})
     assert (saved / MANIFEST).read_text() == manifest
     save_bundle(saved, "mylib", {"pca": detectors["pca"]}, REF, {"files": 1}, force=True)
-    assert Bundle.load(saved).heads == ["pca"] and Bundle.load(saved).primary == "pca"
+    assert Bundle.load(saved).heads == ["pca"]
+    assert Bundle.load(saved).primary == "pca"
     assert [p.name for p in saved.parent.iterdir()] == ["mylib"]  # no temporary or old folders left
 
 

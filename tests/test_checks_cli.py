@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import write_audio
 from helpers_checks import loop, with_defect
+
 from loopbridge.cli import main
 
 
@@ -28,10 +28,14 @@ def test_check_prints_findings_per_file_and_skips_unreadable(takes, capsys, capl
     rc = main(["check", str(takes)])
     out, err = capsys.readouterr().out, caplog.text
     assert rc == 1  # something was found
-    assert "clean.wav" in out and ": OK" in out
+    assert "clean.wav" in out
+    assert ": OK" in out
     clipped = out.split("clipped.wav", 1)[1]
-    assert "clipping" in clipped and "clipped" in clipped and " s" in clipped
-    assert "notes.wav" in err and "not a readable audio file" in err
+    assert "clipping" in clipped
+    assert "clipped" in clipped
+    assert " s" in clipped
+    assert "notes.wav" in err
+    assert "not a readable audio file" in err
     assert "built-in limits" in err
     assert "1 of 2 file(s) with findings; 1 skipped" in out
 
@@ -42,7 +46,9 @@ def test_check_json_lists_every_file_including_errors(takes, capsys) -> None:
     by_name = {r["file"].rsplit("/", 1)[1]: r for r in rows}
     assert by_name["clean.wav"]["findings"] == []
     first = by_name["clipped.wav"]["findings"][0]
-    assert first["kind"] == "clipping" and 0 < first["severity"] <= 1 and first["message"]
+    assert first["kind"] == "clipping"
+    assert 0 < first["severity"] <= 1
+    assert first["message"]
     assert by_name["notes.wav"]["code"] == "not_audio"
 
 

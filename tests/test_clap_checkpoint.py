@@ -22,7 +22,8 @@ def fused():
 
 def test_module_prefix_is_stripped_and_text_keys_ignored(fused) -> None:
     raw = torch.load(fused.checkpoint, weights_only=True)["state_dict"]
-    assert all(k.startswith("module.") for k in raw) and "module.text_branch.embeddings.position_ids" in raw
+    assert all(k.startswith("module.") for k in raw)
+    assert "module.text_branch.embeddings.position_ids" in raw
     loaded = load_audio_branch(read_checkpoint(fused.checkpoint), "clap-htsat-fused", "test")
     want = fused.tower.state_dict()
     got = loaded.state_dict()

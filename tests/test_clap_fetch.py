@@ -118,13 +118,17 @@ def hub(lb_home: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureR
 @pytest.mark.parametrize("hub", ["interrupted"], indirect=True)
 def test_interrupted_download_resumes_then_exports_a_working_encoder(hub: FakeHub, capsys) -> None:
     assert main(["encoder", "fetch", "--preset", PRESET]) == 0
-    assert hub.gets[0] is None and hub.gets[1] and hub.gets[1].startswith("bytes=")  # second GET resumed
+    assert hub.gets[0] is None
+    assert hub.gets[1]
+    assert hub.gets[1].startswith("bytes=")
     checkpoint = checkpoints_dir() / PRESETS[PRESET].filename
     assert file_sha256(checkpoint) == PRESETS[PRESET].sha256
-    assert encoder_path(PRESET).is_file() and str(encoder_path(PRESET)) in capsys.readouterr().out
+    assert encoder_path(PRESET).is_file()
+    assert str(encoder_path(PRESET)) in capsys.readouterr().out
 
     encoder = Encoder.open()  # the default: CLAP, now that it is installed
-    assert encoder.name == PRESET and encoder.random_weights
+    assert encoder.name == PRESET
+    assert encoder.random_weights
     clips = [features.fusion_input(np.sin(np.arange(s * 48_000) * 0.05).astype(np.float32)) for s in (2, 15)]
     inputs = features.batch(clips)
     want = (
@@ -146,7 +150,8 @@ def test_interrupted_download_resumes_then_exports_a_working_encoder(hub: FakeHu
 def test_corrupt_download_is_rejected_and_not_kept(hub: FakeHub, capsys) -> None:
     assert main(["encoder", "fetch", "--preset", PRESET]) == 2
     err = capsys.readouterr().err
-    assert "wrong sha256" in err and "fetch" in err
+    assert "wrong sha256" in err
+    assert "fetch" in err
     assert not (checkpoints_dir() / PRESETS[PRESET].filename).exists()
     assert not encoder_path(PRESET).exists()
     assert encoders.resolve(None).name == "mel-stats.onnx"  # nothing half-installed is picked up
@@ -163,5 +168,6 @@ def test_unreachable_hub_is_a_clear_error(lb_home: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(hf_http.time, "sleep", lambda seconds: None)  # skip huggingface_hub's own back-off
     assert main(["encoder", "fetch"]) == 2
     err = capsys.readouterr().err
-    assert "could not download 630k-audioset-fusion-best.pt" in err and "encoder export --checkpoint" in err
+    assert "could not download 630k-audioset-fusion-best.pt" in err
+    assert "encoder export --checkpoint" in err
     assert not any(checkpoints_dir().glob("*.pt"))

@@ -65,10 +65,12 @@ def test_fused_onnx_matches_laion_forward(seconds: list[float]) -> None:
     embedding, clap = session.run(None, {"mel_fusion": inputs["mel_fusion"], "longer": inputs["longer"]})
     err = rel_error(embedding, want)
     print(f"{seconds}: relative error {err:.2e}")
-    assert embedding.shape == (len(seconds), 768) and err <= MAX_REL_ERROR
+    assert embedding.shape == (len(seconds), 768)
+    assert err <= MAX_REL_ERROR
     with torch.no_grad():
         want_clap = TF.normalize(art.tower.audio_projection(torch.from_numpy(want)), dim=-1).numpy()
-    assert clap.shape == (len(seconds), 512) and rel_error(clap, want_clap) <= MAX_REL_ERROR
+    assert clap.shape == (len(seconds), 512)
+    assert rel_error(clap, want_clap) <= MAX_REL_ERROR
 
 
 def test_short_and_long_rows_do_not_leak_into_each_other() -> None:
@@ -101,8 +103,10 @@ def test_runtime_encoder_embeds_files_like_laion(tmp_path, caplog: pytest.LogCap
     clips = [audio.load(p) for p in paths]
     with caplog.at_level(logging.WARNING, logger="loopbridge"):
         encoder = Encoder(art.onnx)
-    assert encoder.random_weights and "RANDOM" in caplog.text
-    assert encoder.name == "clap-htsat-fused" and encoder.dim == 768
+    assert encoder.random_weights
+    assert "RANDOM" in caplog.text
+    assert encoder.name == "clap-htsat-fused"
+    assert encoder.dim == 768
     got = encoder.embed_clips(clips)
     inputs = features.batch([features.fusion_input(c.samples) for c in clips])
     want = art.tower.reference_embedding(
@@ -137,9 +141,8 @@ def test_int8_encoder_for_this_cpu_is_smaller_and_close_to_fp32(tmp_path) -> Non
     int8 = export_checkpoint(art.checkpoint, "clap-htsat-fused", tmp_path / "int8.onnx", int8=True)
     meta = {p.key: p.value for p in onnx.load(str(int8), load_external_data=False).metadata_props}
     kernel = default_int8_kernel()
-    assert (
-        meta["loopbridge.quantization"] == f"int8-dynamic-{kernel}" and meta["loopbridge.preset"] == "clap-htsat-fused"
-    )
+    assert meta["loopbridge.quantization"] == f"int8-dynamic-{kernel}"
+    assert meta["loopbridge.preset"] == "clap-htsat-fused"
     assert int8_cosines(art, kernel, tmp_path).min() >= 0.999
 
 
@@ -158,7 +161,8 @@ def test_music_preset_onnx_matches_laion_forward() -> None:
     batch3 = session.run(["embedding"], {"waveform": waves})[0]
     batch1 = session.run(["embedding"], {"waveform": waves[:1]})[0]
     assert batch3.shape == (3, 1024)
-    assert rel_error(batch3, want) <= MAX_REL_ERROR and rel_error(batch1, want[:1]) <= MAX_REL_ERROR
+    assert rel_error(batch3, want) <= MAX_REL_ERROR
+    assert rel_error(batch1, want[:1]) <= MAX_REL_ERROR
 
 
 def test_runtime_encoder_feeds_the_music_preset_its_waveform(tmp_path) -> None:
@@ -167,7 +171,8 @@ def test_runtime_encoder_feeds_the_music_preset_its_waveform(tmp_path) -> None:
     paths = [write_audio(tmp_path / f"m{i}.wav", clip(s, i), 48_000) for i, s in enumerate([3.0, 14.0])]
     clips = [audio.load(p) for p in paths]
     encoder = Encoder(art.onnx)
-    assert encoder.name == "clap-htsat-music" and encoder.dim == 1024
+    assert encoder.name == "clap-htsat-music"
+    assert encoder.dim == 1024
     assert set(encoder.prepare(clips[0].samples)) == {"waveform"}
     waves = np.stack([features.waveform_view(c.samples) for c in clips])
     assert np.array_equal(waves[1], clips[1].samples[: features.CLIP_SAMPLES])

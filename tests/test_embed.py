@@ -26,8 +26,10 @@ def library(tmp_path: Path) -> Path:
 def test_default_encoder_falls_back_to_mel_stats_and_says_so(lb_home: Path, caplog) -> None:
     with caplog.at_level(logging.WARNING, "loopbridge"):
         enc = encoders.Encoder.open()
-    assert enc.name == "mel-stats" and enc.dim == encoders.PRESETS["mel-stats"].embedding_dim
-    assert "mel-stats" in caplog.text and "encoder fetch" in caplog.text
+    assert enc.name == "mel-stats"
+    assert enc.dim == encoders.PRESETS["mel-stats"].embedding_dim
+    assert "mel-stats" in caplog.text
+    assert "encoder fetch" in caplog.text
     assert enc.provider == "CPUExecutionProvider"
 
 
@@ -44,8 +46,10 @@ def test_embed_files_keeps_order_lists_failures_and_uses_cache(lb_home: Path, li
     cache = EmbeddingCache(enc.id)
     emb, failures = embed_files(files, enc, batch_size=2, progress=False, cache=cache)
     assert [Path(f).name for f in emb.files] == ["loop0.wav", "loop1.wav", "loop2.wav"]
-    assert [Path(f.path).name for f in failures] == ["broken.wav"] and failures[0].error.code == "not_audio"
-    assert emb.vectors.shape == (3, enc.dim) and np.isfinite(emb.vectors).all()
+    assert [Path(f.path).name for f in failures] == ["broken.wav"]
+    assert failures[0].error.code == "not_audio"
+    assert emb.vectors.shape == (3, enc.dim)
+    assert np.isfinite(emb.vectors).all()
     assert np.allclose(emb.durations, [1.0, 4.0, 12.0], atol=1e-3)
     assert len({tuple(v) for v in emb.vectors.round(4)}) == 3  # distinct clips, distinct embeddings
 
@@ -53,7 +57,8 @@ def test_embed_files_keeps_order_lists_failures_and_uses_cache(lb_home: Path, li
     original = enc.embed_inputs
     enc.embed_inputs = lambda inputs: calls.append(1) or original(inputs)  # count real encoder runs
     again, _ = embed_files(files, enc, progress=False, cache=EmbeddingCache(enc.id))
-    assert not calls and np.array_equal(again.vectors, emb.vectors)
+    assert not calls
+    assert np.array_equal(again.vectors, emb.vectors)
     assert np.allclose(again.durations, emb.durations)
 
 
@@ -61,11 +66,14 @@ def test_embed_command_writes_npz_and_never_overwrites(lb_home: Path, library: P
     out = tmp_path / "emb.npz"
     assert main(["embed", str(library), "--out", str(out), "--encoder", "mel-stats"]) == 0
     emb = load_embeddings(out)
-    assert len(emb) == 3 and emb.encoder_name == "mel-stats" and emb.encoder_id.startswith("mel-stats:")
+    assert len(emb) == 3
+    assert emb.encoder_name == "mel-stats"
+    assert emb.encoder_id.startswith("mel-stats:")
     assert "1 skipped" in capsys.readouterr().out
     before = out.read_bytes()
     assert main(["embed", str(library), "--out", str(out)]) == 2
-    assert "already exists" in capsys.readouterr().err and out.read_bytes() == before
+    assert "already exists" in capsys.readouterr().err
+    assert out.read_bytes() == before
 
 
 def test_embed_command_with_nothing_usable_is_a_clear_error(lb_home: Path, tmp_path: Path, capsys) -> None:

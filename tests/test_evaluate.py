@@ -96,14 +96,21 @@ def test_per_defect_breakdown_separates_what_each_source_hears() -> None:
     metrics = evaluate_sources(labels, {"clip": clip_hearer, "click": click_hearer, "combined": both}, flags)
     by = {(m.source, m.kind): m for m in metrics}
     assert [m.kind for m in metrics[:3]] == ["click", "clipping", ALL]
-    assert by["clip", "clipping"].auroc == 1.0 and by["clip", "click"].auroc < 0.8
-    assert by["click", "click"].auroc == 1.0 and by["click", "clipping"].auroc < 0.8
+    assert by["clip", "clipping"].auroc == 1.0
+    assert by["clip", "click"].auroc < 0.8
+    assert by["click", "click"].auroc == 1.0
+    assert by["click", "clipping"].auroc < 0.8
     assert 0.6 < by["clip", ALL].auroc < 0.9
-    assert by["combined", ALL].auroc == 1.0 and by["combined", ALL].n_normal == 29
-    assert by["clip", "clipping"].detected == 1.0 and by["clip", "click"].detected == 0.0
-    assert by["clip", ALL].false_flags == 0.0 and by["click", ALL].detected is None
+    assert by["combined", ALL].auroc == 1.0
+    assert by["combined", ALL].n_normal == 29
+    assert by["clip", "clipping"].detected == 1.0
+    assert by["clip", "click"].detected == 0.0
+    assert by["clip", ALL].false_flags == 0.0
+    assert by["click", ALL].detected is None
 
     table = format_table(metrics)
-    assert "AUROC" in table and "pAUC@0.1" in table and "flagged" in table
+    assert "AUROC" in table
+    assert "pAUC@0.1" in table
+    assert "flagged" in table
     row = next(line for line in table.splitlines() if line.startswith("clipping (10)"))
     assert row.split()[2:] == ["1.000", f"{by['click', 'clipping'].auroc:.3f}", "1.000"]

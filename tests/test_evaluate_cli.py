@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from helpers_report import Fitted, shared_small_model
+
 from loopbridge.bundle import Bundle
 from loopbridge.cli import main
 from loopbridge.export.evaluate import read_labels, score_labelled
@@ -36,12 +36,15 @@ def test_evaluate_breaks_down_by_head_and_defect(fitted: Fitted, capsys: pytest.
     by = _metrics(capsys)
     for head in SOURCES:
         assert {k for s, k in by if s == head} == {"clipping", "dropout", "hiss", "all"}
-        assert by[head, "all"]["n_normal"] == 16 and by[head, "hiss"]["n_defect"] == 4
+        assert by[head, "all"]["n_normal"] == 16
+        assert by[head, "hiss"]["n_defect"] == 4
     # broadband hiss is gross in a log-mel: the distance baselines must rank every hissy loop above the clean ones
-    assert by["knn", "hiss"]["auroc"] >= 0.9 and by["mahalanobis", "hiss"]["auroc"] >= 0.9
+    assert by["knn", "hiss"]["auroc"] >= 0.9
+    assert by["mahalanobis", "hiss"]["auroc"] >= 0.9
     assert 0.5 <= by["knn", "hiss"]["pauc"] <= 1.0
     # clipping is what the raw-signal checks exist for; the combined decision keeps that
-    assert by["checks", "clipping"]["auroc"] >= 0.95 and by["combined", "clipping"]["auroc"] >= 0.95
+    assert by["checks", "clipping"]["auroc"] >= 0.95
+    assert by["combined", "clipping"]["auroc"] >= 0.95
     assert by["combined", "clipping"]["detected"] == 1.0
 
     assert main(["evaluate", "--model", fitted.model, "--labels", str(fitted.labels), "--no-progress"]) == 0
@@ -65,7 +68,8 @@ def test_combined_decision_is_head_or_checks(fitted: Fitted) -> None:
     # the combined score crosses 0 exactly where the decision flags, so its ranking matches the decision
     np.testing.assert_array_equal(s["combined"] > 0, f["combined"])
     np.testing.assert_array_equal(s["checks"] > 0, f["checks"])
-    assert f["checks"].any() and (~f["combined"]).any()
+    assert f["checks"].any()
+    assert (~f["combined"]).any()
 
 
 @pytest.mark.slow
@@ -77,7 +81,8 @@ def test_unreadable_labelled_file_is_skipped_and_named(
     (data / "hiss_000.wav").write_bytes(b"not audio at all")
     assert main(["evaluate", "--model", fitted.model, "--labels", str(data / "labels.csv"), "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "1 skipped" in out and "hiss (3)" in out
+    assert "1 skipped" in out
+    assert "hiss (3)" in out
     assert "hiss_000.wav: not a readable audio file" in caplog.text
 
 
@@ -99,7 +104,9 @@ def test_bad_label_files_are_clear_errors(
     finally:
         labels.unlink()
     err = capsys.readouterr().err
-    assert err.startswith("loopbridge: error:") and message in err and "Traceback" not in err
+    assert err.startswith("loopbridge: error:")
+    assert message in err
+    assert "Traceback" not in err
 
 
 def test_unknown_head_and_model(fitted: Fitted, capsys: pytest.CaptureFixture) -> None:

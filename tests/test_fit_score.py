@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from helpers_heads import TINY_FIT_ARGS, normal_embeddings, tiny_fit_options, write_loops, write_noise
+
 from loopbridge.bundle import Bundle, EncoderRef
 from loopbridge.cli import main
 from loopbridge.encoders import Encoder
@@ -64,7 +64,8 @@ def test_fit_writes_a_bundle_with_every_head_and_a_summary(fitted):
     for head in ("aewres", "ae", "iforest", "pca", "knn", "mahalanobis"):
         assert any(line.startswith(head) and "threshold" in line for line in out.splitlines()), out
     bundle = Bundle.load("mylib")
-    assert bundle.primary == "knn" and bundle.encoder.preset == "mel-stats"  # the default primary
+    assert bundle.primary == "knn"
+    assert bundle.encoder.preset == "mel-stats"
     assert bundle.manifest["training"]["files"] == N_LOOPS
     assert bundle.encoder.id == Encoder.open("mel-stats").id
     assert bundle.checks["n"] == N_LOOPS  # technical checks calibrated on the same library
@@ -92,13 +93,16 @@ def test_score_table_and_csv(library, fitted, capsys):
     code, out, _ = run_cli(capsys, "score", str(library / "takes"), "--model", "mylib")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split()[:3] == ["file", "dur", "s"] and "reasons" in lines[0]
+    assert lines[0].split()[:3] == ["file", "dur", "s"]
+    assert "reasons" in lines[0]
     noise_rows = [line for line in lines if "noise_" in line]
-    assert len(noise_rows) == 3 and all(" OFF " in line and "hiss" in line for line in noise_rows)
+    assert len(noise_rows) == 3
+    assert all(" OFF " in line and "hiss" in line for line in noise_rows)
     assert "flagged by model 'mylib'" in out
     code, out, _ = run_cli(capsys, "score", str(library / "takes"), "--model", "mylib", "--csv")
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert len(rows) == 7 and {
+    assert len(rows) == 7
+    assert {
         "file",
         "duration_s",
         "score",
@@ -135,10 +139,13 @@ def test_refit_embeds_only_new_files(library, lb_home, capsys, monkeypatch, tmp_
     lib = tmp_path / "lib"
     write_loops(lib, 6)
     args = ["fit", str(lib), "--name", "c", "--encoder", "mel-stats", "--heads", "pca,knn", "--no-progress"]
-    assert main(args) == 0 and sum(calls) == 6
-    assert main([*args, "--force"]) == 0 and sum(calls) == 6  # everything came from the cache
+    assert main(args) == 0
+    assert sum(calls) == 6
+    assert main([*args, "--force"]) == 0
+    assert sum(calls) == 6
     write_loops(lib / "more", 2, seed=77)
-    assert main([*args, "--force"]) == 0 and sum(calls) == 8  # only the two new files
+    assert main([*args, "--force"]) == 0
+    assert sum(calls) == 8
     assert Bundle.load("c").manifest["training"]["files"] == 8
 
 
@@ -150,7 +157,8 @@ def test_fit_and_score_from_saved_embeddings(library, lb_home, capsys, tmp_path)
     )
     assert code == 0, err
     bundle = Bundle.load("fromnpz")
-    assert bundle.encoder.preset == "mel-stats" and bundle.primary == "knn"  # aewres not trained: first head
+    assert bundle.encoder.preset == "mel-stats"
+    assert bundle.primary == "knn"
     code, out, err = run_cli(capsys, "score", "--embeddings", str(npz), "--model", "fromnpz", "--json")
     assert code == 0, err
     assert len(json.loads(out)) == N_LOOPS
@@ -164,10 +172,13 @@ def test_plain_npy_model_scores_embeddings_but_refuses_audio(library, lb_home, c
     code, _, err = run_cli(
         capsys, "fit", "--embeddings", str(npy), "--name", "plain", "--heads", "mahalanobis", "--no-progress"
     )
-    assert code == 0 and "only score embeddings" in caplog.text
+    assert code == 0
+    assert "only score embeddings" in caplog.text
     assert run_cli(capsys, "score", "--embeddings", str(npy), "--model", "plain")[0] == 0
     code, _, err = run_cli(capsys, "score", str(library / "takes"), "--model", "plain")
-    assert code == 2 and "can only score embeddings" in err and "Traceback" not in err
+    assert code == 2
+    assert "can only score embeddings" in err
+    assert "Traceback" not in err
 
 
 def test_scorer_refuses_an_encoder_the_model_was_not_fitted_with(lb_home):
@@ -241,7 +252,8 @@ def test_bad_inputs_give_a_clear_error_not_a_traceback(setup, argv, message, lb_
         )
     code, out, err = run_cli(capsys, *(a.format(d=d) for a in argv))
     assert code == 2
-    assert message in err and "Traceback" not in err
+    assert message in err
+    assert "Traceback" not in err
 
 
 def test_unreadable_files_are_skipped_and_listed(library, lb_home, capsys, caplog, tmp_path):
@@ -253,12 +265,17 @@ def test_unreadable_files_are_skipped_and_listed(library, lb_home, capsys, caplo
         capsys, "fit", str(lib), "--name", "s", "--encoder", "mel-stats", "--heads", "pca", "--no-progress"
     )
     assert code == 0
-    assert "skipped" in caplog.text and "broken.wav" in caplog.text and "empty.flac" in caplog.text
+    assert "skipped" in caplog.text
+    assert "broken.wav" in caplog.text
+    assert "empty.flac" in caplog.text
     m = Bundle.load("s").manifest["training"]
-    assert m["files"] == 5 and sorted(Path(p).name for p in m["skipped"]) == ["broken.wav", "empty.flac"]
+    assert m["files"] == 5
+    assert sorted(Path(p).name for p in m["skipped"]) == ["broken.wav", "empty.flac"]
     caplog.clear()
     code, out, err = run_cli(capsys, "score", str(lib), "--model", "s", "--json")
-    assert code == 0 and len(json.loads(out)) == 5 and "broken.wav" in caplog.text
+    assert code == 0
+    assert len(json.loads(out)) == 5
+    assert "broken.wav" in caplog.text
 
 
 def test_fit_refuses_to_overwrite_without_force(library, fitted, capsys):
@@ -266,7 +283,8 @@ def test_fit_refuses_to_overwrite_without_force(library, fitted, capsys):
     code, _, err = run_cli(
         capsys, "fit", str(library / "loops"), "--name", "mylib", "--encoder", "mel-stats", "--heads", "pca"
     )
-    assert code == 2 and "already exists; use --force" in err
+    assert code == 2
+    assert "already exists; use --force" in err
     assert (fitted / "manifest.json").read_text() == before
 
 
@@ -304,7 +322,8 @@ def test_threshold_basis_option_reproduces_the_papers_in_sample_thresholds(lb_ho
             == 0
         )
     out = capsys.readouterr().out
-    assert "q0.95 of 40 out-of-fold scores" in out and "q0.95 of 32 in-sample scores" in out  # aewres: 8 held out
+    assert "q0.95 of 40 out-of-fold scores" in out
+    assert "q0.95 of 32 in-sample scores" in out
     held, paper = Bundle.load("held"), Bundle.load("paper")
     assert held.threshold_basis == {"aewres": "out-of-fold", "knn": "leave-one-out"}
     assert paper.threshold_basis == {"aewres": "in-sample", "knn": "in-sample"}

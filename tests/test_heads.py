@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import onnxruntime as ort
 import pytest
+from helpers_heads import gross_outliers, normal_embeddings, tiny_fit_options, tiny_svdd, wide_embeddings
 from sklearn.metrics import roc_auc_score
 
-from helpers_heads import gross_outliers, normal_embeddings, tiny_fit_options, tiny_svdd, wide_embeddings
 from loopbridge.errors import ModelError
 from loopbridge.export.fit import HEADS, fit_heads, make_detector
 from loopbridge.export.heads import MIN_HELD_OUT, DeepSVDDDetector
@@ -25,7 +25,8 @@ def fitted():
 def onnx_scores(det, X: np.ndarray) -> np.ndarray:
     sess = ort.InferenceSession(det.to_onnx().SerializeToString(), providers=["CPUExecutionProvider"])
     out = sess.run(["score"], {"embedding": X})[0]
-    assert out.shape == (len(X),) and out.dtype == np.float32
+    assert out.shape == (len(X),)
+    assert out.dtype == np.float32
     return out
 
 
@@ -47,7 +48,8 @@ def test_threshold_is_training_quantile_and_sensitivity_needs_no_retraining(fitt
     assert np.mean(det.training_scores_ > det.threshold_) == pytest.approx(0.05, abs=0.02)
     before = det.score_samples(TEST_NORMAL)
     strict = det.set_quantile(0.5)
-    assert strict == pytest.approx(np.median(det.training_scores_)) and strict < np.quantile(det.training_scores_, 0.95)
+    assert strict == pytest.approx(np.median(det.training_scores_))
+    assert strict < np.quantile(det.training_scores_, 0.95)
     assert det.predict(TEST_NORMAL).sum() >= (before > np.quantile(det.training_scores_, 0.95)).sum()
     np.testing.assert_array_equal(det.score_samples(TEST_NORMAL), before)
     det.set_quantile(0.95)
@@ -77,9 +79,11 @@ def test_svdd_losses_decrease_and_latents_do_not_collapse(fitted, head):
 def test_svdd_network_has_no_bias_and_no_batchnorm_shift(fitted):
     net = fitted["aewres"].net_
     names = [n for n, _ in net.named_parameters()]
-    assert names and not any("bias" in n for n in names)
+    assert names
+    assert not any("bias" in n for n in names)
     bns = [m for m in net.modules() if m.__class__.__name__ == "BatchNorm1d"]
-    assert bns and all(not bn.affine for bn in bns)
+    assert bns
+    assert all(not bn.affine for bn in bns)
 
 
 def test_aewres_decoder_adds_encoder_activations():
@@ -118,7 +122,8 @@ def test_early_stopping_restores_the_best_epoch():
 def test_knn_training_scores_leave_each_row_out(fitted):
     # with itself as neighbour every training distance would be 0 and the threshold meaningless
     knn = fitted["knn"]
-    assert knn.threshold_basis_ == "leave-one-out" and knn.training_scores_.min() > 0
+    assert knn.threshold_basis_ == "leave-one-out"
+    assert knn.training_scores_.min() > 0
     assert np.all(knn.in_sample_scores_ < knn.training_scores_)  # kept for the report: each row its own neighbour
 
 
@@ -133,7 +138,8 @@ def test_each_head_records_its_threshold_basis(fitted):
         "mahalanobis": "out-of-fold",
     }
     svdd = fitted["aewres"]  # 160 loops: 32 held out for early stopping, 128 trained on
-    assert len(svdd.training_scores_) == 32 == svdd.metrics["validation_size"] and len(svdd.in_sample_scores_) == 128
+    assert len(svdd.training_scores_) == 32 == svdd.metrics["validation_size"]
+    assert len(svdd.in_sample_scores_) == 128
     np.testing.assert_array_equal(svdd.training_scores_, svdd.validation_scores_)
     assert fitted["iforest"].validation_scores_ is None
 
@@ -147,10 +153,10 @@ def test_svdd_held_out_threshold_flags_about_five_percent_of_new_normals(head):
     config = tiny_svdd(epochs=40, hidden=(64, 32, 16))
     held = make_detector(head, tiny_fit_options(svdd=config, seed=3)).fit(train)
     paper = make_detector(head, tiny_fit_options(svdd=config, seed=3, threshold_basis="in-sample")).fit(train)
-    assert held.threshold_basis_ == "held-out" and len(held.training_scores_) == 60
-    assert paper.threshold_basis_ == "in-sample" and paper.threshold_ == pytest.approx(
-        np.quantile(paper.in_sample_scores_, 0.95)
-    )
+    assert held.threshold_basis_ == "held-out"
+    assert len(held.training_scores_) == 60
+    assert paper.threshold_basis_ == "in-sample"
+    assert paper.threshold_ == pytest.approx(np.quantile(paper.in_sample_scores_, 0.95))
     np.testing.assert_array_equal(held.score_samples(fresh), paper.score_samples(fresh))  # same network, other basis
     held_rate, paper_rate = held.predict(fresh).mean(), paper.predict(fresh).mean()
     assert 0.01 <= held_rate <= 0.12
@@ -163,8 +169,10 @@ def test_svdd_small_library_is_scored_out_of_fold():
     train = normal_embeddings(40, seed=1)
     det = DeepSVDDDetector(config=tiny_svdd(epochs=15)).fit(train)
     val = det.folds_[0]
-    assert len(val) == 8 < MIN_HELD_OUT and det.threshold_basis_ == "out-of-fold"
-    assert len(det.training_scores_) == 40 and len(det.in_sample_scores_) == 32
+    assert len(val) == 8 < MIN_HELD_OUT
+    assert det.threshold_basis_ == "out-of-fold"
+    assert len(det.training_scores_) == 40
+    assert len(det.in_sample_scores_) == 32
     np.testing.assert_array_equal(np.sort(np.concatenate(det.folds_)), np.arange(40))  # every loop exactly once
     assert set(det.score_samples(train[val])) <= set(det.training_scores_)
     assert det.predict(normal_embeddings(400, seed=2)).mean() < 0.15
@@ -198,5 +206,6 @@ def test_thresholds_come_from_held_out_scores_so_fresh_normals_are_not_flagged(h
     # 40 loops in 64 dimensions: in-sample scores are far lower than a new normal loop's (0.42 / 0.21 flagged)
     train, fresh = normal_embeddings(40, dim=64, seed=1), normal_embeddings(400, dim=64, seed=2)
     det = make_detector(head, tiny_fit_options()).fit(train)
-    assert det.threshold_basis_ == "out-of-fold" and len(det.training_scores_) == 40
+    assert det.threshold_basis_ == "out-of-fold"
+    assert len(det.training_scores_) == 40
     assert det.predict(fresh).mean() < 0.15

@@ -67,7 +67,8 @@ def test_ports_and_script_match_the_server_defaults(patcher: dict) -> None:
     (js,) = boxes_by_text(patcher, "js")
     assert send["text"].split()[1:] == ["127.0.0.1", "9000"]
     assert receive["text"].split()[1:] == ["9001"]
-    assert js["text"].split()[1] == "loopbridge.js" and js["numoutlets"] == 7
+    assert js["text"].split()[1] == "loopbridge.js"
+    assert js["numoutlets"] == 7
     assert (js["id"], 0, send["id"], 0) in cords(patcher)  # requests go out
     assert (receive["id"], 0, js["id"], 0) in cords(patcher)  # replies come in
 
@@ -77,7 +78,8 @@ def test_port_boxes_are_saved_with_the_set_and_start_at_the_defaults(patcher: di
     for box_id, default, target in (("obj-outport", 9000, "udpsend"), ("obj-inport", 9001, "udpreceive")):
         box = boxes[box_id]
         value = box["saved_attribute_attributes"]["valueof"]
-        assert box["parameter_enable"] == 1 and value["parameter_initial_enable"] == 1
+        assert box["parameter_enable"] == 1
+        assert value["parameter_initial_enable"] == 1
         assert value["parameter_initial"] == [default]
         assert value["parameter_type"] == 0  # float: Live limits int parameters to 0-255
         assert target in {t.split()[0] for t in downstream_texts(patcher, box_id) if t}
@@ -114,7 +116,9 @@ def test_the_cord_check_catches_broken_cords(patcher: dict) -> None:
     lines.append({"patchline": {"source": ["obj-init", 0], "destination": ["obj-udpsend", 1]}})
     problems = m4l.patcher_problems(broken)
     assert len(problems) == 3
-    assert "outlet 7" in problems[0] and "does not exist" in problems[1] and "inlet 1" in problems[2]
+    assert "outlet 7" in problems[0]
+    assert "does not exist" in problems[1]
+    assert "inlet 1" in problems[2]
 
 
 def test_every_script_outlet_and_display_is_wired(patcher: dict) -> None:

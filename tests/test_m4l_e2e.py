@@ -85,14 +85,17 @@ def test_device_talks_osc_over_udp_and_marks_only_the_clipped_take(tmp_path, tak
 
     scores = [args for address, args in server.requests if address == "/loopbridge/score"]
     assert [(type(a[0]), a[1:]) for a in scores] == [(int, [str(p), reply_port]) for _, p in takes]
-    assert [args for address, args in server.requests if address == "/loopbridge/ping"][0] == [reply_port]
+    assert next(args for address, args in server.requests if address == "/loopbridge/ping") == [reply_port]
     (batch,) = [args for address, args in server.requests if address == "/loopbridge/batch"]
-    assert sorted(batch[1:-1]) == sorted(str(p) for _, p in takes) and batch[-1] == reply_port
+    assert sorted(batch[1:-1]) == sorted(str(p) for _, p in takes)
+    assert batch[-1] == reply_port
 
     assert report["connection"] == "connected \u00b7 loopbridge stand-in \u00b7 CPUExecutionProvider"
     clean, clipped = report["clips"]
-    assert clean["name"] == "Bäss 1" and clean["color"] != WARNING_COLOUR
-    assert clipped["name"].startswith(FLAG_MARK) and clipped["name"].endswith(" clipping \u00b7 Bass 2")
+    assert clean["name"] == "Bäss 1"
+    assert clean["color"] != WARNING_COLOUR
+    assert clipped["name"].startswith(FLAG_MARK)
+    assert clipped["name"].endswith(" clipping \u00b7 Bass 2")
     assert clipped["color"] == WARNING_COLOUR
     assert report["status"] == "track done: 2 scored, 1 flagged"
 
@@ -104,7 +107,8 @@ def test_device_reports_a_server_that_is_not_there(tmp_path, takes) -> None:
         run_device(silent_port, free_udp_port(), takes[:1], tmp_path, timeout_s=4)
     except AssertionError as exc:
         report_or_error = str(exc)
-    assert report_or_error is not None and "timed out waiting for a pong" in report_or_error
+    assert report_or_error is not None
+    assert "timed out waiting for a pong" in report_or_error
     assert "server not running" in report_or_error
 
 
@@ -154,11 +158,14 @@ def test_device_against_the_real_server_flags_the_defective_take_only(tmp_path, 
 
     assert report["connection"].startswith("connected \u00b7 loopbridge ")
     clean, clipped = report["clips"]
-    assert clean["name"] == "Bäss 1" and clean["color"] != WARNING_COLOUR
-    assert clipped["name"].startswith(FLAG_MARK) and clipped["name"].endswith(" clipping \u00b7 Bass 2")
+    assert clean["name"] == "Bäss 1"
+    assert clean["color"] != WARNING_COLOUR
+    assert clipped["name"].startswith(FLAG_MARK)
+    assert clipped["name"].endswith(" clipping \u00b7 Bass 2")
     assert clipped["color"] == WARNING_COLOUR
     reasons = [m for m in report["received"] if m[0] == "/loopbridge/reason"]
-    assert reasons and reasons[0][2] == "clipping"  # the technical checks' most severe finding came first
+    assert reasons
+    assert reasons[0][2] == "clipping"
     results = [m for m in report["received"] if m[0] == "/loopbridge/result"]
     assert [(r[2], r[6]) for r in results[:2]] == [(str(takes[0][1]), 0), (str(takes[1][1]), 1)]
     assert report["status"] == "track done: 2 scored, 1 flagged"

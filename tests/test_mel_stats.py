@@ -35,7 +35,7 @@ def test_graph_matches_numpy_and_masks_padding() -> None:
     out = session.run(None, {"mel_fusion": feed["mel_fusion"], "valid_frames": feed["valid_frames"]})[0]
     assert out.shape == (2, mel_stats.EMBEDDING_DIM)
     assert inputs[0].valid_frames < F.CHUNK_FRAMES  # the short clip really has a padded tail to mask
-    for row, fi in zip(out, inputs):
+    for row, fi in zip(out, inputs, strict=False):
         ref = _numpy_reference(fi.mel_fusion[0].astype(np.float64), fi.valid_frames)
         assert np.allclose(row, ref, rtol=1e-3, atol=1e-3)
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from helpers_report import Fitted, parse_report, shared_small_model
+
 from loopbridge.bundle import Bundle
 from loopbridge.cli import main
 from loopbridge.export.report import bundle_embeddings, head_latents, head_views
@@ -53,7 +53,8 @@ def test_svdd_latents_come_from_the_onnx_head(fitted: Fitted) -> None:
     assert np.std(z, axis=0).min() > 0  # distinct inputs, distinct latents (not collapsed)
     assert head_latents(bundle, "knn", X) is None  # baselines plot the embeddings instead
     views = {v.name: v for v in head_views(bundle, X)}
-    assert views["knn"].latent_name == "embedding" and views["knn"].latent.shape == X.shape
+    assert views["knn"].latent_name == "embedding"
+    assert views["knn"].latent.shape == X.shape
     # the histograms get in-sample and held-out training scores, and say which one the threshold comes from
     # (30 training loops: the SVDD validation split is too small, so every loop is scored out of fold)
     assert {h: v.threshold_basis for h, v in views.items()} == {
@@ -64,9 +65,11 @@ def test_svdd_latents_come_from_the_onnx_head(fitted: Fitted) -> None:
         "knn": "leave-one-out",
         "mahalanobis": "out-of-fold",
     }
-    assert len(views["aewres"].validation_scores) == 30 and len(views["aewres"].train_scores) == 24
+    assert len(views["aewres"].validation_scores) == 30
+    assert len(views["aewres"].train_scores) == 24
     np.testing.assert_array_equal(views["aewres"].validation_scores, bundle.training_scores["aewres"])
-    assert views["iforest"].validation_scores is None and len(views["iforest"].train_scores) == 30
+    assert views["iforest"].validation_scores is None
+    assert len(views["iforest"].train_scores) == 30
 
 
 @pytest.mark.slow
@@ -77,7 +80,8 @@ def test_saved_embeddings_give_the_same_rows_as_audio(fitted: Fitted, tmp_path: 
     saved, saved_label = bundle_embeddings(bundle, None, npz, progress=False)
     audio, audio_label = bundle_embeddings(bundle, [str(fitted.data)], None, progress=False)
     assert (saved_label, audio_label) == ("data.npz", "data")
-    assert saved.files == audio.files and len(saved) == 28
+    assert saved.files == audio.files
+    assert len(saved) == 28
     np.testing.assert_allclose(saved.vectors, audio.vectors, rtol=1e-6)
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers_report import parse_report
 from matplotlib.colors import to_hex
 from sklearn.decomposition import PCA
 
-from helpers_report import parse_report
 from loopbridge.errors import LoopbridgeError
 from loopbridge.export import report
 
@@ -99,7 +99,8 @@ def test_boxplot_puts_heads_on_one_threshold_scale() -> None:
     fig = report.boxplot_figure({"a": np.array([1.0, 2, 4]), "b": np.array([100.0, 300, 900])}, {"a": 1.0, "b": 100.0})
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
-    assert ax.get_yscale() == "log" and ax.get_ylabel() == "score ÷ threshold"
+    assert ax.get_yscale() == "log"
+    assert ax.get_ylabel() == "score ÷ threshold"
     medians = [ln.get_ydata()[0] for ln in ax.get_lines() if to_hex(ln.get_color()) == to_hex("C1")]
     assert medians == [2.0, 3.0]
     (threshold,) = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]

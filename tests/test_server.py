@@ -68,10 +68,18 @@ def test_score_replies_once_with_result_fields_and_flags_noise(serve, tmp_path):
     client.send("/loopbridge/score", 1, str(clean))
     client.send("/loopbridge/score", 2, str(noise), MODEL)
     addr, (rid, path, model, score, threshold, flag, ms) = client.terminal(1)
-    assert addr == "/loopbridge/result" and rid == 1 and path == str(clean) and model == MODEL
-    assert np.isfinite(score) and threshold > 0 and flag == 0 and ms > 0
+    assert addr == "/loopbridge/result"
+    assert rid == 1
+    assert path == str(clean)
+    assert model == MODEL
+    assert np.isfinite(score)
+    assert threshold > 0
+    assert flag == 0
+    assert ms > 0
     addr, (rid, _, _, noise_score, _, noise_flag, _) = client.terminal(2)
-    assert addr == "/loopbridge/result" and noise_flag == 1 and noise_score > threshold
+    assert addr == "/loopbridge/result"
+    assert noise_flag == 1
+    assert noise_score > threshold
     time.sleep(0.3)
     assert [m[0] for m in client.for_id(1)] == ["/loopbridge/result"]  # exactly one reply
 
@@ -80,7 +88,9 @@ def test_ping_reports_protocol_version_and_provider(serve):
     server, client = serve(provider="CPUExecutionProvider")
     client.send("/loopbridge/ping")
     version, lb_version, provider = client.next_of("/loopbridge/pong")
-    assert version == protocol.PROTOCOL_VERSION and provider == "CPUExecutionProvider" and lb_version
+    assert version == protocol.PROTOCOL_VERSION
+    assert provider == "CPUExecutionProvider"
+    assert lb_version
 
 
 def test_models_and_sensitivity_use_the_bundles_training_scores(serve, model_files, tmp_path):
@@ -88,15 +98,18 @@ def test_models_and_sensitivity_use_the_bundles_training_scores(serve, model_fil
     server, client = serve(scorer)
     client.send("/loopbridge/models")
     name, encoder, primary, quantile, *pairs = client.next_of("/loopbridge/model")
-    heads = dict(zip(pairs[::2], pairs[1::2]))
+    heads = dict(zip(pairs[::2], pairs[1::2], strict=False))
     assert (name, encoder, quantile) == (MODEL, "mel-stats", pytest.approx(0.95))
-    assert pairs[0] == primary and set(heads) == set(scorer.bundle.heads)
+    assert pairs[0] == primary
+    assert set(heads) == set(scorer.bundle.heads)
     assert heads[primary] == pytest.approx(scorer.bundle.thresholds[primary], rel=1e-6)
 
     client.send("/loopbridge/sensitivity", MODEL, 0.5)  # a float, as Pure Data sends
     *_, quantile, head, threshold = client.next_of("/loopbridge/model")[:6]
     expected = float(np.quantile(scorer.bundle.training_scores[primary], 0.5))
-    assert quantile == pytest.approx(0.5) and head == primary and threshold == pytest.approx(expected, rel=1e-6)
+    assert quantile == pytest.approx(0.5)
+    assert head == primary
+    assert threshold == pytest.approx(expected, rel=1e-6)
     take = _take(tmp_path)
     settle(take)
     client.send("/loopbridge/score", 5, str(take))
@@ -208,11 +221,14 @@ def test_reasons_from_the_checks_arrive_most_severe_first_before_the_result(serv
     client.terminal(3)
     msgs = client.for_id(3)
     kinds = [a for a, _ in msgs]
-    assert kinds[-1] == "/loopbridge/result" and set(kinds[:-1]) == {"/loopbridge/reason"} and len(kinds) >= 2
+    assert kinds[-1] == "/loopbridge/result"
+    assert set(kinds[:-1]) == {"/loopbridge/reason"}
+    assert len(kinds) >= 2
     reasons = [p for _, p in msgs[:-1]]
     assert "clipping" in [r[1] for r in reasons]
     severities = [r[2] for r in reasons]
-    assert severities == sorted(severities, reverse=True) and all(0 <= s <= 1 for s in severities)
+    assert severities == sorted(severities, reverse=True)
+    assert all(0 <= s <= 1 for s in severities)
     assert all(r[5] and r[3] >= 0 and r[4] >= 0 for r in reasons)
     assert msgs[-1][1][5] == 1
 
@@ -238,8 +254,10 @@ def test_reasons_arrive_in_order_before_the_result_with_an_injected_scorer(serve
     client.terminal("take-1")
     msgs = client.for_id("take-1")
     assert [a for a, _ in msgs] == ["/loopbridge/reason", "/loopbridge/reason", "/loopbridge/result"]
-    assert msgs[0][1][1:3] == ["clipping", pytest.approx(0.9)] and msgs[0][1][5] == findings[0].message
-    assert msgs[1][1][1] == "dc_offset" and msgs[2][1][5] == 1  # flagged by the reasons
+    assert msgs[0][1][1:3] == ["clipping", pytest.approx(0.9)]
+    assert msgs[0][1][5] == findings[0].message
+    assert msgs[1][1][1] == "dc_offset"
+    assert msgs[2][1][5] == 1
 
 
 def _grow(path: Path, data: bytes, pieces: int, every_s: float) -> threading.Thread:
@@ -271,7 +289,8 @@ def test_take_still_being_written_is_scored_when_complete(serve, tmp_path):
     client.send("/loopbridge/score", 2, str(tmp_path / "growing.wav"))
     addr, args = client.terminal(2)
     writer.join()
-    assert addr == "/loopbridge/result" and args[3] == pytest.approx(expected, rel=1e-6)
+    assert addr == "/loopbridge/result"
+    assert args[3] == pytest.approx(expected, rel=1e-6)
 
 
 def test_take_that_keeps_growing_past_the_wait_is_incomplete(serve, tmp_path):
@@ -282,7 +301,8 @@ def test_take_that_keeps_growing_past_the_wait_is_incomplete(serve, tmp_path):
     client.send("/loopbridge/score", 1, str(tmp_path / "endless.wav"))
     addr, args = client.terminal(1)
     writer.join()
-    assert addr == "/loopbridge/error" and args[1] == protocol.INCOMPLETE
+    assert addr == "/loopbridge/error"
+    assert args[1] == protocol.INCOMPLETE
 
 
 def test_batch_folder_sends_progress_results_file_errors_and_done(serve, tmp_path):
@@ -294,14 +314,16 @@ def test_batch_folder_sends_progress_results_file_errors_and_done(serve, tmp_pat
     client.send("/loopbridge/batch", 9, str(folder), str(tmp_path / "missing.wav"))
     addr, done = client.terminal(9, batch=True)
     msgs = client.for_id(9)
-    assert addr == "/loopbridge/done" and msgs[-1][0] == "/loopbridge/done"
+    assert addr == "/loopbridge/done"
+    assert msgs[-1][0] == "/loopbridge/done"
     assert done[1:] == [4, 0, 2]  # 4 scored, none flagged, broken + missing failed
     results = [p for a, p in msgs if a == "/loopbridge/result"]
     assert sorted(Path(p[1]).name for p in results) == ["clip_0.wav", "clip_1.wav", "clip_2.wav", "deep.wav"]
     failed = {Path(p[1]).name: p[2] for a, p in msgs if a == "/loopbridge/file_error"}
     assert failed == {"broken.wav": "not_audio", "missing.wav": "missing"}
     progress = [p for a, p in msgs if a == "/loopbridge/progress"]
-    assert progress[0][1:] == [0, 6] and progress[-1][1:] == [6, 6]
+    assert progress[0][1:] == [0, 6]
+    assert progress[-1][1:] == [6, 6]
 
 
 def test_take_goes_before_the_rest_of_a_long_batch(serve, tmp_path):
@@ -326,7 +348,9 @@ def test_full_queue_answers_busy_and_cancel_stops_a_batch(serve, tmp_path):
     assert client.terminal(2)[1][:2] == [2, protocol.BUSY]
     client.send("/loopbridge/cancel", 1)
     addr, (rid, scored, flagged, failed) = client.terminal(1, timeout=120, batch=True)
-    assert addr == "/loopbridge/done" and scored < 80 and failed == 0
+    assert addr == "/loopbridge/done"
+    assert scored < 80
+    assert failed == 0
     client.inbox.clear()
     client.send("/loopbridge/cancel", 1)
     assert client.next_of("/loopbridge/error")[:2] == [1, protocol.UNKNOWN_ID]
@@ -380,4 +404,5 @@ def test_a_batch_request_over_8_kb_is_read_whole(serve, tmp_path):
     settle(take)
     client.send("/loopbridge/batch", 5, *[str(take)] * 60)  # about 14 KB
     addr, args = client.terminal(5, batch=True, timeout=120)
-    assert addr == "/loopbridge/done" and args[1:] == [60, 0, 0]
+    assert addr == "/loopbridge/done"
+    assert args[1:] == [60, 0, 0]

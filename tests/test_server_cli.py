@@ -54,7 +54,9 @@ def test_serve_answers_oscsend_and_oscdump_hears_the_result(model_files, tmp_pat
             ["oscsend", "localhost", str(port), "/loopbridge/score", "is", "7", str(take)], check=True, timeout=10
         )
         m = wait_for_line(out, r'/loopbridge/result issffif 7 "([^"]+)" "testmodel" (\S+) (\S+) ([01]) (\S+)', 30, seen)
-        assert m.group(1) == str(take) and m.group(4) == "0" and float(m.group(5)) > 0
+        assert m.group(1) == str(take)
+        assert m.group(4) == "0"
+        assert float(m.group(5)) > 0
         # oscsend sends a typed float id, as Pure Data would: it is cast, and the path error is clear
         subprocess.run(
             ["oscsend", "localhost", str(port), "/loopbridge/score", "fs", "8.0", "/nowhere.wav"],
@@ -79,7 +81,9 @@ def test_serve_refuses_a_public_address_without_allow_root(model_files):
         text=True,
         timeout=120,
     )
-    assert proc.returncode == 2 and "--allow-root" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2
+    assert "--allow-root" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_serve_without_any_model_says_how_to_make_one(tmp_path):
@@ -91,4 +95,6 @@ def test_serve_without_any_model_says_how_to_make_one(tmp_path):
         text=True,
         timeout=120,
     )
-    assert proc.returncode == 2 and "loopbridge fit" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2
+    assert "loopbridge fit" in proc.stderr
+    assert "Traceback" not in proc.stderr

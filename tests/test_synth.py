@@ -26,7 +26,8 @@ def test_loop_has_musical_length_and_layout(channels: int, sr: int) -> None:
     assert loop.samples.dtype == np.float32
     assert np.isfinite(loop.samples).all()
     assert 0.05 < np.max(np.abs(loop.samples)) < 1.0
-    assert loop.notes and all(0 <= n.start_s < loop.duration_s for n in loop.notes)
+    assert loop.notes
+    assert all(0 <= n.start_s < loop.duration_s for n in loop.notes)
 
 
 def test_same_seed_same_loop_different_seed_different_loop() -> None:
@@ -74,7 +75,8 @@ def test_unknown_options_are_refused() -> None:
 def _inject(kind: str, channels: int = 1, seed: int = 0) -> tuple[np.ndarray, np.ndarray, synth.Defect]:
     loop = _loop(channels=channels)
     y, d = synth.inject(loop.samples, SR, kind, np.random.default_rng(seed))
-    assert np.isfinite(y).all() and y.dtype == np.float32
+    assert np.isfinite(y).all()
+    assert y.dtype == np.float32
     assert d.kind == kind
     return loop.samples, y, d
 
@@ -88,7 +90,8 @@ def _span(d: synth.Defect) -> slice:
 def test_every_defect_changes_the_audio_and_keeps_it_valid(kind: str, channels: int) -> None:
     x, y, d = _inject(kind, channels)
     assert np.max(np.abs(y)) <= 1.0
-    assert d.start_s >= 0 and d.duration_s > 0
+    assert d.start_s >= 0
+    assert d.duration_s > 0
     if kind == "truncation":
         assert y.shape[0] < x.shape[0]
         return
@@ -111,7 +114,8 @@ def test_clipping_produces_flat_runs_at_the_ceiling(seed: int) -> None:
     a = np.abs(y)
     at_ceiling = a >= a.max() - 1e-6
     runs = np.diff(np.flatnonzero(np.diff(np.concatenate([[0], at_ceiling.astype(int), [0]]))))[::2]
-    assert runs.max() >= 3 and at_ceiling.sum() >= 20
+    assert runs.max() >= 3
+    assert at_ceiling.sum() >= 20
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -138,7 +142,8 @@ def test_musical_defects_stay_local(kind: str) -> None:
     s = _span(d)
     changed = np.flatnonzero(np.abs(y - x) > 1e-6)
     assert changed.size > 0.01 * SR
-    assert changed.min() >= s.start and changed.max() < s.stop
+    assert changed.min() >= s.start
+    assert changed.max() < s.stop
 
 
 def test_wrong_note_moves_the_pitch() -> None:
@@ -162,7 +167,8 @@ def test_dc_offset_moves_the_mean() -> None:
 @pytest.mark.parametrize("channels", [1, 2])
 def test_polarity_gives_anticorrelated_channels(channels: int) -> None:
     _, y, _ = _inject("polarity", channels)
-    assert y.ndim == 2 and y.shape[1] == 2
+    assert y.ndim == 2
+    assert y.shape[1] == 2
     assert np.corrcoef(y[:, 0], y[:, 1])[0, 1] < -0.5
 
 
@@ -192,7 +198,8 @@ def test_level_defect_is_far_too_quiet_or_squashed() -> None:
     for seed in range(6):
         x, y, _ = _inject("level", seed=seed)
         peaks.append(20 * np.log10(np.max(np.abs(y))))
-    assert min(peaks) < -40 and max(peaks) > -0.2
+    assert min(peaks) < -40
+    assert max(peaks) > -0.2
 
 
 def test_write_library_writes_files_and_labels(tmp_path) -> None:
@@ -203,7 +210,8 @@ def test_write_library_writes_files_and_labels(tmp_path) -> None:
     assert [r["label"] for r in rows] == ["0", "0", "0", "click", "polarity"]
     for r in rows:
         info = sf.info(str(tmp_path / "lib" / r["file"]))
-        assert info.samplerate == SR and info.subtype == "PCM_16"
+        assert info.samplerate == SR
+        assert info.subtype == "PCM_16"
         assert info.channels == (2 if r["label"] == "polarity" else 1)
     details = list(csv.DictReader((tmp_path / "lib" / "details.csv").open()))
     assert float(details[3]["duration_s"]) > 0

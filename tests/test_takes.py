@@ -19,7 +19,8 @@ def test_two_phrases_separated_by_silence_become_two_takes_with_their_decay() ->
     stream = np.concatenate([gap[: SR // 2], phrase, gap, phrase * 0.8, gap])
     splitter = TakeSplitter(SR, gate_db=-45, release_s=1.0)
     takes = [take for block in _blocks(stream) for take in splitter.feed(block)]
-    assert len(takes) == 2 and not splitter.recording
+    assert len(takes) == 2
+    assert not splitter.recording
     for take in takes:
         assert take.shape[1] == 1
         assert SR <= len(take) <= SR + 1.2 * SR  # the phrase plus about one release of decay/silence
@@ -35,7 +36,8 @@ def test_blips_shorter_than_min_take_are_ignored_and_long_takes_are_cut() -> Non
     drone = np.full((SR * 3, 2), 0.2, np.float32)
     splitter = TakeSplitter(SR, max_take_s=1.0)
     takes = [t for b in _blocks(drone) for t in splitter.feed(b)]
-    assert len(takes) == 2 and all(abs(len(t) - SR) <= 512 for t in takes)
+    assert len(takes) == 2
+    assert all(abs(len(t) - SR) <= 512 for t in takes)
     assert splitter.flush() is not None  # the remainder is a take when the stream stops
 
 

@@ -34,7 +34,8 @@ def test_wheel_installs_runtime_only_and_embeds_without_torch(tmp_path: Path) ->
     assert _run(py, "-c", "import torch").returncode != 0  # really a torch-free environment
 
     helped = _run(lb, "--help")
-    assert helped.returncode == 0 and "embed" in helped.stdout
+    assert helped.returncode == 0
+    assert "embed" in helped.stdout
 
     take = write_audio(tmp_path / "take.wav", tone(3.0, sr=44_100), 44_100)
     out = tmp_path / "emb.npz"
@@ -42,7 +43,8 @@ def test_wheel_installs_runtime_only_and_embeds_without_torch(tmp_path: Path) ->
     embedded = _run(lb, "embed", take, "--out", out, "--encoder", "mel-stats", env=env)
     assert embedded.returncode == 0, embedded.stderr[-2000:]
     with np.load(out) as z:
-        assert z["embeddings"].shape[0] == 1 and np.isfinite(z["embeddings"]).all()
+        assert z["embeddings"].shape[0] == 1
+        assert np.isfinite(z["embeddings"]).all()
 
     device = _run(py, "-m", "loopbridge.m4l", "build", "--out", tmp_path / "device", env=env)
     assert device.returncode == 0, device.stderr[-2000:]

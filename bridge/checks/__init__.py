@@ -15,8 +15,9 @@ threads even for these small products and doubled the checks' CPU time.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 

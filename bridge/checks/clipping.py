@@ -30,9 +30,9 @@ def measure(take: Take) -> tuple[dict[str, float], dict[str, Where]]:
         breaks = np.flatnonzero(np.diff(near) != 1) + 1
         starts, lengths = runs_of_indices(near, breaks)
         keep = lengths >= MIN_RUN
-        clipped.extend(np.arange(s, s + n) for s, n in zip(near[starts[keep]], lengths[keep]))
+        clipped.extend(np.arange(s, s + n) for s, n in zip(near[starts[keep]], lengths[keep], strict=False))
     overs = np.flatnonzero(take.abs.max(axis=0) > 1.0) if take.peak > 1.0 else np.empty(0, int)
-    hits = np.unique(np.concatenate(clipped + [overs])) if clipped or overs.size else np.empty(0, int)
+    hits = np.unique(np.concatenate([*clipped, overs])) if clipped or overs.size else np.empty(0, int)
     where = Where()
     if hits.size:
         where = Where(take.seconds(hits[0]), take.seconds(hits[-1] - hits[0] + 1), f"{overs.size}")

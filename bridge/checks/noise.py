@@ -139,7 +139,7 @@ def hum_lines(take: Take) -> Hum:
     hz = rate / nfft
     reach = max(2, int(round(1.5 / hz)))
     best, which, lines = -200.0, 0.0, []
-    for f0, coh in zip(MAINS, _coherence(low, rate)):
+    for f0, coh in zip(MAINS, _coherence(low, rate), strict=False):
         if coh < MIN_COHERENCE:
             continue
         harmonics = np.array([h for h in LINE_HARMONICS if f0 * h < rate / 2 - 5])

@@ -66,7 +66,7 @@ def run_list(args: argparse.Namespace) -> int:
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
     print(f"\nencoders: {encoders_dir()}\ncheckpoints: {checkpoints_dir()}")
     return 0
 

@@ -130,5 +130,7 @@ def table(results: list[TakeResult], heads: list[str]) -> str:
         ]
         for r in results
     ]
-    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
-    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header, *rows])
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
+    return "\n".join(
+        "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip() for row in [header, *rows]
+    )

@@ -39,7 +39,7 @@ class _Transport(BlockingOSCUDPServer):
         data = request[0]
         try:
             OscPacket(data)
-        except Exception:  # noqa: BLE001 - ParseError or worse: either way it is garbage
+        except Exception:
             log.warning("ignored a %d-byte datagram from %s that is not OSC", len(data), client_address[0])
             return False
         return True

@@ -187,7 +187,7 @@ class BatchJob:
                 for one in clips:
                     self._score([one])
             return
-        for (named, _), result in zip(clips, results):
+        for (named, _), result in zip(clips, results, strict=False):
             send_result(self.send, self.request.id, _as_requested(result, named), self.received)
             self.n_scored += 1
             self.n_flagged += int(result.flag)

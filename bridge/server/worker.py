@@ -11,7 +11,8 @@ import itertools
 import logging
 import threading
 import time
-from typing import Hashable, Protocol
+from collections.abc import Hashable
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +96,11 @@ class WorkQueue:
         while (job := self._next()) is not None:
             try:
                 delay = job.step()
-            except Exception as exc:  # noqa: BLE001 - one bad job must not stop the server
+            except Exception as exc:
                 log.exception("request %s failed unexpectedly", job.key)
                 try:
                     job.fail(exc)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     log.exception("could not report the failure of %s", job.key)
                 delay = None
             with self._cond:
