@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -96,10 +97,8 @@ def main() -> None:
             feed = {"mel_fusion": inputs["mel_fusion"], "longer": inputs["longer"]}
             as_torch = {k: torch.from_numpy(v) for k, v in feed.items()}
             reps = args.reps if batch == 1 else max(3, args.reps // 2)
-            contenders = {"torch": lambda x=as_torch: tower.reference_embedding(x)}
-            contenders.update(
-                {name: (lambda s=session, f=feed: s.run(["embedding"], f)) for name, session in sessions.items()}
-            )
+            contenders: dict[str, Callable[[], object]] = {"torch": partial(tower.reference_embedding, as_torch)}
+            contenders.update({name: partial(session.run, ["embedding"], feed) for name, session in sessions.items()})
             ms = {name: t / batch for name, t in interleaved_ms(contenders, reps).items()}
             print(
                 f"| {seconds:g} s | {batch} | {ms['torch']:.0f} | {ms['onnx fp32']:.0f} | {ms['onnx int8']:.0f} "
@@ -113,9 +112,9 @@ def main() -> None:
         y = loops(seconds, 1)[0]
         path = tmp / f"take{seconds:g}.wav"
         sf.write(path, np.stack([y, 0.9 * y], axis=1), 44_100, subtype="PCM_24")
-        load = median_ms(lambda p=path: audio.load(p), args.reps)
+        load = median_ms(partial(audio.load, path), args.reps)
         samples = audio.load(path).samples
-        mel = median_ms(lambda y=samples: features.fusion_input(y), args.reps)
+        mel = median_ms(partial(features.fusion_input, samples), args.reps)
         print(f"| {seconds:g} s | {load:.1f} | {mel:.1f} | {load + mel:.1f} |")
 
     clips = [y for seconds in (3.0, 8.0, 25.0) for y in loops(seconds, 4)]

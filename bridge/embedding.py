@@ -77,7 +77,7 @@ def embed_files(
     def flush() -> None:
         if not pending:
             return
-        out = encoder.embed_prepared([p.inputs for _, p in pending])
+        out = encoder.embed_prepared([p.inputs for _, p in pending if p.inputs is not None])
         for (i, p), vec in zip(pending, out, strict=False):
             vectors[i] = vec
             if cache is not None:

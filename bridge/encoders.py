@@ -38,6 +38,13 @@ class EncoderPreset:
     def needs_weights(self) -> bool:
         return self.filename is not None
 
+    @property
+    def hub_file(self) -> tuple[str, str]:
+        """(repository, file name) of the checkpoint on the Hub; only presets that need weights have one."""
+        if self.repo_id is None or self.filename is None:
+            raise EncoderError(f"encoder preset {self.name!r} needs no weights")
+        return self.repo_id, self.filename
+
 
 PRESETS: dict[str, EncoderPreset] = {
     p.name: p

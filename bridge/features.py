@@ -51,8 +51,8 @@ def log_mel(y: np.ndarray) -> np.ndarray:
     """(frames, N_MELS) power mel in dB, centred frames with reflect padding, frames = 1 + len(y) // HOP."""
     y = np.asarray(y, dtype=np.float32)
     pad = N_FFT // 2
-    mode = "reflect" if y.size > pad else "constant"  # reflect needs more samples than the pad
-    padded = np.pad(y, pad, mode=mode)
+    # reflect needs more samples than the pad
+    padded = np.pad(y, pad, mode="reflect") if y.size > pad else np.pad(y, pad)
     frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP]
     spec = scipy.fft.rfft(frames * _window(), axis=1, workers=-1)
     power = spec.real**2 + spec.imag**2
@@ -123,7 +123,11 @@ FUSION_INPUTS = ("mel_fusion", "longer", "valid_frames")
 
 def fusion_arrays(fi: FusionInput) -> dict[str, np.ndarray]:
     """One clip's fusion input under the graph input names (see FUSION_INPUTS)."""
-    return {"mel_fusion": fi.mel_fusion, "longer": np.bool_(fi.longer), "valid_frames": np.int64(fi.valid_frames)}
+    return {
+        "mel_fusion": fi.mel_fusion,
+        "longer": np.asarray(fi.longer, dtype=bool),
+        "valid_frames": np.asarray(fi.valid_frames, dtype=np.int64),
+    }
 
 
 def batch(inputs: list[FusionInput]) -> dict[str, np.ndarray]:

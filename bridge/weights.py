@@ -36,7 +36,7 @@ def expected_file(preset: EncoderPreset) -> tuple[str | None, int | None]:
         return preset.sha256, preset.size
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
 
-    url = hf_hub_url(preset.repo_id, preset.filename, endpoint=os.environ.get("HF_ENDPOINT"))
+    url = hf_hub_url(*preset.hub_file, endpoint=os.environ.get("HF_ENDPOINT"))
     try:
         meta = get_hf_file_metadata(url)
     except Exception as exc:  # requests and huggingface_hub raise many types
@@ -82,8 +82,8 @@ def fetch_checkpoint(name: str) -> Path:
         try:
             path = Path(
                 hf_hub_download(
-                    repo_id=preset.repo_id,
-                    filename=preset.filename,
+                    repo_id=preset.hub_file[0],
+                    filename=preset.hub_file[1],
                     local_dir=dest,
                     # read now, not at huggingface_hub's import, so a mirror set later still counts
                     endpoint=os.environ.get("HF_ENDPOINT"),

@@ -49,12 +49,12 @@ def _batch_agnostic_window_reverse(windows: torch.Tensor, window_size: int, H: i
 def exportable_htsat() -> Iterator[None]:
     """laion-clap's htsat module with `window_reverse` batch-agnostic, for tracing."""
     module = htsat_module()
-    original = module.window_reverse
-    module.window_reverse = _batch_agnostic_window_reverse
+    original = module.window_reverse  # type: ignore[attr-defined]
+    module.window_reverse = _batch_agnostic_window_reverse  # type: ignore[attr-defined]
     try:
         yield
     finally:
-        module.window_reverse = original
+        module.window_reverse = original  # type: ignore[attr-defined]
 
 
 def bicubic_time_matrix(in_frames: int, out_frames: int) -> torch.Tensor:
@@ -82,7 +82,8 @@ class ExportGraph(nn.Module):
     def _spectrogram_image(self, mel: torch.Tensor) -> torch.Tensor:
         """(B, C, 1001, 64) log-mel → (B, C, 256, 256) HTS-AT image, as HTSAT's forward up to patch embed."""
         x = self.htsat.bn0(mel.transpose(1, 3)).transpose(1, 3)
-        return self.htsat.reshape_wav2img(torch.matmul(self.time_resize, x))  # time already 1024: no interpolate
+        time_resize = self.get_buffer("time_resize")
+        return self.htsat.reshape_wav2img(torch.matmul(time_resize, x))  # time already 1024: no interpolate
 
     def _patches(self, image: torch.Tensor, longer: torch.Tensor | None) -> torch.Tensor:
         embed = self.htsat.patch_embed

@@ -13,7 +13,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -166,14 +166,14 @@ def histogram_figure(
 ) -> Figure:
     """Training vs validation scores filled, the report's data as an outline, on shared bins; log counts,
     threshold dashed. A gap between training and validation is the in-sample bias a threshold must avoid."""
-    series = [
+    styles: list[tuple[np.ndarray | None, str, dict[str, Any]]] = [
         (train_scores, "training (in-sample)", dict(alpha=0.5, color=NORMAL_COLOUR)),
         (validation_scores, validation_label, dict(alpha=0.5, color="#ff7f0e")),
         (data_scores, data_label, dict(histtype="step", color="black", lw=1.3)),
     ]
-    series = [(np.asarray(s, dtype=float), label, style) for s, label, style in series if s is not None and len(s)]
+    series = [(np.asarray(s, dtype=float), label, style) for s, label, style in styles if s is not None and len(s)]
     both = np.concatenate([s for s, _, _ in series])
-    bins = np.histogram_bin_edges(both[np.isfinite(both)], bins=40)
+    bins = list(np.histogram_bin_edges(both[np.isfinite(both)], bins=40))
     fig, ax = _figure()
     for scores, label, style in series:
         ax.hist(scores, bins=bins, label=f"{label} ({len(scores)})", **style)

@@ -53,7 +53,7 @@ def run_list(args: argparse.Namespace) -> int:
 
     rows = [("preset", "dim", "onnx", "int8", "checkpoint", "description")]
     for p in PRESETS.values():
-        checkpoint = _size(checkpoints_dir() / p.filename) if p.needs_weights else "(none needed)"
+        checkpoint = _size(checkpoints_dir() / p.hub_file[1]) if p.needs_weights else "(none needed)"
         rows.append(
             (
                 p.name,
