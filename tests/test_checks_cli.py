@@ -59,6 +59,18 @@ def test_check_exit_status_zero_when_clean_and_two_when_nothing_readable(takes, 
     assert "could be read" in capsys.readouterr().err
 
 
+def test_check_reports_a_silent_take(tmp_path, capsys) -> None:
+    path = write_audio(tmp_path / "unarmed.wav", np.zeros((4 * 48_000, 2), np.float32), 48_000, "PCM_24")
+    assert main(["check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert ": OK" not in out
+    assert "silence" in out
+    assert "nothing was recorded" in out
+    assert main(["check", "--json", str(path)]) == 1
+    (row,) = json.loads(capsys.readouterr().out)
+    assert [f["kind"] for f in row["findings"]] == ["silence"]
+
+
 @pytest.mark.slow
 def test_check_with_a_fitted_model_uses_its_calibration(tmp_path, lb_home, capsys) -> None:
     """A library of distorted guitars bounced hot: its own clipping is normal once a model is fitted on it."""

@@ -1,4 +1,4 @@
-"""Technical checks on the raw take: clipping, clicks, dropouts, DC, polarity, truncation, noise, level.
+"""Technical checks on the raw take: silence, clipping, clicks, dropouts, DC, polarity, truncation, noise, level.
 
 They run on the file as recorded (native rate and channels, before mix-down), take a few
 milliseconds, and give reasons a musician can act on. Each family is a module with `measure(take)`
@@ -8,6 +8,8 @@ milliseconds, and give reasons a musician can act on. Each family is a module wi
     calibrate([native, ...])    -> JSON-able quantiles of every statistic over a normal library
     run_checks(native, calib)   -> findings past their limits, most severe first
     check_score(findings)       -> one number per take for ranking (max severity)
+
+A silent or near-silent take gets one `silence` finding and nothing else (see silence.py).
 
 Products in the checks are np.einsum, not @ or np.dot: those call OpenBLAS, which wakes its worker
 threads even for these small products and doubled the checks' CPU time.
@@ -21,15 +23,15 @@ from typing import Any
 
 import numpy as np
 
-from ..audio import SILENCE_PEAK, NativeAudio
+from ..audio import NativeAudio
 from ..results import Finding
-from . import clicks, clipping, dc, dropouts, level, noise, polarity, truncation
+from . import clicks, clipping, dc, dropouts, level, noise, polarity, silence, truncation
 from .rules import Rule
 from .take import Take, Where
 
 FAMILIES = (clipping, clicks, dropouts, dc, polarity, truncation, noise, level)
 RULES: tuple[Rule, ...] = tuple(r for family in FAMILIES for r in family.RULES)
-KINDS: tuple[str, ...] = tuple(dict.fromkeys(r.kind for r in RULES))
+KINDS: tuple[str, ...] = ("silence", *dict.fromkeys(r.kind for r in RULES))
 CALIBRATION_VERSION = 1
 QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
 DEFAULTS_NOTICE = (
@@ -56,7 +58,7 @@ def measure(native: NativeAudio, tempo_bpm: float | None = None) -> dict[str, fl
 def calibrate(natives: Iterable[NativeAudio]) -> dict[str, Any]:
     """Quantiles of every statistic over a library of normal takes; store it in the model bundle."""
     takes = (Take(n) for n in natives)
-    rows = [_measure_take(t)[0] for t in takes if not _silent(t)]
+    rows = [_measure_take(t)[0] for t in takes if silence.finding(t) is None]
     if not rows:
         return {"version": CALIBRATION_VERSION, "n": 0, "measurements": {}}
     out: dict[str, dict[str, float]] = {}
@@ -80,11 +82,13 @@ def evaluate(
     that is not a whole number of beats long is then reported as truncated.
     """
     take = Take(native, tempo_bpm)
-    if _silent(take):
-        return [], {k: -10.0 for k in KINDS}
+    quiet = silence.finding(take)
+    if quiet is not None:
+        return [quiet], {k: 1.0 if k == "silence" else -10.0 for k in KINDS}
     stats, where = _measure_take(take)
     findings: list[Finding] = []
     margins = {k: -np.inf for k in KINDS}
+    margins["silence"] = -10.0
     for rule, limit in limits(calibration):
         value = stats[rule.stat]
         margins[rule.kind] = max(margins[rule.kind], rule.excess(value, limit))
@@ -114,10 +118,6 @@ def run_checks(native: NativeAudio, calibration: dict | None = None, tempo_bpm: 
 def check_score(findings: list[Finding]) -> float:
     """One number per take for ranking and AUROC: the worst finding's severity (0 when nothing was found)."""
     return max((f.severity for f in findings), default=0.0)
-
-
-def _silent(take: Take) -> bool:
-    return not take.x.size or take.peak < SILENCE_PEAK
 
 
 __all__ = ["DEFAULTS_NOTICE", "KINDS", "calibrate", "check_score", "evaluate", "limits", "measure", "run_checks"]

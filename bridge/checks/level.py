@@ -42,7 +42,7 @@ def integrated_loudness(x: np.ndarray, sr: int) -> float:
     """BS.1770-4 integrated loudness in LUFS of (channels, frames) audio; -200 for silence."""
     x = np.asarray(x, dtype=np.float32)
     channels = x.shape[0]
-    step = int(round(STEP_S * sr))
+    step = round(STEP_S * sr)
     n_steps = x.shape[1] // step
     if n_steps >= 4:
         spec = scipy.fft.rfft(x[:, : n_steps * step].reshape(channels, n_steps, step), axis=2)

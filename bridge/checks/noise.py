@@ -137,7 +137,7 @@ def hum_lines(take: Take) -> Hum:
     nfft = scipy.fft.next_fast_len(4 * n, real=True)
     spec = np.abs(scipy.fft.rfft(low * win, nfft)) * 2.0 / win.sum()
     hz = rate / nfft
-    reach = max(2, int(round(1.5 / hz)))
+    reach = max(2, round(1.5 / hz))
     best, which, lines = -200.0, 0.0, []
     for f0, coh in zip(MAINS, _coherence(low, rate), strict=False):
         if coh < MIN_COHERENCE:

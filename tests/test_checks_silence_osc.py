@@ -1,0 +1,33 @@
+"""A silent take over OSC: a real server and scorer on 127.0.0.1 send the `silence` reason before the result."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+from conftest import write_audio
+from helpers_server import MODEL, OscPeer, make_scorer, model_files  # noqa: F401 - model_files is a fixture
+
+from loopbridge.server.app import OscServer
+
+
+def test_a_silent_take_gets_a_silence_reason_before_its_result(model_files, tmp_path) -> None:  # noqa: F811
+    take = write_audio(tmp_path / "unarmed.wav", np.zeros((4 * 48_000, 2), np.float32), 48_000, "PCM_24")
+    old = time.time() - 5  # a finished recording, past the server's "still being written" window
+    os.utime(take, (old, old))
+    client = OscPeer()
+    server = OscServer({MODEL: make_scorer(model_files)}, port=0, reply_port=client.port).start()
+    try:
+        client.talk_to(server.address).send("/loopbridge/score", 7, str(take))
+        client.terminal(7)
+        msgs = client.for_id(7)
+    finally:
+        server.stop()
+        client.close()
+    assert [a for a, _ in msgs] == ["/loopbridge/reason", "/loopbridge/result"]
+    _, kind, severity, start_s, duration_s, text = msgs[0][1]
+    assert (kind, start_s, duration_s) == ("silence", 0.0, 4.0)
+    assert severity == 1.0
+    assert "nothing was recorded" in text
+    assert msgs[1][1][5] == 1  # flagged
