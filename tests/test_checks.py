@@ -248,12 +248,10 @@ def test_calibration_of_a_lofi_library_tolerates_its_hiss(tmp_path) -> None:
     assert "noise" in kinds(checks.run_checks(as_file(tmp_path, "worse", lofi(31, -30.0)), calibration))
 
 
-def test_calibration_never_makes_a_check_stricter_and_survives_json(tmp_path) -> None:
+def test_calibration_survives_json_and_still_catches_clicks(tmp_path) -> None:
     library = [as_file(tmp_path, f"c{i}", loop(i).samples) for i in range(4)]
     calibration = json.loads(json.dumps(checks.calibrate(library)))
     assert {r.stat for r, _ in checks.limits()} <= set(calibration["measurements"])
-    for (rule, default), (_, calibrated) in zip(checks.limits(), checks.limits(calibration), strict=False):
-        assert (calibrated >= default) if rule.worse == "high" else (calibrated <= default), rule.stat
     y, _ = with_defect(loop(40), "click", seed=5)
     assert "click" in kinds(checks.run_checks(as_file(tmp_path, "k", y), calibration))
 

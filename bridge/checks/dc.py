@@ -37,6 +37,7 @@ RULES = (
         worse="high",
         margin=3.0,
         scale=8.0,
+        tightest=-47.0,  # a clean library catches -46 dBFS; converters and asymmetric distortion stay below -47
         describe=lambda v, w: (
             f"DC offset of {w.note} ({v:.0f} dBFS): the waveform sits off centre; use a high-pass or DC removal"
         ),

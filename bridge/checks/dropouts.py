@@ -48,4 +48,10 @@ def _describe(v: float, w: Where) -> str:
     return f"{n} dropouts ({v:.0f} ms in all), the longest {w.duration_s * 1000:.0f} ms at {w.start_s:.2f} s"
 
 
-RULES = (Rule("dropout_ms", "dropout", default=0.5, worse="high", margin=2.0, scale=10.0, describe=_describe),)
+# Calibrated against the library's worst take, not its 95th percentile: picked bass with 2-9 ms of digital silence
+# between some notes has the trait in a few loops only. It never tightens: 0.5 ms already means "any gap at all".
+RULES = (
+    Rule(
+        "dropout_ms", "dropout", default=0.5, worse="high", margin=2.0, scale=10.0, describe=_describe, quantile="q100"
+    ),
+)

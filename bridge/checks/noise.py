@@ -26,8 +26,14 @@ def measure(take: Take) -> tuple[dict[str, float], dict[str, Where]]:
     hiss = _hiss_db(take)
     burst, burst_where = _burst_db(take)
     hum = take.once(hum_lines)
-    return {"hiss_db": hiss, "hum_db": hum.level_db, "burst_db": burst}, {
+    return {
+        "hiss_db": hiss,
+        "hiss_below_music_db": hiss - _music_db(take),
+        "hum_db": hum.level_db,
+        "burst_db": burst,
+    }, {
         "hiss_db": Where(0.0, take.native.duration_s),
+        "hiss_below_music_db": Where(0.0, take.native.duration_s),
         "hum_db": Where(0.0, take.native.duration_s, f"{hum.mains:.0f}"),
         "burst_db": burst_where,
     }
@@ -58,6 +64,12 @@ def _hiss_db(take: Take) -> float:
     if not sounding.size:
         return -200.0
     return float(db(np.sqrt(np.percentile(sounding, QUIET_PERCENTILE))))
+
+
+def _music_db(take: Take) -> float:
+    """The take's RMS level (the loudest channel's), against which hiss is heard."""
+    plain = take.once(_frames)[1]
+    return float(db(np.sqrt(plain.mean(axis=1).max()))) if plain.size else -200.0
 
 
 def _burst_db(take: Take) -> tuple[float, Where]:
@@ -192,12 +204,23 @@ RULES = (
         describe=lambda v, w: f"hiss: the noise floor in the quiet moments is {v:.0f} dBFS",
     ),
     Rule(
+        "hiss_below_music_db",
+        "noise",
+        default=-30.0,
+        worse="high",
+        margin=3.0,
+        scale=8.0,
+        tightest=-45.0,  # a clean library catches hiss 40 dB under the music; 45 dB under is inaudible on any loop
+        describe=lambda v, w: f"hiss: a noise floor only {-v:.0f} dB below the music",
+    ),
+    Rule(
         "burst_db",
         "noise",
         default=40.0,
         worse="high",
         margin=6.0,
         scale=8.0,
+        tightest=25.0,  # a clean library catches bursts 20 dB under the loop's RMS; picks and slaps stay below 25
         describe=lambda v, w: (
             f"noise burst: {w.duration_s * 1000:.0f} ms of hiss or crackle over the playing at {w.start_s:.2f} s "
             f"({v:.0f} dB brighter than the rest of the take)"

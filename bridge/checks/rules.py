@@ -18,9 +18,12 @@ class Rule:
     """One measurement's verdict.
 
     worse: "high" when larger values are worse, "low" otherwise. default: the limit without calibration.
-    A calibrated limit is the library's 95th (or 5th) percentile moved by `margin` further out, never
-    stricter than the default: calibration stops a library of distorted guitars being flagged for what
-    they all share, it does not invent new faults. scale: how far past the limit severity reaches ~0.75.
+    A calibrated limit is the library's `quantile` (95th, or 5th for "low") moved by `margin` further out.
+    Past the default it relaxes: a library of distorted guitars is not flagged for what they all share.
+    Inside the default it tightens only where `tightest` allows, and never past it: a physical bound
+    (e.g. the DC any ordinary interface's converter leaves) that a take from such a library may reach
+    without being at fault. tightest=None: calibration only relaxes this rule.
+    scale: how far past the limit severity reaches ~0.75.
     """
 
     stat: str
@@ -30,14 +33,17 @@ class Rule:
     margin: float
     scale: float
     describe: Describe
+    tightest: float | None = None
+    quantile: str = ""  # "" = q95 for "high", q05 for "low"
 
     def limit(self, calibration: dict | None) -> float:
         q = ((calibration or {}).get("measurements") or {}).get(self.stat)
         if not q:
             return self.default
+        bound = self.default if self.tightest is None else self.tightest
         if self.worse == "high":
-            return max(self.default, float(q["q95"]) + self.margin)
-        return min(self.default, float(q["q05"]) - self.margin)
+            return max(float(q[self.quantile or "q95"]) + self.margin, min(self.default, bound))
+        return min(float(q[self.quantile or "q05"]) - self.margin, max(self.default, bound))
 
     def excess(self, value: float, limit: float) -> float:
         """How far past the limit, in units of `scale` (negative = within limits)."""
