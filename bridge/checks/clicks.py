@@ -33,7 +33,7 @@ def measure(take: Take) -> tuple[dict[str, float], dict[str, Where]]:
     offs = np.concatenate([np.arange(-w, -OWN), np.arange(OWN + 1, w + 1)])
     context = np.sqrt(np.mean(r[cand[:, None] + offs[None, :]] ** 2, axis=1))
     ratio = r[cand] / np.maximum(context, MIN_JUMP * 0.05)
-    ratio_db = db(ratio)
+    ratio_db = np.asarray(db(ratio))
     order = np.argsort(cand)
     times, scores = cand[order], ratio_db[order]
     # one click per cluster of nearby candidates: its loudest sample

@@ -52,6 +52,6 @@ def _describe(v: float, w: Where) -> str:
 # between some notes has the trait in a few loops only. It never tightens: 0.5 ms already means "any gap at all".
 RULES = (
     Rule(
-        "dropout_ms", "dropout", default=0.5, worse="high", margin=2.0, scale=10.0, describe=_describe, quantile="q100"
+        "dropout_ms", "dropout", default=0.5, worse="high", margin=1.0, scale=10.0, describe=_describe, quantile="q100"
     ),
 )
