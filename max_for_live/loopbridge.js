@@ -9,7 +9,7 @@ autowatch = 0;
 inlets = 1;
 outlets = 7;
 
-setinletassist(0, "OSC replies from udpreceive; init, scoretrack, sensitivity, setmodel, savedmodel, markok, replyport");
+setinletassist(0, "OSC replies from udpreceive; init, scoretrack, sensitivity, setmodel, savedmodel, markok, marks, markcolour, asciimarks, replyport");
 setoutletassist(0, "OSC messages to udpsend");
 setoutletassist(1, "connection text (set ...)");
 setoutletassist(2, "last result text (set ...)");
@@ -31,10 +31,14 @@ var PING_INTERVAL_MS = 3000;     // a ping unanswered by the next tick means the
 var TAKE_TIMEOUT_MS = 30000;     // a take with no terminal reply this long after sending is dropped
 var MAX_BATCH_BYTES = 6000;      // keep each batch datagram well under the 8 KB the server accepts
 var ARRANGEMENT_SETTLE_MS = 500; // Live adds the recorded arrangement clips just after recording stops
-var FLAG_MARK = "\u26A0";        // ⚠
-var OK_MARK = "\u2713";          // ✓
-var MARK_SEP = " \u00B7 ";       // " · " between the marker and the clip's own name
-var MARKER_PATTERN = /^(?:\u26A0|\u2713)[^\u00B7]* \u00B7 /;
+var MARKS = {
+    unicode: {flag: "\u26A0", ok: "\u2713", sep: " \u00B7 "}, // "⚠ 2.1× clipping · name"
+    ascii: {flag: "!", ok: "ok", sep: " | "}                     // "! 2.1x clipping | name", for fonts without them
+};
+// Either style's marker, so switching styles replaces an old marker instead of stacking a new one.
+var MARKER_PATTERN = /^(?:\u26A0[^\u00B7]* \u00B7 |\u2713[^\u00B7]* \u00B7 |! [^|]* \| |! \| |ok [^|]* \| )/;
+var MAX_SIBLINGS = 8;             // earlier takes of the same part sent with a take (datagram size)
+var SAME_PART_TOLERANCE = 0.05;   // takes whose regions differ in length by less than this are one part
 var WARNING_COLOUR = 0xFF3636;   // Live snaps it to the nearest palette colour (red)
 var NOT_RUNNING = "server not running \u2014 start `loopbridge serve`";
 
@@ -44,7 +48,6 @@ var track = null;          // LiveAPI of the track this device sits on
 var trackWatch = null;     // observes the track's clip_slots (scenes added or removed)
 var slotWatches = [];      // one per clip slot: {api, clip}
 var song = null;           // observes Song.record_mode for Arrangement recording
-var recordStartClips = null; // arrangement clip ids present when Arrangement recording started
 var ticker = null;         // ping Task
 // Devices on several tracks may share one reply port, so each numbers its requests from its own
 // random start (ids are int32 on the wire) and ignores answers to ids it did not send.
@@ -62,6 +65,16 @@ var sensitivityValue = null;
 var sensitivityPending = false; // restored from the Live Set before the server was reached
 var sensitivitySent = null; // the model whose new threshold the server is about to report
 var markOk = 0;
+var marksOn = 1;            // 0: never rename or colour a clip (results only in the device)
+var markColour = 0;         // 1: also colour flagged clips (a second set, so a second undo step)
+var markStyle = "unicode";  // or "ascii"
+var watchedLanes = [];      // LiveAPIs observing each take lane's arrangement_clips (Live 12)
+var lanesWatch = null;      // observes Track.take_lanes (loop recording adds lanes)
+var recordStartFiles = null; // file path -> 1 for every clip of the track when Arrangement recording started
+var seenArrangement = {};   // arrangement clip id -> 1, looked at since recording started
+var recordingWatches = {}; // arrangement clip id -> is_recording watch, while it records
+var sentRegions = {};       // "path|start|end" -> 1: a region already sent as a take
+var takes = [];             // this track's takes sent so far: {path, length}
 var deferred = [];         // Tasks kept alive until they run
 
 // ---- helpers -----------------------------------------------------------------------------------
@@ -144,7 +157,8 @@ function formatNumber(x) {
 }
 
 function ratioText(result) {
-    return result.threshold > 0 ? formatNumber(result.score / result.threshold) + "\u00D7" : formatNumber(result.score);
+    var times = markStyle === "ascii" ? "x" : "\u00D7";
+    return result.threshold > 0 ? formatNumber(result.score / result.threshold) + times : formatNumber(result.score);
 }
 
 function stripMarker(name) {
@@ -283,49 +297,223 @@ function watchClip(clipId) {
     return clipWatch;
 }
 
-// Arrangement recording: Live exposes no per-clip recording edge there, so compare the track's
-// arrangement clips before and after Song.record_mode goes 1 -> 0.
+// Arrangement recording. Song.record_mode is the Arrangement Record button, not "recording is
+// happening" (punch-in, loop recording), so the device watches the track's arrangement clips and,
+// in Live 12, every take lane's, from the moment the button goes on until a settle time after it
+// goes off. A clip is a new take when its audio file was on none of the track's clips when the
+// button went on: a clip moved, pasted, split off by recording over it, or a Session clip launched
+// into the Arrangement plays a file the track already had.
 function watchArrangement() {
-    if (!hasArrangementClips()) {
+    if (!hasProperty(track, "arrangement_clips")) {
         return;
+    }
+    var clipsWatch = new LiveAPI(onArrangementChange, "id " + track.id);
+    clipsWatch.property = "arrangement_clips";
+    if (hasProperty(track, "take_lanes")) {
+        lanesWatch = new LiveAPI(function (args) {
+            if (args[0] === "take_lanes") {
+                watchLanes();
+                onArrangementChange(["arrangement_clips"]);
+            }
+        }, "id " + track.id);
+        lanesWatch.property = "take_lanes";
+        watchLanes();
     }
     song = new LiveAPI(function (args) {
         if (args[0] !== "record_mode") {
             return;
         }
         var on = Number(args[1]);
-        if (on && recordStartClips === null) {
-            recordStartClips = idsOf(track.get("arrangement_clips"));
-        } else if (!on && recordStartClips !== null) {
-            var before = recordStartClips;
-            recordStartClips = null;
+        if (on && recordStartFiles === null) {
+            startArrangementRecording();
+        } else if (!on && recordStartFiles !== null) {
             later(function () {
-                scoreNewArrangementClips(before);
+                scanArrangement();
+                recordStartFiles = null;
             }, ARRANGEMENT_SETTLE_MS);
         }
     }, "live_set");
     song.property = "record_mode";
     if (Number(getValue(song, "record_mode"))) {
-        recordStartClips = idsOf(track.get("arrangement_clips"));
+        startArrangementRecording();
     }
 }
 
-// Live 10 and older have no Track.arrangement_clips.
-function hasArrangementClips() {
-    return String(track.info).indexOf("arrangement_clips") >= 0;
+function watchLanes() {
+    for (var i = 0; i < watchedLanes.length; i++) {
+        watchedLanes[i].property = "";
+    }
+    watchedLanes = [];
+    var lanes = idsOf(track.get("take_lanes"));
+    for (var j = 0; j < lanes.length; j++) {
+        var lane = new LiveAPI(onArrangementChange, "id " + lanes[j]);
+        lane.property = "arrangement_clips";
+        watchedLanes.push(lane);
+    }
 }
 
-function scoreNewArrangementClips(before) {
-    var ids = idsOf(track.get("arrangement_clips"));
+function onArrangementChange(args) {
+    if (args[0] === "arrangement_clips" && recordStartFiles !== null) {
+        defer(scanArrangement);
+    }
+}
+
+function startArrangementRecording() {
+    recordStartFiles = {};
+    seenArrangement = {};
+    var ids = trackClipIds();
     for (var i = 0; i < ids.length; i++) {
-        if (before.indexOf(ids[i]) < 0) {
+        recordStartFiles[String(getValue(apiFor(ids[i]), "file_path") || "")] = 1;
+        seenArrangement[ids[i]] = 1;
+    }
+}
+
+// The clips on the track's take lanes (Live 12), lane by lane, so loop passes go in the order they
+// were played, then the track's own arrangement clips.
+function arrangementClipIds() {
+    if (!hasProperty(track, "arrangement_clips")) {
+        return [];
+    }
+    var ids = [];
+    if (hasProperty(track, "take_lanes")) {
+        var lanes = idsOf(track.get("take_lanes"));
+        for (var i = 0; i < lanes.length; i++) {
+            ids = ids.concat(idsOf(apiFor(lanes[i]).get("arrangement_clips")));
+        }
+    }
+    return ids.concat(idsOf(track.get("arrangement_clips")));
+}
+
+function scanArrangement() {
+    if (recordStartFiles === null) {
+        return;
+    }
+    var ids = arrangementClipIds();
+    for (var i = 0; i < ids.length; i++) {
+        if (seenArrangement[ids[i]]) {
+            continue;
+        }
+        var clip = apiFor(ids[i]);
+        if (Number(getValue(clip, "is_recording"))) {
+            if (!recordingWatches[ids[i]]) {
+                recordingWatches[ids[i]] = watchClip(ids[i]); // punch-out may come with the button still on
+            }
+            continue;
+        }
+        seenArrangement[ids[i]] = 1;
+        if (!recordStartFiles[String(getValue(clip, "file_path") || "")]) {
             scoreTake(ids[i]);
         }
     }
 }
 
+// LiveAPI.info lists an object's properties and children; older Lives lack some.
+function hasProperty(api, name) {
+    return new RegExp("^(?:property|children|child) " + name + "(?:\\s|$)", "m").test(String(api.info));
+}
+
+// ---- regions and context -----------------------------------------------------------------------
+
+// The part of its file a clip plays, in seconds of the file: the loop brace when looping, else the
+// start and end markers. Warped clips keep markers in beats: they are mapped through the clip's warp
+// markers (piecewise linear, extended past the ends by the nearest segment) or, without them, at the
+// song's tempo (right for a take recorded at that tempo and never re-warped). Unwarped clips keep
+// their markers in seconds of the file.
+function clipRegion(clip) {
+    var looping = Number(getValue(clip, "looping"));
+    var start = Number(getValue(clip, looping ? "loop_start" : "start_marker"));
+    var end = Number(getValue(clip, looping ? "loop_end" : "end_marker"));
+    if (!isFinite(start) || !isFinite(end)) {
+        return null;
+    }
+    if (Number(getValue(clip, "warping"))) {
+        var markers = warpMarkers(clip);
+        start = beatsToSeconds(start, markers);
+        end = beatsToSeconds(end, markers);
+    }
+    if (!(end > start)) {
+        return null;
+    }
+    return {start: Math.max(0, start), end: end};
+}
+
+function warpMarkers(clip) {
+    if (!hasProperty(clip, "warp_markers")) {
+        return [];
+    }
+    try {
+        var parsed = JSON.parse(String(getValue(clip, "warp_markers")));
+        var list = parsed.warp_markers || parsed;
+        var markers = [];
+        for (var i = 0; i < list.length; i++) {
+            markers.push({beat: Number(list[i].beat_time), second: Number(list[i].sample_time)});
+        }
+        markers.sort(function (x, y) {
+            return x.beat - y.beat;
+        });
+        return markers;
+    } catch (e) {
+        return [];
+    }
+}
+
+function beatsToSeconds(beat, markers) {
+    if (markers.length < 2) {
+        var offset = markers.length ? markers[0].second - markers[0].beat * 60 / songTempo() : 0;
+        return offset + beat * 60 / songTempo();
+    }
+    var i = 0;
+    while (i < markers.length - 2 && beat > markers[i + 1].beat) {
+        i++;
+    }
+    var a = markers[i];
+    var b = markers[i + 1];
+    return a.second + (beat - a.beat) * (b.second - a.second) / (b.beat - a.beat);
+}
+
+function songTempo() {
+    var bpm = Number(getValue(new LiveAPI("live_set"), "tempo"));
+    return bpm > 0 ? bpm : 120;
+}
+
+var NOTE_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"];
+
+// Named arguments for the musical checks: tempo, meter and (Live 12) key, read when the take is sent.
+function songContext() {
+    var s = new LiveAPI("live_set");
+    var words = ["bpm", songTempo()];
+    var num = Number(getValue(s, "signature_numerator"));
+    var den = Number(getValue(s, "signature_denominator"));
+    if (num > 0 && den > 0) {
+        words.push("meter", num + "/" + den);
+    }
+    if (hasProperty(s, "root_note") && hasProperty(s, "scale_name")) {
+        var root = NOTE_NAMES[Number(getValue(s, "root_note")) % 12];
+        var scale = String(getValue(s, "scale_name") || "");
+        if (root && scale) {
+            words.push("key", root + " " + scale);
+        }
+    }
+    return words;
+}
+
+// The track's earlier takes of the same part: other files whose regions are about as long.
+function siblingsFor(path, length) {
+    var paths = [];
+    for (var i = takes.length - 1; i >= 0 && paths.length < MAX_SIBLINGS; i--) {
+        var t = takes[i];
+        if (t.path !== path && paths.indexOf(t.path) < 0 &&
+                Math.abs(t.length - length) <= SAME_PART_TOLERANCE * Math.max(t.length, length)) {
+            paths.push(t.path);
+        }
+    }
+    return paths;
+}
+
 // ---- requests ----------------------------------------------------------------------------------
 
+// One request per region: the same pass seen on the main lane and on a take lane, or by the Session
+// slot and the Arrangement at once, is sent once.
 function scoreTake(clipId) {
     var clip = apiFor(clipId);
     if (!exists(clip) || !Number(getValue(clip, "is_audio_clip"))) {
@@ -336,20 +524,37 @@ function scoreTake(clipId) {
         show(OUT_STATUS, clipLabel(clip) + ": Live gave no file for this clip");
         return;
     }
+    var region = clipRegion(clip);
+    var key = path + "|" + (region ? region.start.toFixed(3) + "|" + region.end.toFixed(3) : "");
+    if (sentRegions[key]) {
+        return;
+    }
+    sentRegions[key] = 1;
+    var words = [];
+    if (region) {
+        words.push("start_s", region.start, "end_s", region.end);
+    }
+    words = words.concat(songContext());
+    var length = region ? region.end - region.start : 0;
+    var siblings = siblingsFor(path, length);
+    for (var i = 0; i < siblings.length; i++) {
+        words.push("sibling", siblings[i]);
+    }
+    takes.push({path: path, length: length});
     var id = nextId++;
-    pending[id] = {kind: "take", clips: [clipId], name: clipLabel(clip), path: path, sentAt: now()};
+    pending[id] = {kind: "take", clips: [clipId], name: clipLabel(clip), path: path, words: words, sentAt: now()};
     sendScore(id);
-    show(OUT_STATUS, "scoring " + pending[id].name + "\u2026");
+    show(OUT_STATUS, "scoring " + pending[id].name + (siblings.length ? " (take " + takes.length + ")" : "") + "\u2026");
 }
 
 function sendScore(id) {
     var request = pending[id];
     request.sentAt = now();
+    var args = ["score", id, request.path];
     if (model) {
-        send("score", id, request.path, model);
-    } else {
-        send("score", id, request.path);
+        args.push(model);
     }
+    send.apply(this, args.concat(request.words));
 }
 
 // The "Score track" button: every audio clip of the track, Session and Arrangement, in batches.
@@ -418,10 +623,7 @@ function trackClipIds() {
             ids = ids.concat(idsOf(slotWatches[i].api.get("clip")));
         }
     }
-    if (hasArrangementClips()) {
-        ids = ids.concat(idsOf(track.get("arrangement_clips")));
-    }
-    return ids;
+    return ids.concat(arrangementClipIds());
 }
 
 function splitPaths(paths) {
@@ -527,6 +729,18 @@ function savedmodel() {
 
 function markok(on) {
     markOk = Number(on) ? 1 : 0;
+}
+
+function marks(on) {
+    marksOn = Number(on) ? 1 : 0;
+}
+
+function markcolour(on) {
+    markColour = Number(on) ? 1 : 0;
+}
+
+function asciimarks(on) {
+    markStyle = Number(on) ? "ascii" : "unicode";
 }
 
 // The reply port box: [udpreceive] listens there, and requests ask the server to answer there.
@@ -683,37 +897,44 @@ function showResult(name, result, latency) {
     show(OUT_REASONS, lines.join("\n"));
 }
 
-// Flagged: warning colour and "⚠ 2.1× clipping · <name>", the number being score ÷ threshold (shown
-// when the learned model flagged it) and the word the most severe reason. Normal: the clip as it was
-// (or "✓ 0.4× · <name>" with Mark OK on). Any earlier marker is replaced, never stacked.
+// Flagged: "⚠ 2.1× clipping · <name>", the number being score ÷ threshold (shown when the learned
+// model flagged it) and the word the most severe reason; the warning colour too with Colour on.
+// Normal: the clip as it was (or "✓ 0.4× · <name>" with Mark OK on). Any earlier marker is replaced,
+// never stacked. Each LOM set is one undo step in Live, so a take costs one (the name) by default,
+// and none when its name is already right or marks are off.
 function markClip(clipId, result) {
     var clip = apiFor(clipId);
-    if (!exists(clip)) {
+    if (!marksOn || !exists(clip)) {
         return;
     }
-    var name = stripMarker(String(getValue(clip, "name") || ""));
+    var marks = MARKS[markStyle];
+    var current = String(getValue(clip, "name") || "");
+    var name = stripMarker(current);
+    var wanted = name;
     if (result.flag) {
-        if (originalColours[clipId] === undefined) {
-            originalColours[clipId] = Number(getValue(clip, "color"));
-        }
-        var words = [FLAG_MARK];
+        var words = [marks.flag];
         if (result.score >= result.threshold) {
             words.push(ratioText(result));
         }
         if (result.reasons.length) {
             words.push(result.reasons[0].kind);
         }
-        clip.set("name", words.join(" ") + MARK_SEP + name);
-        clip.set("color", WARNING_COLOUR);
-        return;
+        wanted = words.join(" ") + marks.sep + name;
+        if (markColour && originalColours[clipId] === undefined) {
+            originalColours[clipId] = Number(getValue(clip, "color"));
+            clip.set("color", WARNING_COLOUR);
+        }
+    } else {
+        if (originalColours[clipId] !== undefined) {
+            clip.set("color", originalColours[clipId]);
+            delete originalColours[clipId];
+        }
+        if (markOk) {
+            wanted = marks.ok + " " + ratioText(result) + marks.sep + name;
+        }
     }
-    if (originalColours[clipId] !== undefined) {
-        clip.set("color", originalColours[clipId]);
-        delete originalColours[clipId];
-    }
-    var okName = markOk ? OK_MARK + " " + ratioText(result) + MARK_SEP + name : name;
-    if (okName !== String(getValue(clip, "name") || "")) {
-        clip.set("name", okName);
+    if (wanted !== current) {
+        clip.set("name", wanted);
     }
 }
 
@@ -791,10 +1012,12 @@ function onError(args) {
 }
 
 // Max lets any global function answer a message of its name; `local` keeps these helpers private,
-// leaving init, scoretrack, sensitivity, setmodel, savedmodel, markok, replyport and anything (OSC replies).
+// leaving init, scoretrack, sensitivity, setmodel, savedmodel, markok, marks, markcolour, asciimarks,
+// replyport and anything (OSC replies).
 var HELPERS = [now, show, send, later, defer, utf8Length, getValue, idsOf, apiFor, exists, formatNumber, ratioText, stripMarker,
     clipLabel, watchingText, findTrack, watchSlots, watchFor, stopWatch, watchSlot, onHasClip, watchClip, watchArrangement,
-    hasArrangementClips, scoreNewArrangementClips, scoreTake, sendScore, cancelBatches, trackClipIds, splitPaths, showProgress,
+    watchLanes, onArrangementChange, startArrangementRecording, arrangementClipIds, scanArrangement, hasProperty, clipRegion,
+    warpMarkers, beatsToSeconds, songTempo, songContext, siblingsFor, scoreTake, sendScore, cancelBatches, trackClipIds, splitPaths, showProgress,
     ping, tick, dropStaleTakes, sendSensitivity, updateModelMenu, onPong, onModel, onReason, onResult, showResult,
     markClip, onProgress, onDone, onFileError, onError];
 for (var h = 0; h < HELPERS.length; h++) {

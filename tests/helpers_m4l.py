@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import soundfile as sf
 from conftest import tone, write_audio
 
 HARNESS = Path(__file__).resolve().parents[1] / "max_for_live" / "harness" / "run_device.js"
@@ -38,7 +39,8 @@ def run_device(
     scenario.write_text(
         json.dumps(
             {
-                "takes": [{"name": name, "path": str(path)} for name, path in takes],
+                # each clip plays its whole file, as a fresh unwarped recording does
+                "takes": [{"name": n, "path": str(p), "seconds": sf.info(str(p)).duration} for n, p in takes],
                 "score_track": score_track,
                 "timeout_s": timeout_s,
             }

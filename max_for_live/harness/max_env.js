@@ -18,10 +18,14 @@ class FakeLive {
         this.observers = [];
         this.notifying = 0;
         this.violations = []; // set() calls made from inside an observer callback
-        this.sets = []; // every accepted set(): {id, prop, value}
-        this.song = this.add("Song", { record_mode: 0 }, {});
+        this.sets = []; // every accepted set(): {id, prop, value}; each is one step in Live's undo history
+        this.liveVersion = liveVersion;
+        const song = { record_mode: 0, is_playing: 0, tempo: 120, signature_numerator: 4, signature_denominator: 4 };
+        if (liveVersion >= 12) Object.assign(song, { root_note: 0, scale_name: "Major" });
+        this.song = this.add("Song", song, {});
         const children = { clip_slots: [], devices: [] };
         if (liveVersion >= 11) children.arrangement_clips = [];
+        if (liveVersion >= 12) children.take_lanes = [];
         this.track = this.add("Track", { name: trackName }, children);
         this.device = this.add("MaxDevice", { name: "loopbridge", canonical_parent: this.track.id }, {});
         this.track.children.devices.push(this.device.id);
@@ -56,12 +60,18 @@ class FakeLive {
     }
 
     // What LiveAPI.get answers: a list of atoms; children and object references as "id N" pairs.
+    // Strings come back split into several atoms at spaces, as names and paths do in Max.
     atoms(obj, prop) {
         if (!obj) return ["id", 0];
         if (obj.children[prop]) return obj.children[prop].flatMap((id) => ["id", id]);
         if (prop === "clip" || prop === "canonical_parent") return ["id", obj.props[prop] || 0];
         if (!(prop in obj.props)) throw new Error(`LiveAPI: ${obj.type} has no property ${prop}`);
-        return [obj.props[prop]];
+        const value = obj.props[prop];
+        return typeof value === "string" && prop !== "warp_markers" ? value.split(" ") : [value];
+    }
+
+    get undoSteps() {
+        return this.sets.length;
     }
 
     notify(obj, prop) {
@@ -96,16 +106,83 @@ class FakeLive {
         return this.objects.get(this.track.children.clip_slots[index]);
     }
 
+    // An unwarped clip playing seconds 0-4 of its file unless told otherwise; warped clips keep
+    // their markers in beats, and (Live 11+) warp markers as Live's JSON.
     newClip(props) {
-        return this.add("Clip", {
-            name: "", file_path: "", is_audio_clip: 1, is_recording: 0, color: 0x3c8cc8, ...props,
-        }, {});
+        const clip = {
+            name: "", file_path: "", is_audio_clip: 1, is_recording: 0, color: 0x3c8cc8,
+            looping: 0, start_marker: 0, end_marker: 4, loop_start: 0, loop_end: 4, warping: 0, ...props,
+        };
+        if (this.liveVersion >= 11) {
+            clip.warp_markers = JSON.stringify({ warp_markers: props.warpMarkers || [] });
+        }
+        delete clip.warpMarkers;
+        return this.add("Clip", clip, {});
+    }
+
+    // ---- the Arrangement: the Record button, recorded clips, take lanes ----
+
+    // The Arrangement Record button, independent of the transport (punch-in waits with it on).
+    recordButton(on) {
+        this.change(this.song, "record_mode", on ? 1 : 0);
+    }
+
+    addLane() {
+        const lane = this.add("TakeLane", { name: `Take ${this.track.children.take_lanes.length + 1}` },
+            { arrangement_clips: [] });
+        this.track.children.take_lanes.push(lane.id);
+        this.notify(this.track, "take_lanes");
+        return lane;
+    }
+
+    placeClip(clip, lane = null) {
+        const owner = lane || this.track;
+        owner.children.arrangement_clips.push(clip.id);
+        this.notify(owner, "arrangement_clips");
+        return clip;
+    }
+
+    // A recording into the Arrangement: the clip appears recording and stops at punch-out.
+    startArrangementTake({ name, filePath, seconds = 4 }) {
+        return this.placeClip(this.newClip({ name, file_path: filePath, is_recording: 1, end_marker: seconds, loop_end: seconds }));
+    }
+
+    // Loop recording over `passes` passes of `seconds`: one file holds every pass. Live 12 puts each
+    // pass on its own take lane and the last on the track; Live 11 keeps only the last as the clip.
+    loopRecord({ name, filePath, passes, seconds }) {
+        const region = (i) => ({ start_marker: i * seconds, end_marker: (i + 1) * seconds, loop_start: i * seconds, loop_end: (i + 1) * seconds });
+        const lanes = [];
+        if (this.track.children.take_lanes) {
+            for (let i = 0; i < passes; i++) {
+                lanes.push(this.placeClip(this.newClip({ name: `${name} ${i + 1}`, file_path: filePath, ...region(i) }), this.addLane()));
+            }
+        }
+        const main = this.placeClip(this.newClip({ name, file_path: filePath, ...region(passes - 1) }));
+        return { main, lanes };
+    }
+
+    // Recording over part of a clip splits it: Live shortens it and adds the remainder (same file).
+    recordOver(old, { name, filePath, from, seconds }) {
+        const end = old.props.end_marker;
+        old.props.end_marker = from;
+        old.props.loop_end = from;
+        const remainder = this.newClip({ name: old.props.name, file_path: old.props.file_path, start_marker: from + seconds, end_marker: end, loop_start: from + seconds, loop_end: end });
+        const take = this.newClip({ name, file_path: filePath, end_marker: seconds, loop_end: seconds });
+        this.placeClip(remainder);
+        return this.placeClip(take);
+    }
+
+    // A Session clip launched while the Record button is on is recorded into the Arrangement as a
+    // clip playing the Session clip's file.
+    launchIntoArrangement(slotIndex) {
+        const source = this.clip(this.slot(slotIndex).props.clip);
+        return this.placeClip(this.newClip({ name: source.props.name, file_path: source.props.file_path }));
     }
 
     // Session recording as Live does it: the slot gets a clip that records, then stops.
-    startRecording(slotIndex, { name, filePath, audio = true }) {
+    startRecording(slotIndex, { name, filePath, audio = true, ...props }) {
         const slot = this.slot(slotIndex);
-        const clip = this.newClip({ name, file_path: audio ? filePath : "", is_audio_clip: audio ? 1 : 0, is_recording: 1 });
+        const clip = this.newClip({ name, file_path: audio ? filePath : "", is_audio_clip: audio ? 1 : 0, is_recording: 1, ...props });
         slot.props.clip = clip.id;
         this.change(slot, "has_clip", 1);
         return clip;
@@ -137,11 +214,8 @@ class FakeLive {
         this.change(slot, "has_clip", 0);
     }
 
-    addArrangementClip({ name, filePath }) {
-        const clip = this.newClip({ name, file_path: filePath });
-        this.track.children.arrangement_clips.push(clip.id);
-        this.notify(this.track, "arrangement_clips");
-        return clip;
+    addArrangementClip({ name, filePath, ...props }) {
+        return this.placeClip(this.newClip({ name, file_path: filePath, ...props }));
     }
 
     clip(id) {

@@ -6,7 +6,7 @@
 // answered, the clips and the device's UI texts are printed as JSON.
 //
 //   node run_device.js --server-port 9000 --reply-port 9001 --scenario scenario.json
-//   scenario.json: {"takes": [{"name": "Bass 1", "path": "/abs/take.wav"}], "score_track": true,
+//   scenario.json: {"takes": [{"name": "Bass 1", "path": "/abs/take.wav", "seconds": 2}], "score_track": true,
 //                   "model": "", "timeout_s": 60}
 
 const dgram = require("node:dgram");
@@ -66,7 +66,8 @@ async function main() {
         device.message("init");
         await until("a pong", () => device.text(OUTLET.CONNECTION).startsWith("connected"), deadline);
         for (const [slot, take] of scenario.takes.entries()) {
-            const clip = live.startRecording(slot, { name: take.name, filePath: take.path });
+            const region = take.seconds ? { end_marker: take.seconds, loop_end: take.seconds } : {};
+            const clip = live.startRecording(slot, { name: take.name, filePath: take.path, ...region });
             await sleep(20);
             live.stopRecording(clip);
             clips.push({ slot, original: take.name, path: take.path, clip });

@@ -7,6 +7,8 @@ const { FakeLive, Device, OUTLET } = require("../harness/max_env.js");
 
 const NOT_RUNNING = "server not running \u2014 start `loopbridge serve`";
 const WARNING_COLOUR = 0xff3636;
+// What a default take sends after its path: the region of an unwarped clip, then the song.
+const CONTEXT = ["start_s", 0, "end_s", 4, "bpm", 120, "meter", "4/4", "key", "C Major"];
 
 // A device that has found its track and heard back from the server.
 function connectedDevice(options) {
@@ -34,7 +36,7 @@ test("a take is sent for scoring when its recording stops, not before", () => {
     device.clock.advance(0);
     const sent = device.oscTo("/loopbridge/score");
     assert.equal(sent.length, 1);
-    assert.deepEqual(sent[0].slice(2), ["/takes/Bass 4.wav"]);
+    assert.deepEqual(sent[0].slice(2), ["/takes/Bass 4.wav", ...CONTEXT]);
     assert.ok(Number.isInteger(sent[0][1]) && sent[0][1] > 0 && sent[0][1] < 2 ** 31);
     assert.match(device.text(OUTLET.STATUS), /scoring Bass 4/);
     device.receive("/loopbridge/result", sent[0][1], "/takes/Bass 4.wav", "loops", 0.1, 1.5, 0, 8);
@@ -58,8 +60,9 @@ test("a scene added after loading is watched too", () => {
     assert.equal(lastScore(device)[2], "/takes/new.wav");
 });
 
-test("a flagged result colours the clip and names it with score and top reason, deferred", () => {
+test("a flagged result colours the clip (Colour on) and names it with score and top reason, deferred", () => {
     const device = connectedDevice();
+    device.message("markcolour", 1);
     const clip = device.live.record(0, { name: "Bass 4", filePath: "/takes/bass4.wav" });
     device.clock.advance(0);
     const id = lastScore(device)[1];
@@ -229,7 +232,7 @@ test("the saved sensitivity and model reach the server once it answers", () => {
     assert.deepEqual(menu.slice(-4), ["clear", "append loops", "append guitars", "setsymbol guitars"]);
     device.live.record(0, { name: "G", filePath: "/takes/g.wav" });
     device.clock.advance(0);
-    assert.deepEqual(lastScore(device).slice(2), ["/takes/g.wav", "guitars"]);
+    assert.deepEqual(lastScore(device).slice(2), ["/takes/g.wav", "guitars", ...CONTEXT]);
 });
 
 test("choosing a model in the menu stores it with the set and scores with it", () => {
@@ -241,19 +244,20 @@ test("choosing a model in the menu stores it with the set and scores with it", (
     assert.deepEqual(device.oscTo("/loopbridge/sensitivity").pop(), ["/loopbridge/sensitivity", "drums", 0.9]);
     device.live.record(0, { name: "D", filePath: "/takes/d.wav" });
     device.clock.advance(0);
-    assert.deepEqual(lastScore(device), ["/loopbridge/score", lastScore(device)[1], "/takes/d.wav", "drums"]);
+    assert.deepEqual(lastScore(device), ["/loopbridge/score", lastScore(device)[1], "/takes/d.wav", "drums", ...CONTEXT]);
 });
 
-test("Arrangement recording: clips new since record_mode went on are scored after it goes off", () => {
+test("Arrangement recording: a clip with a new file is scored when it appears, old ones never", () => {
     const device = connectedDevice();
     const old = device.live.addArrangementClip({ name: "Old", filePath: "/takes/old.wav" });
-    device.live.change(device.live.song, "record_mode", 1);
+    device.live.recordButton(1);
     const take = device.live.addArrangementClip({ name: "Arr take", filePath: "/takes/arr.wav" });
-    device.live.change(device.live.song, "record_mode", 0);
+    assert.equal(device.oscTo("/loopbridge/score").length, 0, "sent from inside the observer callback");
     device.clock.advance(0);
-    assert.equal(device.oscTo("/loopbridge/score").length, 0);
-    device.clock.advance(500);
     assert.deepEqual(device.oscTo("/loopbridge/score").map((m) => m[2]), ["/takes/arr.wav"]);
+    device.live.recordButton(0);
+    device.clock.advance(500);
+    assert.equal(device.oscTo("/loopbridge/score").length, 1, "sent twice");
     device.receive("/loopbridge/result", lastScore(device)[1], "/takes/arr.wav", "loops", 5, 1.5, 1, 9);
     device.clock.advance(0);
     assert.equal(take.props.name, "\u26A0 3.3\u00D7 \u00B7 Arr take");
@@ -316,7 +320,7 @@ test("with a reply port set, every request names it as its last argument", () =>
     assert.deepEqual(device.oscTo("/loopbridge/models")[0], ["/loopbridge/models", 9011]);
     device.live.record(0, { name: "P", filePath: "/takes/p.wav" });
     device.clock.advance(0);
-    assert.deepEqual(lastScore(device).slice(2), ["/takes/p.wav", 9011]);
+    assert.deepEqual(lastScore(device).slice(2), ["/takes/p.wav", ...CONTEXT, 9011]);
     device.message("scoretrack");
     assert.deepEqual(device.oscTo("/loopbridge/batch")[0].slice(2), ["/takes/p.wav", 9011]);
 });
@@ -359,7 +363,8 @@ test("a take flagged by a technical check alone is marked with its reason, not a
     device.receive("/loopbridge/result", id, "/takes/bass9.wav", "loops", 0.9, 1.5, 1, 8);
     device.clock.advance(0);
     assert.equal(clip.props.name, "\u26A0 dc_offset \u00B7 Bass 9");
-    assert.equal(clip.props.color, WARNING_COLOUR);
+    assert.equal(clip.props.color, 0x3c8cc8, "colour is off by default: one undo step per take");
+    assert.equal(device.live.undoSteps, 1);
 });
 
 test("pressing Score track again cancels the running batch and ignores its late answers", () => {
