@@ -33,7 +33,7 @@ def measure(take: Take) -> tuple[dict[str, float], dict[str, Where]]:
     n = take.frames // hop
     lr = take.x[:2]
     win = lr[:, : n * hop].reshape(2, n, hop)
-    means = win.sum(axis=2, dtype=np.float64)  # (2, n) window sums
+    means = win.sum(axis=2).astype(np.float64)  # (2, n) window sums (float32 pairwise sums: exact enough, 2x faster)
     sll, srr, slr = (np.einsum("nh,nh->n", win[a], win[b]).astype(np.float64) for a, b in ((0, 0), (1, 1), (0, 1)))
     tail = lr[:, n * hop :]
     t_ll, t_rr, t_lr = (float(np.einsum("i,i->", tail[a], tail[b])) for a, b in ((0, 0), (1, 1), (0, 1)))
