@@ -1,9 +1,18 @@
 """Builds the Max for Live device from text: the patcher JSON and the script kept in the repo.
 
-An unfrozen `.amxd` is a sequence of chunks — a 4-byte tag, a little-endian uint32 length, the
-payload: `ampf` (the device type, `aaaa` = audio effect), `meta` (4 bytes) and `ptch` (the patcher
-JSON, NUL-terminated). Max can only *freeze* a device (embed its script); an unfrozen device finds
-`loopbridge.js` in its own folder, so the build writes both files side by side.
+An `.amxd` is a sequence of chunks — a 4-byte tag, a little-endian uint32 length, the payload:
+`ampf` (the device type, `aaaa` = audio effect), `meta` (4 bytes) and `ptch`. Unfrozen, `ptch` is
+the patcher JSON (NUL-terminated) and the script must be found in Max's search path, so a set moved
+or shared without it leaves the device silent. The build therefore writes a *frozen* device: `ptch`
+holds an `mx@c` container with the patcher and `loopbridge.js` embedded.
+
+The container, as Ableton's MIT-licensed maxdevtools (`maxdiff/frozen_device_printer.py`,
+`amxd_textconv.py`) parses it — reconstructed from memory of that code, not from a Max-written
+file (see README, device section): `mx@c`, then big-endian uint32s header size (16), 0 and the
+offset of the directory; the files back to back from byte 16; the directory `dlst` (tag, BE
+uint32 size including these 8 bytes) of `dire` entries, each a run of fields (tag, BE uint32 size
+including the 8 bytes, data): `type` (`JSON`/`TEXT`), `fnam` (NUL-padded to 4 bytes), `sz32`,
+`of32` (from the `mx@c` tag), `vers`, `flag` (0x11 marks the device's own patcher), `mdat`.
 
     python -m loopbridge.m4l build [--out DIR] [--force]
 """
@@ -62,9 +71,40 @@ def patcher_problems(patcher: dict) -> list[str]:
     return problems
 
 
-def amxd_bytes(patcher: dict) -> bytes:
-    """The device file: ampf, meta and ptch chunks."""
-    ptch = json.dumps(patcher, indent="\t", ensure_ascii=False).encode("utf-8") + b"\0"
+MAIN_FLAG = 0x11  # the device's own patcher among the frozen files
+MX_HEADER = 16
+
+
+def _field(tag: bytes, data: bytes) -> bytes:
+    return tag + struct.pack(">I", 8 + len(data)) + data
+
+
+def frozen_container(files: list[tuple[str, bytes, bytes]]) -> bytes:
+    """An mx@c container of (name, type, data) files, the first being the device's patcher."""
+    body, entries, offset = [], [], MX_HEADER
+    for i, (name, kind, data) in enumerate(files):
+        raw = name.encode("utf-8")
+        fnam = raw + b"\0" * (4 - len(raw) % 4)
+        fields = [
+            (b"type", kind),
+            (b"fnam", fnam),
+            (b"sz32", struct.pack(">I", len(data))),
+            (b"of32", struct.pack(">I", offset)),
+            (b"vers", struct.pack(">I", 0)),
+            (b"flag", struct.pack(">I", MAIN_FLAG if i == 0 else 0)),
+            (b"mdat", struct.pack(">I", 0)),  # 0 keeps builds byte-identical
+        ]
+        entries.append(_field(b"dire", b"".join(_field(t, d) for t, d in fields)))
+        body.append(data)
+        offset += len(data)
+    dlst = _field(b"dlst", b"".join(entries))
+    return b"mx@c" + struct.pack(">III", MX_HEADER, 0, offset) + b"".join(body) + dlst
+
+
+def amxd_bytes(patcher: dict, script: bytes) -> bytes:
+    """The frozen device file: ampf, meta and a ptch chunk embedding the patcher and its script."""
+    patcher_json = json.dumps(patcher, indent="\t", ensure_ascii=False).encode("utf-8") + b"\0"
+    ptch = frozen_container([(DEVICE_FILE, b"JSON", patcher_json), (SCRIPT_FILE, b"TEXT", script)])
     return b"".join(
         tag + struct.pack("<I", len(data)) + data
         for tag, data in ((b"ampf", DEVICE_TYPE), (b"meta", META), (b"ptch", ptch))
@@ -86,15 +126,13 @@ def read_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
 
 
 def build(out_dir: Path, force: bool = False) -> list[Path]:
-    """Write loopbridge.amxd and loopbridge.js into out_dir; never replaces a different file unless forced."""
+    """Write the frozen loopbridge.amxd, and loopbridge.js to edit, into out_dir; never replaces a different file unless forced."""
     patcher = load_patcher()
     problems = patcher_problems(patcher)
     if problems:
         raise LoopbridgeError("the device patcher is broken:\n  " + "\n  ".join(problems), code="device")
-    outputs = {
-        out_dir / DEVICE_FILE: amxd_bytes(patcher),
-        out_dir / SCRIPT_FILE: sources().joinpath(SCRIPT_FILE).read_bytes(),
-    }
+    script = sources().joinpath(SCRIPT_FILE).read_bytes()
+    outputs = {out_dir / DEVICE_FILE: amxd_bytes(patcher, script), out_dir / SCRIPT_FILE: script}
     clashes = [p for p, data in outputs.items() if p.exists() and p.read_bytes() != data]
     if clashes and not force:
         raise LoopbridgeError(
@@ -124,10 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for path in written:
         print(path)
-    print(
-        f"Put both files in one folder Live can see (e.g. your User Library), then drag {DEVICE_FILE} "
-        "onto an audio track."
-    )
+    print(f"Drag {DEVICE_FILE} onto an audio track; it carries its script, so sets with it travel.")
     return 0
 
 

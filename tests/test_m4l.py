@@ -1,4 +1,4 @@
-"""The Max for Live device builds from text into a well-formed unfrozen .amxd, wired as the server expects."""
+"""The Max for Live device builds from text into a well-formed frozen .amxd, wired as the server expects."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers_m4l import read_frozen_amxd
 
 from loopbridge import m4l
 from loopbridge.errors import LoopbridgeError
@@ -28,9 +29,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def patcher(built: Path) -> dict:
-    chunks = dict(m4l.read_chunks((built / "loopbridge.amxd").read_bytes()))
-    assert chunks[b"ptch"].endswith(b"\0")
-    return json.loads(chunks[b"ptch"][:-1].decode("utf-8"))
+    _, data = read_frozen_amxd((built / "loopbridge.amxd").read_bytes())["loopbridge.amxd"]
+    assert data.endswith(b"\0")
+    return json.loads(data[:-1].decode("utf-8"))
 
 
 def boxes_by_text(patcher: dict, first_word: str) -> list[dict]:
@@ -38,7 +39,7 @@ def boxes_by_text(patcher: dict, first_word: str) -> list[dict]:
 
 
 def cords(patcher: dict) -> set[tuple[str, int, str, int]]:
-    return {(*l["patchline"]["source"], *l["patchline"]["destination"]) for l in patcher["patcher"]["lines"]}
+    return {(*c["patchline"]["source"], *c["patchline"]["destination"]) for c in patcher["patcher"]["lines"]}
 
 
 def test_build_writes_the_device_and_its_script_side_by_side(built: Path) -> None:
@@ -138,7 +139,10 @@ def test_every_script_outlet_and_display_is_wired(patcher: dict) -> None:
     } <= {b["id"] for b in ui}
     for box in ui:
         x, y, w, h = box["presentation_rect"]
-        assert 0 <= x and x + w <= patcher["patcher"]["devicewidth"] and 0 <= y and y + h <= 169, box["id"]
+        assert 0 <= x, box["id"]
+        assert x + w <= patcher["patcher"]["devicewidth"], box["id"]
+        assert 0 <= y, box["id"]
+        assert y + h <= 169, box["id"]
 
 
 def test_build_does_not_replace_a_device_edited_in_max(tmp_path: Path) -> None:
@@ -150,7 +154,7 @@ def test_build_does_not_replace_a_device_edited_in_max(tmp_path: Path) -> None:
     assert err.value.code == "exists"
     assert edited.read_bytes().endswith(b"edited")
     m4l.build(tmp_path, force=True)
-    assert m4l.read_chunks(edited.read_bytes())[2][1].endswith(b"\0")
+    assert m4l.read_chunks(edited.read_bytes())[2][1].startswith(b"mx@c")
 
 
 def test_read_chunks_rejects_a_truncated_device(built: Path) -> None:
