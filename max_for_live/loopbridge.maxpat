@@ -820,6 +820,258 @@
 					],
 					"text": "prepend replyport"
 				}
+			},
+			{
+				"box": {
+					"id": "obj-marks",
+					"maxclass": "live.toggle",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"patching_rect": [
+						600,
+						20,
+						15,
+						15
+					],
+					"outlettype": [
+						""
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						440.0,
+						101.0,
+						15.0,
+						15.0
+					],
+					"parameter_enable": 1,
+					"varname": "Marks",
+					"saved_attribute_attributes": {
+						"valueof": {
+							"parameter_longname": "Marks",
+							"parameter_shortname": "Marks",
+							"parameter_type": 2,
+							"parameter_invisible": 1,
+							"parameter_enum": [
+								"off",
+								"on"
+							],
+							"parameter_initial_enable": 1,
+							"parameter_initial": [
+								1
+							],
+							"parameter_mmax": 1,
+							"parameter_info": "write marks into clip names (one undo step per flagged take)"
+						}
+					}
+				}
+			},
+			{
+				"box": {
+					"id": "obj-marks-prepend",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"patching_rect": [
+						600,
+						50,
+						100,
+						22
+					],
+					"outlettype": [
+						""
+					],
+					"text": "prepend marks"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-marks-label",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						620,
+						0,
+						60,
+						18
+					],
+					"text": "names",
+					"presentation": 1,
+					"presentation_rect": [
+						456.0,
+						100.0,
+						36.0,
+						17.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-markcolour",
+					"maxclass": "live.toggle",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"patching_rect": [
+						710,
+						20,
+						15,
+						15
+					],
+					"outlettype": [
+						""
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						493.0,
+						101.0,
+						15.0,
+						15.0
+					],
+					"parameter_enable": 1,
+					"varname": "Colour",
+					"saved_attribute_attributes": {
+						"valueof": {
+							"parameter_longname": "Colour",
+							"parameter_shortname": "Colour",
+							"parameter_type": 2,
+							"parameter_invisible": 1,
+							"parameter_enum": [
+								"off",
+								"on"
+							],
+							"parameter_initial_enable": 1,
+							"parameter_initial": [
+								0
+							],
+							"parameter_mmax": 1,
+							"parameter_info": "also colour flagged clips (a second undo step)"
+						}
+					}
+				}
+			},
+			{
+				"box": {
+					"id": "obj-markcolour-prepend",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"patching_rect": [
+						710,
+						50,
+						100,
+						22
+					],
+					"outlettype": [
+						""
+					],
+					"text": "prepend markcolour"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-markcolour-label",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						730,
+						0,
+						60,
+						18
+					],
+					"text": "colour",
+					"presentation": 1,
+					"presentation_rect": [
+						509.0,
+						100.0,
+						36.0,
+						17.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-asciimarks",
+					"maxclass": "live.toggle",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"patching_rect": [
+						820,
+						20,
+						15,
+						15
+					],
+					"outlettype": [
+						""
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						546.0,
+						101.0,
+						15.0,
+						15.0
+					],
+					"parameter_enable": 1,
+					"varname": "ASCII marks",
+					"saved_attribute_attributes": {
+						"valueof": {
+							"parameter_longname": "ASCII marks",
+							"parameter_shortname": "ASCII ma",
+							"parameter_type": 2,
+							"parameter_invisible": 1,
+							"parameter_enum": [
+								"off",
+								"on"
+							],
+							"parameter_initial_enable": 1,
+							"parameter_initial": [
+								0
+							],
+							"parameter_mmax": 1,
+							"parameter_info": "! and | instead of the warning sign and middle dot"
+						}
+					}
+				}
+			},
+			{
+				"box": {
+					"id": "obj-asciimarks-prepend",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"patching_rect": [
+						820,
+						50,
+						100,
+						22
+					],
+					"outlettype": [
+						""
+					],
+					"text": "prepend asciimarks"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-asciimarks-label",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						840,
+						0,
+						60,
+						18
+					],
+					"text": "ASCII",
+					"presentation": 1,
+					"presentation_rect": [
+						562.0,
+						100.0,
+						36.0,
+						17.0
+					]
+				}
 			}
 		],
 		"lines": [
@@ -1175,6 +1427,78 @@
 				"patchline": {
 					"source": [
 						"obj-inport-js",
+						0
+					],
+					"destination": [
+						"obj-js",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-marks",
+						0
+					],
+					"destination": [
+						"obj-marks-prepend",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-marks-prepend",
+						0
+					],
+					"destination": [
+						"obj-js",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-markcolour",
+						0
+					],
+					"destination": [
+						"obj-markcolour-prepend",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-markcolour-prepend",
+						0
+					],
+					"destination": [
+						"obj-js",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-asciimarks",
+						0
+					],
+					"destination": [
+						"obj-asciimarks-prepend",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-asciimarks-prepend",
 						0
 					],
 					"destination": [

@@ -89,7 +89,15 @@ def test_port_boxes_are_saved_with_the_set_and_start_at_the_defaults(patcher: di
 def test_settings_persist_and_reach_the_script(patcher: dict) -> None:
     boxes = {b["box"]["id"]: b["box"] for b in patcher["patcher"]["boxes"]}
     (js,) = boxes_by_text(patcher, "js")
-    for box_id in ("obj-sensitivity", "obj-markok", "obj-savedmodel", "obj-inport"):
+    for box_id in (
+        "obj-sensitivity",
+        "obj-markok",
+        "obj-marks",
+        "obj-markcolour",
+        "obj-asciimarks",
+        "obj-savedmodel",
+        "obj-inport",
+    ):
         assert boxes[box_id]["parameter_enable"] == 1, box_id
         assert js["text"] in downstream_texts(patcher, box_id), box_id
     assert boxes["obj-savedmodel"]["saved_attribute_attributes"]["valueof"]["parameter_type"] == 3  # blob
