@@ -1,4 +1,5 @@
-"""A silent take over OSC: a real server and scorer on 127.0.0.1 send the `silence` reason before the result."""
+"""A silent take through the scorer (as `score` runs it) and over OSC: a real server on 127.0.0.1 sends the
+`silence` reason before the result."""
 
 from __future__ import annotations
 
@@ -16,8 +17,13 @@ def test_a_silent_take_gets_a_silence_reason_before_its_result(model_files, tmp_
     take = write_audio(tmp_path / "unarmed.wav", np.zeros((4 * 48_000, 2), np.float32), 48_000, "PCM_24")
     old = time.time() - 5  # a finished recording, past the server's "still being written" window
     os.utime(take, (old, old))
+    scorer = make_scorer(model_files)
+    (scored,), failures = scorer.score_files([take])  # what `loopbridge score` prints and writes
+    assert not failures
+    assert [f.kind for f in scored.reasons] == ["silence"]
+    assert scored.flag
     client = OscPeer()
-    server = OscServer({MODEL: make_scorer(model_files)}, port=0, reply_port=client.port).start()
+    server = OscServer({MODEL: scorer}, port=0, reply_port=client.port).start()
     try:
         client.talk_to(server.address).send("/loopbridge/score", 7, str(take))
         client.terminal(7)
