@@ -7,7 +7,7 @@
 
 autowatch = 0;
 inlets = 1;
-outlets = 7;
+outlets = 8;
 
 setinletassist(0, "OSC replies from udpreceive; init, scoretrack, sensitivity, setmodel, savedmodel, markok, marks, markcolour, asciimarks, replyport");
 setoutletassist(0, "OSC messages to udpsend");
@@ -17,6 +17,7 @@ setoutletassist(3, "reasons text (set ...)");
 setoutletassist(4, "progress and errors text (set ...)");
 setoutletassist(5, "model menu (clear / append / setsymbol)");
 setoutletassist(6, "set savedmodel <name>: stored with the Live Set by [pattr], which sends it back on load");
+setoutletassist(7, "port <n> to udpreceive: the reply port derived for this device when the box says 0 (auto)");
 
 var OUT_OSC = 0;
 var OUT_CONNECTION = 1;
@@ -25,6 +26,9 @@ var OUT_REASONS = 3;
 var OUT_STATUS = 4;
 var OUT_MODELS = 5;
 var OUT_SAVED_MODEL = 6;
+var OUT_RECEIVE_PORT = 7;
+var AUTO_PORT_BASE = 9100;        // auto reply ports: 9100-9899, clear of LiveOSC's 9000/9001
+var AUTO_PORT_SPAN = 800;
 
 var ADDRESS = "/loopbridge/";
 var PING_INTERVAL_MS = 3000;     // a ping unanswered by the next tick means the server is gone
@@ -53,6 +57,7 @@ var ticker = null;         // ping Task
 // random start (ids are int32 on the wire) and ignores answers to ids it did not send.
 var nextId = 1 + Math.floor(Math.random() * 1000000) * 1000;
 var replyPort = null;      // our [udpreceive] port, named in every request so the server answers there
+var autoPort = false;      // the reply port box says 0: derive a port for this device instance
 var pending = {};          // request id -> {kind: "take"|"batch", clips, sentAt, name, run}
 var reasonsById = {};      // request id -> reasons received before its result
 var runs = {};             // "Score track" run id -> {ids, done, total, scored, flagged, failed}
@@ -175,6 +180,9 @@ function clipLabel(clip) {
 // [live.thisdevice] bangs when the Live API is ready; the patcher turns that bang into `init`.
 function init() {
     track = findTrack();
+    if (autoPort) {
+        deriveReplyPort();
+    }
     if (!track) {
         show(OUT_STATUS, "put loopbridge on an audio track");
     } else {
@@ -744,8 +752,22 @@ function asciimarks(on) {
 }
 
 // The reply port box: [udpreceive] listens there, and requests ask the server to answer there.
+// 0 means auto: each device instance gets its own port, derived from its Live object id, so two
+// devices never share a socket (and a LiveOSC listener on 9001 is left alone).
 function replyport(port) {
-    replyPort = Math.round(Number(port));
+    port = Math.round(Number(port));
+    autoPort = port === 0;
+    if (!autoPort) {
+        replyPort = port;
+    } else if (ticker) { // after init: the Live API is ready
+        deriveReplyPort();
+    }
+}
+
+function deriveReplyPort() {
+    var id = Number(new LiveAPI("this_device").id);
+    replyPort = AUTO_PORT_BASE + id % AUTO_PORT_SPAN;
+    outlet(OUT_RECEIVE_PORT, "port", replyPort);
 }
 
 function updateModelMenu() {
@@ -790,7 +812,8 @@ function onPong(args) {
     pingOutstanding = false;
     var wasConnected = connected;
     connected = true;
-    show(OUT_CONNECTION, "connected \u00B7 loopbridge " + args[1] + " \u00B7 " + args[2]);
+    show(OUT_CONNECTION, "connected \u00B7 loopbridge " + args[1] + " \u00B7 " + args[2] +
+        (autoPort ? " \u00B7 replies on " + replyPort : ""));
     if (wasConnected !== true) {
         models = [];
         send("models");
@@ -1016,7 +1039,7 @@ function onError(args) {
 // replyport and anything (OSC replies).
 var HELPERS = [now, show, send, later, defer, utf8Length, getValue, idsOf, apiFor, exists, formatNumber, ratioText, stripMarker,
     clipLabel, watchingText, findTrack, watchSlots, watchFor, stopWatch, watchSlot, onHasClip, watchClip, watchArrangement,
-    watchLanes, onArrangementChange, startArrangementRecording, arrangementClipIds, scanArrangement, hasProperty, clipRegion,
+    watchLanes, onArrangementChange, startArrangementRecording, arrangementClipIds, scanArrangement, hasProperty, clipRegion, deriveReplyPort,
     warpMarkers, beatsToSeconds, songTempo, songContext, siblingsFor, scoreTake, sendScore, cancelBatches, trackClipIds, splitPaths, showProgress,
     ping, tick, dropStaleTakes, sendSensitivity, updateModelMenu, onPong, onModel, onReason, onResult, showResult,
     markClip, onProgress, onDone, onFileError, onError];

@@ -109,7 +109,7 @@
 					"id": "obj-js",
 					"maxclass": "newobj",
 					"numinlets": 1,
-					"numoutlets": 7,
+					"numoutlets": 8,
 					"patching_rect": [
 						120,
 						260,
@@ -117,6 +117,7 @@
 						22
 					],
 					"outlettype": [
+						"",
 						"",
 						"",
 						"",
@@ -274,13 +275,14 @@
 							"parameter_shortname": "From server",
 							"parameter_type": 0,
 							"parameter_invisible": 1,
-							"parameter_mmin": 1024.0,
+							"parameter_mmin": 0.0,
 							"parameter_mmax": 65535.0,
 							"parameter_initial_enable": 1,
 							"parameter_initial": [
-								9001
+								0
 							],
-							"parameter_unitstyle": 0
+							"parameter_unitstyle": 0,
+							"parameter_info": "0 = auto: a port of its own for this device (shown when connected)"
 						}
 					}
 				}
@@ -1503,6 +1505,18 @@
 					],
 					"destination": [
 						"obj-js",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-js",
+						7
+					],
+					"destination": [
+						"obj-udpreceive",
 						0
 					]
 				}

@@ -69,14 +69,14 @@ def test_ports_and_script_match_the_server_defaults(patcher: dict) -> None:
     assert send["text"].split()[1:] == ["127.0.0.1", "9000"]
     assert receive["text"].split()[1:] == ["9001"]
     assert js["text"].split()[1] == "loopbridge.js"
-    assert js["numoutlets"] == 7
+    assert js["numoutlets"] == 8
     assert (js["id"], 0, send["id"], 0) in cords(patcher)  # requests go out
     assert (receive["id"], 0, js["id"], 0) in cords(patcher)  # replies come in
 
 
 def test_port_boxes_are_saved_with_the_set_and_start_at_the_defaults(patcher: dict) -> None:
     boxes = {b["box"]["id"]: b["box"] for b in patcher["patcher"]["boxes"]}
-    for box_id, default, target in (("obj-outport", 9000, "udpsend"), ("obj-inport", 9001, "udpreceive")):
+    for box_id, default, target in (("obj-outport", 9000, "udpsend"), ("obj-inport", 0, "udpreceive")):
         box = boxes[box_id]
         value = box["saved_attribute_attributes"]["valueof"]
         assert box["parameter_enable"] == 1
@@ -120,19 +120,20 @@ def test_every_cord_joins_existing_boxes_within_their_inlets_and_outlets(patcher
 def test_the_cord_check_catches_broken_cords(patcher: dict) -> None:
     broken = copy.deepcopy(patcher)
     lines = broken["patcher"]["lines"]
-    lines.append({"patchline": {"source": ["obj-js", 7], "destination": ["obj-udpsend", 0]}})
+    lines.append({"patchline": {"source": ["obj-js", 8], "destination": ["obj-udpsend", 0]}})
     lines.append({"patchline": {"source": ["obj-gone", 0], "destination": ["obj-js", 0]}})
     lines.append({"patchline": {"source": ["obj-init", 0], "destination": ["obj-udpsend", 1]}})
     problems = m4l.patcher_problems(broken)
     assert len(problems) == 3
-    assert "outlet 7" in problems[0]
+    assert "outlet 8" in problems[0]
     assert "does not exist" in problems[1]
     assert "inlet 1" in problems[2]
 
 
 def test_every_script_outlet_and_display_is_wired(patcher: dict) -> None:
     wired = {outlet for src, outlet, _, _ in cords(patcher) if src == "obj-js"}
-    assert wired == set(range(7))
+    assert wired == set(range(8))
+    assert ("obj-js", 7, "obj-udpreceive", 0) in cords(patcher)  # the derived reply port
     ui = [b["box"] for b in patcher["patcher"]["boxes"] if b["box"].get("presentation")]
     assert {
         "obj-connection",

@@ -12,9 +12,10 @@ const DEVICE_JS = path.join(__dirname, "..", "loopbridge.js");
 // ---- the Live set ------------------------------------------------------------------------------
 
 class FakeLive {
-    constructor({ trackName = "Bass", slots = 4, liveVersion = 12 } = {}) {
+    // firstId: where this set's object ids start (two stand-ins for two tracks of one set must differ).
+    constructor({ trackName = "Bass", slots = 4, liveVersion = 12, firstId = 1 } = {}) {
         this.objects = new Map();
-        this.nextId = 1;
+        this.nextId = firstId;
         this.observers = [];
         this.notifying = 0;
         this.violations = []; // set() calls made from inside an observer callback
@@ -419,6 +420,6 @@ class Device {
     }
 }
 
-const OUTLET = { OSC: 0, CONNECTION: 1, RESULT: 2, REASONS: 3, STATUS: 4, MODELS: 5, SAVED_MODEL: 6 };
+const OUTLET = { OSC: 0, CONNECTION: 1, RESULT: 2, REASONS: 3, STATUS: 4, MODELS: 5, SAVED_MODEL: 6, RECEIVE_PORT: 7 };
 
 module.exports = { FakeLive, ManualClock, RealClock, Device, OUTLET, DEVICE_JS };
