@@ -45,6 +45,8 @@ var MAX_SIBLINGS = 8;             // earlier takes of the same part sent with a 
 var SAME_PART_TOLERANCE = 0.05;   // takes whose regions differ in length by less than this are one part
 var WARNING_COLOUR = 0xFF3636;   // Live snaps it to the nearest palette colour (red)
 var NOT_RUNNING = "server not running \u2014 start `loopbridge serve`";
+var PORT_HINT = "no answer on the server port: if another program holds it (LiveOSC uses 9000), " +
+    "run `loopbridge serve --port N` and set the server port box to N";
 
 // ---- state -------------------------------------------------------------------------------------
 
@@ -679,6 +681,7 @@ function tick() {
     if (pingOutstanding && connected !== false) {
         connected = false;
         show(OUT_CONNECTION, NOT_RUNNING);
+        show(OUT_STATUS, PORT_HINT);
     }
     dropStaleTakes();
     ping();

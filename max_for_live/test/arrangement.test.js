@@ -153,3 +153,17 @@ test("Score track includes the clips on take lanes", () => {
     const paths = device.oscTo("/loopbridge/batch")[0].slice(2);
     assert.deepEqual(paths, ["/takes/lanes.wav", "/takes/lane only.wav"]);
 });
+
+test("Score track renames only the clips it flags: one undo step each, none for the rest", () => {
+    const device = connectedDevice();
+    const clips = [0, 1, 2, 3].map((i) => device.live.dropClip(i, { name: `Loop ${i}`, filePath: `/lib/loop${i}.wav` }));
+    device.message("scoretrack");
+    const batch = device.oscTo("/loopbridge/batch")[0][1];
+    for (const [i, clip] of clips.entries()) {
+        device.receive("/loopbridge/result", batch, clip.props.file_path, "loops", i === 2 ? 3 : 0.5, 1.5, i === 2 ? 1 : 0, 5);
+    }
+    device.receive("/loopbridge/done", batch, 4, 1, 0);
+    device.clock.advance(0);
+    assert.deepEqual(clips.map((c) => c.props.name), ["Loop 0", "Loop 1", "\u26A0 2\u00D7 \u00B7 Loop 2", "Loop 3"]);
+    assert.equal(device.live.undoSteps, 1);
+});

@@ -150,6 +150,7 @@ test("no server: the device says so, keeps the take, and sends it when the serve
     assert.equal(device.text(OUTLET.CONNECTION), "connecting\u2026");
     device.clock.advance(1);
     assert.equal(device.text(OUTLET.CONNECTION), NOT_RUNNING);
+    assert.match(device.text(OUTLET.STATUS), /LiveOSC uses 9000\), run `loopbridge serve --port N`/);
     assert.equal(device.oscTo("/loopbridge/ping").length, 2, "keeps pinging");
 
     device.live.record(0, { name: "Bass 7", filePath: "/takes/bass7.wav" });
