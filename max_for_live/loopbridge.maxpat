@@ -897,7 +897,7 @@
 						60,
 						18
 					],
-					"text": "names",
+					"text": "marks",
 					"presentation": 1,
 					"presentation_rect": [
 						456.0,

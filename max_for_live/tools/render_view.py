@@ -24,13 +24,13 @@ DEVICE_HEIGHT = 169  # Live's device height in pixels
 
 # What the script shows after a clipped take (the formats of loopbridge.js; values illustrative).
 EXAMPLE_TEXT = {
-    "obj-connection": "connected \u00b7 loopbridge 0.1.0 \u00b7 CPUExecutionProvider",
+    "obj-connection": "connected \u00b7 loopbridge 0.1.0 \u00b7 CPUExecutionProvider \u00b7 replies on 9137",
     "obj-result": "Bass 4: score 3.2 / threshold 1.5 \u2014 FLAGGED \u00b7 loops \u00b7 41 ms (server 12 ms)",
     "obj-reasons": "clipping at 2.31 s (90%): clipped 34 samples around 2.31 s (flat tops at the peak level)\n"
     "dropout at 1.20 s (40%): a gap of 50 ms at 1.20 s while the instrument is playing",
     "obj-status": "track: 12 / 40 scored, 2 flagged",
 }
-EXAMPLE_VALUE = {"obj-sensitivity": "0.95", "obj-outport": "9000", "obj-inport": "9001", "obj-models": "loops \u25be"}
+EXAMPLE_VALUE = {"obj-sensitivity": "0.95", "obj-outport": "9000", "obj-inport": "0", "obj-models": "loops \u25be"}
 
 BG, PANEL, TEXT, DIM, ACCENT, WARN = "#1e1e1e", "#3a3a3a", "#e6e6e6", "#a0a0a0", "#ffb532", "#ff5a4e"
 CHAR_W, LINE_H = 4.4, 12.0  # Max's 10 pt Arial Bold, roughly, in patcher pixels
