@@ -337,16 +337,22 @@ function watchArrangement() {
         if (on && recordStartFiles === null) {
             startArrangementRecording();
         } else if (!on && recordStartFiles !== null) {
-            later(function () {
-                scanArrangement();
-                recordStartFiles = null;
-            }, ARRANGEMENT_SETTLE_MS);
+            later(stopArrangementRecording, ARRANGEMENT_SETTLE_MS);
         }
     }, "live_set");
     song.property = "record_mode";
     if (Number(getValue(song, "record_mode"))) {
         startArrangementRecording();
     }
+}
+
+function stopArrangementRecording() {
+    scanArrangement();
+    recordStartFiles = null;
+    for (var id in recordingWatches) {
+        recordingWatches[id].api.property = "";
+    }
+    recordingWatches = {};
 }
 
 function watchLanes() {
@@ -1042,7 +1048,7 @@ function onError(args) {
 // replyport and anything (OSC replies).
 var HELPERS = [now, show, send, later, defer, utf8Length, getValue, idsOf, apiFor, exists, formatNumber, ratioText, stripMarker,
     clipLabel, watchingText, findTrack, watchSlots, watchFor, stopWatch, watchSlot, onHasClip, watchClip, watchArrangement,
-    watchLanes, onArrangementChange, startArrangementRecording, arrangementClipIds, scanArrangement, hasProperty, clipRegion, deriveReplyPort,
+    watchLanes, onArrangementChange, startArrangementRecording, stopArrangementRecording, arrangementClipIds, scanArrangement, hasProperty, clipRegion, deriveReplyPort,
     warpMarkers, beatsToSeconds, songTempo, songContext, siblingsFor, scoreTake, sendScore, cancelBatches, trackClipIds, splitPaths, showProgress,
     ping, tick, dropStaleTakes, sendSensitivity, updateModelMenu, onPong, onModel, onReason, onResult, showResult,
     markClip, onProgress, onDone, onFileError, onError];

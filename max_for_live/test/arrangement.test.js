@@ -63,6 +63,10 @@ test("punch-in: the take is scored at punch-out while the Record button stays on
     device.clock.advance(0);
     assert.deepEqual(scores(device).map((s) => [s.path, s.end_s]), [["/takes/vox.wav", 3]]);
     assert.equal(device.live.song.props.record_mode, 1);
+    device.live.recordButton(0);
+    device.clock.advance(500);
+    assert.equal(device.live.observers.filter((o) => o.obj === clip).length, 0, "the clip's watch is let go");
+    assert.equal(scores(device).length, 1);
 });
 
 test("Session clips launched during Arrangement recording are not takes; a moved or pasted clip neither", () => {
