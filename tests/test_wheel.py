@@ -50,3 +50,14 @@ def test_wheel_installs_runtime_only_and_embeds_without_torch(tmp_path: Path) ->
     assert device.returncode == 0, device.stderr[-2000:]
     assert (tmp_path / "device" / "loopbridge.amxd").read_bytes()[:4] == b"ampf"
     assert (tmp_path / "device" / "loopbridge.js").is_file()
+
+    # every torch-side command says which extra to install instead of a traceback (evaluate needs only
+    # scikit-learn, which librosa brings, so it runs here)
+    for command in (
+        ("report", "--model", "m", "--data", tmp_path),
+        ("encoder", "export", "--checkpoint", tmp_path / "x.pt", "--preset", "clap-htsat-fused"),
+    ):
+        refused = _run(lb, *command, env=env)
+        assert refused.returncode == 2, (command, refused.stderr[-2000:])
+        assert 'pip install "loopbridge[torch]"' in refused.stderr, (command, refused.stderr)
+        assert "Traceback" not in refused.stderr

@@ -7,11 +7,10 @@ so they need the torch extra, which is checked before a 2 GB download starts.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import logging
 from pathlib import Path
 
-from ..errors import EncoderError
+from .. import extras
 
 log = logging.getLogger("loopbridge")
 
@@ -72,11 +71,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def _require_torch_side() -> None:
-    missing = [m for m in ("torch", "laion_clap") if importlib.util.find_spec(m) is None]
-    if missing:
-        raise EncoderError(
-            f"exporting a CLAP encoder needs {' and '.join(missing)}: pip install 'loopbridge[torch]'", "missing_torch"
-        )
+    extras.require("clap", "exporting a CLAP encoder")
 
 
 def _export(checkpoint: Path, preset: str, int8: bool) -> None:

@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .. import extras
+
+    extras.require("torch", "loopbridge report", ("matplotlib",))
     from ..bundle import Bundle
     from ..export.report import bundle_embeddings, bundle_report, report_index, write_report
 
