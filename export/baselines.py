@@ -45,7 +45,7 @@ class IForestDetector(Detector):
         self.metrics = {"n_estimators": self.n_estimators}
 
     def _score(self, X: np.ndarray) -> np.ndarray:
-        return -self.model_.score_samples(X)
+        return -self.model_.score_samples(X)  # scikit-learn: higher = more normal
 
     def _graph(self) -> onnx.ModelProto:
         from skl2onnx import to_onnx

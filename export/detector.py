@@ -1,6 +1,7 @@
 """One contract for every head, scikit-learn / PyOD style, so fit, report, evaluate and the bundle treat them alike.
 
-`fit(X)` learns from normal embeddings only; `score_samples(X)` is higher for more unusual rows;
+`fit(X)` learns from normal embeddings only; `decision_function(X)` is higher for more unusual rows (PyOD's
+name and sign; scikit-learn's `score_samples` is the opposite sign, so the name is not borrowed);
 `threshold_` is a quantile of the training library's held-out scores (kept sorted, so `set_quantile`
 needs no retraining); `predict(X)` is 1 where the score is above the threshold; `to_onnx()` gives a graph that maps
 `embedding` float32 [B, D] to `score` float32 [B] by itself.
@@ -9,6 +10,7 @@ needs no retraining); `predict(X)` is 1 where the score is above the threshold; 
 from __future__ import annotations
 
 import copy
+from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
@@ -26,8 +28,15 @@ IN_SAMPLE = "in-sample"
 BASES = (HELD_OUT, IN_SAMPLE)
 
 
-class Detector:
+class NotFittedError(ValueError, AttributeError):
+    """A head used before `fit` (the same bases as scikit-learn's, so callers catching either still work)."""
+
+
+class Detector(ABC):
     """Subclasses implement `_fit`, `_score` and `_graph`, and may override `_held_out_scores`.
+
+    Fitted state lives in attributes ending in `_` (scikit-learn's convention); scoring, predicting,
+    re-thresholding and exporting an unfitted head raise `NotFittedError` instead of an AttributeError deep inside.
 
     `training_scores_` (sorted) are what `threshold_` is a quantile of: the training library's scores
     computed on rows the model was not fitted on (`threshold_basis_` says how: "held-out", "leave-one-out",
@@ -63,13 +72,21 @@ class Detector:
         self.threshold_ = threshold_at(self.training_scores_, self.quantile)
         return self
 
-    def score_samples(self, X: np.ndarray) -> np.ndarray:
+    def check_is_fitted(self) -> None:
+        """Raise NotFittedError unless `fit` has run (`threshold_` is the last thing it sets)."""
+        if not hasattr(self, "threshold_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(X) first")
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        """Anomaly score per row, higher = more abnormal (PyOD's contract)."""
+        self.check_is_fitted()
         return np.asarray(self._score(check_embeddings(X, self.dim_)), dtype=np.float64)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        return (self.score_samples(X) > self.threshold_).astype(int)
+        return (self.decision_function(X) > self.threshold_).astype(int)
 
     def set_quantile(self, quantile: float) -> float:
+        self.check_is_fitted()
         self.threshold_ = threshold_at(self.training_scores_, quantile)
         self.quantile = quantile
         return self.threshold_
@@ -101,11 +118,13 @@ class Detector:
         return scores
 
     def to_onnx(self) -> onnx.ModelProto:
+        self.check_is_fitted()
         model = self._graph()
         onnx.checker.check_model(model)
         return model
 
     def spec(self, name: str) -> HeadSpec:
+        self.check_is_fitted()
         return HeadSpec(
             name,
             self.kind,
@@ -119,14 +138,17 @@ class Detector:
             metrics=self.metrics,
         )
 
+    @abstractmethod
     def _fit(self, X: np.ndarray) -> None:
-        raise NotImplementedError
+        """Learn the model's fitted attributes (ending in `_`) from normal rows X."""
 
+    @abstractmethod
     def _score(self, X: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """Scores of validated rows X, higher = more abnormal."""
 
+    @abstractmethod
     def _graph(self) -> onnx.ModelProto:
-        raise NotImplementedError
+        """The ONNX graph `embedding` [B, D] -> `score` [B] of the fitted model."""
 
 
 def const(name: str, value: np.ndarray) -> TensorProto:

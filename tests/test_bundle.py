@@ -39,7 +39,7 @@ def test_round_trip_scores_match_the_trained_heads(detectors, saved):
     scores = bundle.scores(X)
     for head, det in detectors.items():
         rtol = 1e-5 if head in ("ae", "aewres") else 1e-4
-        np.testing.assert_allclose(scores[head], det.score_samples(X), rtol=rtol, atol=1e-7)
+        np.testing.assert_allclose(scores[head], det.decision_function(X), rtol=rtol, atol=1e-7)
         assert bundle.thresholds[head] == pytest.approx(det.threshold_)
         np.testing.assert_allclose(bundle.training_scores[head], det.training_scores_)
         np.testing.assert_allclose(bundle.in_sample_scores[head], det.in_sample_scores_)
@@ -102,7 +102,7 @@ def test_sensitivity_changes_thresholds_without_retraining(saved):
 
 def test_existing_bundle_is_never_overwritten_without_force(detectors, saved):
     manifest = (saved / MANIFEST).read_text()
-    with pytest.raises(ModelError, match="already exists.*--force"):
+    with pytest.raises(ModelError, match=r"already exists.*--force"):
         save_bundle(saved, "mylib", detectors, REF, {"files": 1})
     assert (saved / MANIFEST).read_text() == manifest
     save_bundle(saved, "mylib", {"pca": detectors["pca"]}, REF, {"files": 1}, force=True)
@@ -135,10 +135,10 @@ def test_scores_refuse_wrong_dimension_and_nan(saved):
 
 
 def test_unknown_and_damaged_bundles_give_clear_errors(saved):
-    with pytest.raises(ModelError, match="no model 'nope'.*known models: mylib"):
+    with pytest.raises(ModelError, match=r"no model 'nope'.*known models: mylib"):
         Bundle.load("nope")
     (saved / "knn.onnx").unlink()
-    with pytest.raises(ModelError, match="missing knn.onnx"):
+    with pytest.raises(ModelError, match=r"missing knn\.onnx"):
         Bundle.load("mylib")
     (saved / MANIFEST).write_text("{ not json")
     with pytest.raises(ModelError, match="damaged"):

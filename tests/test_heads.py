@@ -9,6 +9,7 @@ from helpers_heads import gross_outliers, normal_embeddings, tiny_fit_options, t
 from sklearn.metrics import roc_auc_score
 
 from loopbridge.errors import ModelError
+from loopbridge.export.detector import Detector, NotFittedError
 from loopbridge.export.fit import HEADS, fit_heads, make_detector
 from loopbridge.export.heads import MIN_HELD_OUT, DeepSVDDDetector
 
@@ -33,7 +34,7 @@ def onnx_scores(det, X: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("head", HEADS)
 def test_head_separates_gross_outliers(fitted, head):
     det = fitted[head]
-    scores = det.score_samples(np.vstack([TEST_NORMAL, TEST_ODD]))
+    scores = det.decision_function(np.vstack([TEST_NORMAL, TEST_ODD]))
     y = np.r_[np.zeros(len(TEST_NORMAL)), np.ones(len(TEST_ODD))]
     assert roc_auc_score(y, scores) > 0.95
     assert det.predict(TEST_ODD).mean() > 0.75
@@ -46,12 +47,12 @@ def test_threshold_is_training_quantile_and_sensitivity_needs_no_retraining(fitt
     assert np.all(np.diff(det.training_scores_) >= 0)
     assert det.threshold_ == pytest.approx(np.quantile(det.training_scores_, 0.95))
     assert np.mean(det.training_scores_ > det.threshold_) == pytest.approx(0.05, abs=0.02)
-    before = det.score_samples(TEST_NORMAL)
+    before = det.decision_function(TEST_NORMAL)
     strict = det.set_quantile(0.5)
     assert strict == pytest.approx(np.median(det.training_scores_))
     assert strict < np.quantile(det.training_scores_, 0.95)
     assert det.predict(TEST_NORMAL).sum() >= (before > np.quantile(det.training_scores_, 0.95)).sum()
-    np.testing.assert_array_equal(det.score_samples(TEST_NORMAL), before)
+    np.testing.assert_array_equal(det.decision_function(TEST_NORMAL), before)
     det.set_quantile(0.95)
 
 
@@ -60,7 +61,7 @@ def test_onnx_graph_computes_the_same_score(fitted, head):
     det = fitted[head]
     X = np.vstack([TEST_NORMAL, TEST_ODD])
     rtol = 1e-5 if head in ("ae", "aewres") else 1e-4  # baselines: float32 graph vs float64 numpy
-    np.testing.assert_allclose(onnx_scores(det, X), det.score_samples(X), rtol=rtol, atol=1e-7)
+    np.testing.assert_allclose(onnx_scores(det, X), det.decision_function(X), rtol=rtol, atol=1e-7)
 
 
 @pytest.mark.parametrize("head", ["ae", "aewres"])
@@ -71,7 +72,7 @@ def test_svdd_losses_decrease_and_latents_do_not_collapse(fitted, head):
     assert h["svdd_train"][-1] < h["svdd_train"][0]
     s = det.training_scores_
     assert s.std() > 0.05 * s.mean() > 0  # a collapsed sphere gives (nearly) equal scores
-    assert len(np.unique(det.score_samples(TEST_NORMAL))) == len(TEST_NORMAL)
+    assert len(np.unique(det.decision_function(TEST_NORMAL))) == len(TEST_NORMAL)
     assert np.abs(det.latent(TEST_NORMAL)).std(axis=0).min() > 0
     assert np.all(np.abs(det.c_.numpy()) >= det.config.eps)
 
@@ -103,9 +104,9 @@ def test_aewres_decoder_adds_encoder_activations():
 
 
 def test_seed_makes_svdd_reproducible():
-    a = DeepSVDDDetector(config=tiny_svdd(seed=3, epochs=5)).fit(TRAIN).score_samples(TEST_NORMAL)
-    b = DeepSVDDDetector(config=tiny_svdd(seed=3, epochs=5)).fit(TRAIN).score_samples(TEST_NORMAL)
-    c = DeepSVDDDetector(config=tiny_svdd(seed=4, epochs=5)).fit(TRAIN).score_samples(TEST_NORMAL)
+    a = DeepSVDDDetector(config=tiny_svdd(seed=3, epochs=5)).fit(TRAIN).decision_function(TEST_NORMAL)
+    b = DeepSVDDDetector(config=tiny_svdd(seed=3, epochs=5)).fit(TRAIN).decision_function(TEST_NORMAL)
+    c = DeepSVDDDetector(config=tiny_svdd(seed=4, epochs=5)).fit(TRAIN).decision_function(TEST_NORMAL)
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
 
@@ -157,7 +158,9 @@ def test_svdd_held_out_threshold_flags_about_five_percent_of_new_normals(head):
     assert len(held.training_scores_) == 60
     assert paper.threshold_basis_ == "in-sample"
     assert paper.threshold_ == pytest.approx(np.quantile(paper.in_sample_scores_, 0.95))
-    np.testing.assert_array_equal(held.score_samples(fresh), paper.score_samples(fresh))  # same network, other basis
+    np.testing.assert_array_equal(
+        held.decision_function(fresh), paper.decision_function(fresh)
+    )  # same network, other basis
     held_rate, paper_rate = held.predict(fresh).mean(), paper.predict(fresh).mean()
     assert 0.01 <= held_rate <= 0.12
     assert paper_rate > max(0.15, 2 * held_rate)
@@ -174,7 +177,7 @@ def test_svdd_small_library_is_scored_out_of_fold():
     assert len(det.training_scores_) == 40
     assert len(det.in_sample_scores_) == 32
     np.testing.assert_array_equal(np.sort(np.concatenate(det.folds_)), np.arange(40))  # every loop exactly once
-    assert set(det.score_samples(train[val])) <= set(det.training_scores_)
+    assert set(det.decision_function(train[val])) <= set(det.training_scores_)
     assert det.predict(normal_embeddings(400, seed=2)).mean() < 0.15
 
 
@@ -193,7 +196,7 @@ def test_nan_embeddings_are_refused_with_the_rows_named():
 
 def test_mismatched_dimension_is_refused(fitted):
     with pytest.raises(ModelError, match="dimension"):
-        fitted["pca"].score_samples(TEST_NORMAL[:, :8])
+        fitted["pca"].decision_function(TEST_NORMAL[:, :8])
 
 
 def test_every_head_name_builds_its_detector():
@@ -209,3 +212,16 @@ def test_thresholds_come_from_held_out_scores_so_fresh_normals_are_not_flagged(h
     assert det.threshold_basis_ == "out-of-fold"
     assert len(det.training_scores_) == 40
     assert det.predict(fresh).mean() < 0.15
+
+
+@pytest.mark.parametrize("head", HEADS)
+def test_an_unfitted_head_refuses_to_score_or_export(head):
+    det = make_detector(head, tiny_fit_options())
+    for use in (lambda: det.decision_function(TEST_NORMAL), lambda: det.to_onnx(), lambda: det.set_quantile(0.9)):
+        with pytest.raises(NotFittedError, match="not fitted"):
+            use()
+
+
+def test_the_detector_contract_is_abstract():
+    with pytest.raises(TypeError, match="abstract"):
+        Detector()  # type: ignore[abstract]
