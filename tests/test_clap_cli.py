@@ -30,7 +30,7 @@ def test_fetch_without_the_torch_side_says_how_to_get_it(lb_home: Path, monkeypa
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "laion_clap" else real(name, *a))
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # would fail differently if a download were tried
     assert main(["encoder", "fetch"]) == 2
-    assert "needs laion_clap: pip install 'loopbridge[torch]'" in capsys.readouterr().err
+    assert 'needs laion_clap: pip install "loopbridge[torch]"' in capsys.readouterr().err
 
 
 def test_list_shows_every_preset_and_the_cache_folders(lb_home: Path, capsys) -> None:
