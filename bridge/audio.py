@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,9 @@ DEFAULT_MAX_SECONDS = 600.0
 SILENCE_PEAK = 10 ** (-90 / 20)  # below -90 dBFS nothing audible was recorded
 
 AUDIO_EXTENSIONS = (".wav", ".wave", ".aif", ".aiff", ".aifc", ".flac", ".ogg", ".oga", ".mp3")
+REGION_SLACK_S = 0.05  # an end this far past the file's end is the file's end (rounding of warped clip markers)
+
+Region = tuple[float, float | None]  # (start_s, end_s or None for "to the end"), seconds of the file
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,8 @@ class Clip:
 
     path: str
     samples: np.ndarray  # (n,) float32 at SAMPLE_RATE
-    native: NativeAudio
+    native: NativeAudio  # only the region, when one was asked for
+    region: tuple[float, float] | None = None  # the part of the file decoded (seconds), None for all of it
 
     @property
     def duration_s(self) -> float:
@@ -54,38 +60,101 @@ class Clip:
         return not self.samples.size or float(np.max(np.abs(self.samples))) < SILENCE_PEAK
 
 
-def read_native(path: str | Path, max_seconds: float = DEFAULT_MAX_SECONDS) -> NativeAudio:
-    """Decode a file at its native rate and channels, raising AudioError with the reason when it can't be used."""
+def read_native(
+    path: str | Path, max_seconds: float = DEFAULT_MAX_SECONDS, region: Region | None = None
+) -> NativeAudio:
+    """Decode a file (or only `region` of it) at its native rate and channels; AudioError says why it can't be used."""
+    return read_region(path, max_seconds, region)[0]
+
+
+def read_region(
+    path: str | Path, max_seconds: float = DEFAULT_MAX_SECONDS, region: Region | None = None
+) -> tuple[NativeAudio, tuple[float, float] | None]:
+    """read_native plus the region actually decoded, in seconds of the file (None for the whole file)."""
+    p = Path(path)
     try:
-        return _read_native(Path(path), max_seconds)
+        kind = _file_kind(p, str(path))
+        if kind is not None:
+            raise AudioError(p, "not_a_file", f"is {kind}, not an audio file; only regular files are read")
+        return _read_native(p, max_seconds, region)
     except OSError as exc:  # permissions, a vanished network drive, …
         raise AudioError(path, "unreadable", f"cannot be read ({exc.strerror or exc})") from exc
 
 
-def _read_native(p: Path, max_seconds: float) -> NativeAudio:
-    if not p.exists():
-        raise AudioError(p, "missing", "file not found")
-    if p.is_dir():
-        raise AudioError(p, "is_directory", "is a folder, not an audio file")
+def _file_kind(p: Path, raw: str) -> str | None:
+    """What a path is when it is not a regular file, found by stat alone: opening a FIFO would block.
+
+    `raw` is the path as given: Path() drops a trailing slash, and "take.wav/" does not name the file.
+    """
     try:
-        info = sf.info(str(p))
+        mode = os.stat(raw).st_mode
+    except FileNotFoundError:
+        raise AudioError(p, "missing", "file not found") from None
+    except NotADirectoryError:  # "take.wav/x" or "take.wav/"
+        raise AudioError(p, "missing", "file not found (a part of the path is a file, not a folder)") from None
+    if stat.S_ISDIR(mode):
+        raise AudioError(p, "is_directory", "is a folder, not an audio file")
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
+
+
+def _read_native(p: Path, max_seconds: float, region: Region | None) -> tuple[NativeAudio, tuple[float, float] | None]:
+    if region is not None and region[1] is not None and region[1] <= region[0]:
+        raise AudioError(p, "bad_region", f"region ends ({region[1]:g} s) before it starts ({region[0]:g} s)")
+    try:
+        f = sf.SoundFile(str(p))
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         if p.stat().st_size == 0:
             raise AudioError(p, "empty", "file is empty (0 bytes)") from exc
         raise AudioError(p, "not_audio", f"not a readable audio file ({_short(exc)})") from exc
-    if info.frames == 0 or info.samplerate <= 0:
-        raise AudioError(p, "empty", "contains no audio (zero length)")
-    if info.duration > max_seconds:
-        raise AudioError(p, "too_long", f"is {info.duration:.1f} s long; the limit is {max_seconds:.0f} s")
-    try:
-        samples, sr = sf.read(str(p), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError) as exc:
-        raise AudioError(p, "not_audio", f"could not be decoded ({_short(exc)})") from exc
+    with f:
+        if f.frames == 0 or f.samplerate <= 0:
+            raise AudioError(p, "empty", "contains no audio (zero length)")
+        sr = int(f.samplerate)
+        first, last, decoded = 0, f.frames, None
+        if region is not None:
+            first, last = _region_frames(p, region, f.frames, sr)
+            decoded = (first / sr, last / sr)
+        seconds = (last - first) / sr
+        if seconds > max_seconds:
+            what = "the region" if region is not None else "it"
+            raise AudioError(p, "too_long", f"{what} is {seconds:.1f} s long; the limit is {max_seconds:.0f} s")
+        try:
+            if first:
+                f.seek(first)
+            samples = f.read(last - first, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise AudioError(p, "not_audio", f"could not be decoded ({_short(exc)})") from exc
+        subtype = f.subtype
     if samples.shape[0] == 0:
         raise AudioError(p, "empty", "contains no audio (zero length)")
     if not np.isfinite(samples).all():
         raise AudioError(p, "non_finite", "contains NaN or infinite samples")
-    return NativeAudio(str(p), samples, int(sr), info.subtype)
+    return NativeAudio(str(p), samples, sr, subtype), decoded
+
+
+def _region_frames(p: Path, region: Region, frames: int, sr: int) -> tuple[int, int]:
+    """Frame bounds of a region; refuse one that starts past the end or ends well beyond it."""
+    start, end = region
+    length = frames / sr
+    if start < 0 or start >= length:
+        raise AudioError(p, "bad_region", f"region starts at {start:g} s, outside the file (0 to {length:.3f} s)")
+    if end is not None and end > length + REGION_SLACK_S:
+        raise AudioError(p, "bad_region", f"region ends at {end:g} s, after the file's end ({length:.3f} s)")
+    first = round(start * sr)
+    last = frames if end is None else min(frames, round(end * sr))
+    if last <= first:
+        raise AudioError(p, "bad_region", f"region {start:g}–{end:g} s holds no samples")
+    return first, last
 
 
 def to_mono_48k(native: NativeAudio) -> np.ndarray:
@@ -101,9 +170,10 @@ def to_mono_48k(native: NativeAudio) -> np.ndarray:
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 
-def load(path: str | Path, max_seconds: float = DEFAULT_MAX_SECONDS) -> Clip:
-    native = read_native(path, max_seconds)
-    return Clip(native.path, to_mono_48k(native), native)
+def load(path: str | Path, max_seconds: float = DEFAULT_MAX_SECONDS, region: Region | None = None) -> Clip:
+    """Decode (only `region` of) a file and resample after: checks and encoder see the region, times from its start."""
+    native, decoded = read_region(path, max_seconds, region)
+    return Clip(native.path, to_mono_48k(native), native, decoded)
 
 
 def is_audio_path(path: Path) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from . import audio, checks
 from .bundle import Bundle
+from .context import TakeContext
 from .embedding import EmbedFailure
 from .encoders import Encoder
 from .errors import LoopbridgeError, ModelError
@@ -96,38 +98,67 @@ class Scorer:
             for i in range(n)
         ]
 
-    def score_clips(self, clips: list[audio.Clip]) -> list[TakeResult]:
-        """Heads on the encoder's embedding, technical checks on the audio as recorded (calibrated by the bundle)."""
+    def score_clips(
+        self, clips: Sequence[audio.Clip], contexts: Sequence[TakeContext | None] | None = None
+    ) -> list[TakeResult]:
+        """Heads on the encoder's embedding, checks on the audio as recorded (calibrated by the bundle).
+
+        `contexts` (one per clip, or None) is what the caller knows about each take: tempo, key, region, siblings.
+        """
+        clips = list(clips)
+        ctxs = _one_per(contexts, len(clips), "clip")
         results: list[TakeResult] = []
         for start in range(0, len(clips), self.batch_size):
             chunk = clips[start : start + self.batch_size]
+            chunk_ctx = ctxs[start : start + self.batch_size]
             # the checks run beside the front-end and encoder (numpy and ONNX Runtime both release the GIL)
-            reasons = self._checks_pool.map(lambda c: checks.run_checks(c.native, self.bundle.checks), chunk)
+            reasons = self._checks_pool.map(
+                lambda c, ctx: checks.run_checks(c.native, self.bundle.checks, context=ctx), chunk, chunk_ctx
+            )
             scored = self.score_embeddings(
                 self.encoder.embed_clips(chunk),
                 [c.path for c in chunk],
                 np.array([c.duration_s for c in chunk]),
                 [c.is_silent for c in chunk],
             )
-            for result, found in zip(scored, reasons, strict=False):
+            for result, found, clip in zip(scored, reasons, chunk, strict=True):
                 result.reasons = found
+                result.region = clip.region
             results += scored
         return results
 
     def score_files(
-        self, paths: list[str | Path], max_seconds: float = audio.DEFAULT_MAX_SECONDS
+        self,
+        paths: Sequence[str | Path],
+        max_seconds: float = audio.DEFAULT_MAX_SECONDS,
+        contexts: Sequence[TakeContext | None] | None = None,
     ) -> tuple[list[TakeResult], list[EmbedFailure]]:
-        """Files and folders; a file that can't be read is listed as a failure and the rest are scored."""
+        """Files and folders, each with its context (a folder's files share it; its region applies to each).
+
+        A file that can't be read is listed as a failure and the rest are scored.
+        """
         results: list[TakeResult] = []
         failures: list[EmbedFailure] = []
-        pending: list[audio.Clip] = []
-        files = audio.expand_paths(paths)
-        for i, path in enumerate(files):
+        pending: list[tuple[audio.Clip, TakeContext | None]] = []
+        todo = [
+            (f, ctx)
+            for p, ctx in zip(paths, _one_per(contexts, len(paths), "path"), strict=True)
+            for f in audio.expand_paths([p])
+        ]
+        for i, (path, ctx) in enumerate(todo):
             try:
-                pending.append(audio.load(path, max_seconds))
+                pending.append((audio.load(path, max_seconds, ctx.region if ctx else None), ctx))
             except LoopbridgeError as exc:  # audio.load reports OS errors as AudioError too
                 failures.append(EmbedFailure(str(path), exc))
-            if len(pending) == self.batch_size or (i == len(files) - 1 and pending):
-                results += self.score_clips(pending)
+            if len(pending) == self.batch_size or (i == len(todo) - 1 and pending):
+                results += self.score_clips([c for c, _ in pending], [ctx for _, ctx in pending])
                 pending = []
         return results, failures
+
+
+def _one_per(contexts: Sequence[TakeContext | None] | None, n: int, what: str) -> list[TakeContext | None]:
+    if contexts is None:
+        return [None] * n
+    if len(contexts) != n:
+        raise ValueError(f"{len(contexts)} contexts for {n} {what}s: give one per {what}")
+    return list(contexts)

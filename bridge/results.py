@@ -31,6 +31,7 @@ class TakeResult:
     head_thresholds: dict[str, float] = field(default_factory=dict)
     reasons: list[Finding] = field(default_factory=list)  # most severe first
     silent: bool = False
+    region: tuple[float, float] | None = None  # seconds of the file that were judged (None: all of it)
 
     @property
     def flagged_by(self) -> list[str]:

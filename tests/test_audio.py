@@ -17,7 +17,7 @@ def _peak_hz(y: np.ndarray, sr: int) -> float:
 
 
 @pytest.mark.parametrize(
-    "name, sr, channels, subtype",
+    ("name", "sr", "channels", "subtype"),
     [
         ("a.wav", 44_100, 2, "PCM_16"),
         ("b.wav", 96_000, 1, "PCM_24"),
@@ -63,7 +63,7 @@ def _zero_frames(p: Path) -> Path:
 
 
 @pytest.mark.parametrize(
-    "make, code, words",
+    ("make", "code", "words"),
     [
         (lambda d: d / "nope.wav", "missing", "not found"),
         (lambda d: d, "is_directory", "folder"),
@@ -98,3 +98,75 @@ def test_expand_paths_keeps_files_and_walks_folders(tmp_path: Path) -> None:
     single = tmp_path / "given.txt"
     found = audio.expand_paths([tmp_path / "lib", single])
     assert found == [tmp_path / "lib" / "b.wav", tmp_path / "lib" / "sub" / "a.flac", single]
+
+
+def _marked(sr: int, seconds: float, click_at: float) -> np.ndarray:
+    """A quiet tone with one full-scale sample at `click_at` s: where it lands shows which part was decoded."""
+    y = 0.1 * np.sin(2 * np.pi * 220.0 * np.arange(int(seconds * sr)) / sr)
+    y[int(click_at * sr)] = 1.0
+    return np.stack([y, y], axis=1)
+
+
+@pytest.mark.parametrize("sr", [48_000, 44_100])
+def test_a_region_decodes_only_that_part_with_times_from_its_start(tmp_path: Path, sr: int) -> None:
+    path = write_audio(tmp_path / "loop passes.wav", _marked(sr, 6.0, click_at=4.5), sr, "FLOAT")
+    clip = audio.load(path, region=(4.0, 5.0))
+    assert clip.region == (pytest.approx(4.0), pytest.approx(5.0))
+    assert clip.native.samples.shape == (sr, 2)
+    assert clip.duration_s == pytest.approx(1.0)
+    assert np.argmax(clip.native.samples[:, 0]) / sr == pytest.approx(0.5, abs=1e-4)  # 4.5 s in the file
+    assert len(clip.samples) == pytest.approx(48_000, abs=2)  # resampled after cutting
+    assert audio.load(path, region=(5.0, None)).duration_s == pytest.approx(1.0)
+    assert audio.load(path).region is None
+
+
+def test_max_seconds_applies_to_the_region(tmp_path: Path) -> None:
+    path = write_audio(tmp_path / "long.wav", tone(3.0), 48_000)
+    assert audio.load(path, max_seconds=2.0, region=(0.5, 2.0)).duration_s == pytest.approx(1.5)
+    with pytest.raises(AudioError, match=r"the region is 2\.5 s"):
+        audio.load(path, max_seconds=2.0, region=(0.5, None))
+
+
+@pytest.mark.parametrize(
+    ("region", "words"),
+    [
+        ((2.0, 1.0), "before it starts"),
+        ((3.0, None), "outside the file"),
+        ((9.0, 10.0), "outside"),
+        ((1.0, 4.0), "after the file's end"),
+    ],
+)
+def test_a_region_outside_the_file_is_a_bad_region(tmp_path: Path, region, words: str) -> None:
+    path = write_audio(tmp_path / "t.wav", tone(3.0), 48_000)
+    with pytest.raises(AudioError) as err:
+        audio.load(path, region=region)
+    assert err.value.code == "bad_region"
+    assert words in err.value.message
+    assert audio.load(path, region=(1.0, 3.04)).duration_s == pytest.approx(2.0)  # marker rounding is the end
+
+
+def test_special_files_are_refused_at_once_without_opening(tmp_path: Path) -> None:
+    import os
+    import time
+
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    for path, words in [
+        (fifo, "named pipe"),
+        (Path("/dev/zero"), "character device"),
+        (Path("/dev/urandom"), "character device"),
+    ]:
+        t0 = time.monotonic()
+        with pytest.raises(AudioError) as err:
+            audio.load(path)  # opening the FIFO for reading would block until a writer comes
+        assert time.monotonic() - t0 < 1.0
+        assert err.value.code == "not_a_file"
+        assert str(path) in err.value.message
+        assert words in err.value.message
+
+
+def test_a_trailing_slash_on_a_file_is_not_the_file(tmp_path: Path) -> None:
+    path = write_audio(tmp_path / "take.wav", tone(0.5), 48_000)
+    with pytest.raises(AudioError) as err:
+        audio.load(str(path) + "/")
+    assert err.value.code == "missing"

@@ -133,7 +133,7 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[tuple, str | None]]:
     os.symlink(outside, tmp / "root" / "link.wav")
     settle(*[p for p in tmp.rglob("*") if p.is_file() and not p.is_symlink()], outside)
     return {
-        "missing path": (("/loopbridge/score", 1, str(tmp / "nope.wav")), "missing"),
+        "file does not exist": (("/loopbridge/score", 1, str(tmp / "nope.wav")), "missing"),
         "directory": (("/loopbridge/score", 1, str(tmp / "folder.wav")), "is_directory"),
         "not audio": (("/loopbridge/score", 1, str(tmp / "notes.wav")), "not_audio"),
         "zero length": (("/loopbridge/score", 1, str(tmp / "zero.wav")), "empty"),
@@ -164,7 +164,7 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[tuple, str | None]]:
 @pytest.mark.parametrize(
     "case",
     [
-        "missing path",
+        "file does not exist",
         "directory",
         "not audio",
         "zero length",
@@ -209,7 +209,7 @@ def test_bad_input_gets_a_clear_error_and_the_next_request_succeeds(serve, tmp_p
         assert errors == [] and any("ignored" in m for m in logged), "ignored input must at least be logged"
     else:
         assert len(errors) == 1 and errors[0][1] == code and errors[0][2], errors
-        if case in ("missing path", "directory", "not audio"):
+        if case in ("file does not exist", "directory", "not audio"):
             assert "good.wav" not in errors[0][2]
 
 
@@ -244,8 +244,8 @@ def test_reasons_arrive_in_order_before_the_result_with_an_injected_scorer(serve
     class WithReasons:
         bundle = real.bundle
 
-        def score_clips(self, clips):
-            return [replace(r, reasons=findings) for r in real.score_clips(clips)]
+        def score_clips(self, clips, contexts=None):
+            return [replace(r, reasons=findings) for r in real.score_clips(clips, contexts)]
 
     server, client = serve(WithReasons())
     take = _take(tmp_path)

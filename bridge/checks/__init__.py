@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..audio import NativeAudio
+from ..context import TakeContext
 from ..results import Finding
 from . import clicks, clipping, dc, dropouts, level, noise, polarity, silence, truncation
 from .rules import Rule
@@ -110,8 +111,20 @@ def _one_per_kind(findings: list[Finding]) -> list[Finding]:
     return sorted(merged, key=lambda f: -f.severity)
 
 
-def run_checks(native: NativeAudio, calibration: dict | None = None, tempo_bpm: float | None = None) -> list[Finding]:
-    """Only what is wrong, most severe first; without calibration the built-in limits apply (see DEFAULTS_NOTICE)."""
+def run_checks(
+    native: NativeAudio,
+    calibration: dict | None = None,
+    tempo_bpm: float | None = None,
+    *,
+    context: TakeContext | None = None,
+) -> list[Finding]:
+    """Only what is wrong, most severe first; without calibration the built-in limits apply (see DEFAULTS_NOTICE).
+
+    `context` is what the caller knows about the take (tempo, key, meter, siblings); `native` is already only
+    its region. A tempo given directly wins over the context's.
+    """
+    if tempo_bpm is None and context is not None:
+        tempo_bpm = context.bpm
     return evaluate(native, calibration, tempo_bpm)[0]
 
 

@@ -8,6 +8,7 @@ import logging
 import sys
 from typing import Any
 
+from ..cli_context import add_context_options, context_from_args
 from ..errors import LoopbridgeError
 
 log = logging.getLogger("loopbridge")
@@ -29,14 +30,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(by default read from names like bass_124bpm.wav)",
     )
     p.add_argument("--max-seconds", type=float, default=600.0, help="refuse files longer than this")
+    add_context_options(p, bpm=False)
     p.add_argument("--json", action="store_true", help="JSON list on stdout")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from .. import checks
-    from ..audio import expand_paths, read_native
+    from ..audio import expand_paths, read_region
 
+    context = context_from_args(args)
     calibration = _calibration(args.model)
     if calibration is None:
         log.info("note: %s", checks.DEFAULTS_NOTICE)
@@ -46,12 +49,12 @@ def run(args: argparse.Namespace) -> int:
     rows: list[dict[str, Any]] = []
     for f in files:
         try:
-            native = read_native(f, args.max_seconds)
+            native, region = read_region(f, args.max_seconds, context.region if context else None)
         except LoopbridgeError as exc:
             log.warning("skipped %s", exc.message)
             rows.append({"file": str(f), "error": exc.message, "code": exc.code})
             continue
-        findings = checks.run_checks(native, calibration, args.bpm)
+        findings = checks.run_checks(native, calibration, args.bpm, context=context)
         rows.append(
             {
                 "file": str(f),
@@ -59,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
                 "sample_rate": native.sample_rate,
                 "channels": native.channels,
                 "subtype": native.subtype,
+                "region": list(region) if region else None,
                 "findings": [f.__dict__ for f in findings],
             }
         )
@@ -96,6 +100,8 @@ def report(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         layout = {1: "mono", 2: "stereo"}.get(r["channels"], f"{r['channels']} ch")
         head = f"{r['file']}  ({r['duration_s']:.2f} s, {r['sample_rate'] / 1000:g} kHz {layout}, {r['subtype']})"
+        if r.get("region"):
+            head += f" region {r['region'][0]:.2f}-{r['region'][1]:.2f} s (times from its start)"
         if not r["findings"]:
             lines.append(f"{head}: OK")
             continue

@@ -10,6 +10,7 @@ import math
 import sys
 from pathlib import Path
 
+from ..cli_context import add_context_options, context_from_args
 from ..errors import LoopbridgeError
 from ..results import TakeResult
 
@@ -29,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="sensitivity: threshold at this quantile of training scores (model's own by default)",
     )
     p.add_argument("--max-seconds", type=float, default=600.0, help="refuse files longer than this")
+    add_context_options(p)
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="JSON list on stdout")
     fmt.add_argument("--csv", action="store_true", help="CSV on stdout")
@@ -42,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
     if bool(args.inputs) == bool(args.embeddings):
         raise LoopbridgeError("give either FILE_OR_DIR... or --embeddings FILE (not both, not neither)", "usage")
+    context = context_from_args(args)
     scorer = Scorer(args.model)
     if args.quantile is not None:
         scorer.bundle.set_quantile(args.quantile)
@@ -52,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         if scorer.bundle.checks is None:
             log.warning("note: %s", DEFAULTS_NOTICE)
-        results, failures = scorer.score_files(args.inputs, args.max_seconds)
+        contexts = None if context is None else [context] * len(args.inputs)
+        results, failures = scorer.score_files(args.inputs, args.max_seconds, contexts)
         if not results and not failures:
             raise LoopbridgeError("no audio files found in " + ", ".join(args.inputs), "no_files")
     for f in failures:
@@ -86,6 +90,7 @@ def as_dict(r: TakeResult) -> dict:
         "flag": r.flag,
         "flagged_by": r.flagged_by,
         "silent": r.silent,
+        "region": list(r.region) if r.region else None,
         "head_scores": r.head_scores,
         "head_thresholds": r.head_thresholds,
         "reasons": [f.__dict__ for f in r.reasons],

@@ -96,7 +96,7 @@ class OscServer:
     @property
     def address(self) -> tuple[str, int]:
         host, port = self._udp.server_address[:2]
-        return host, port
+        return str(host), int(port)
 
     # ---- life cycle ---------------------------------------------------------------------------
 
@@ -186,7 +186,7 @@ class OscServer:
             )
 
     def _key(self, request: Request, client: tuple[str, int]) -> Hashable:
-        return client[0], request.reply_port or self.reply_port, request.id
+        return client[0], request.reply_port or self.reply_port, request.key_id
 
     # ---- sending ------------------------------------------------------------------------------
 

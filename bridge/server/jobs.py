@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from ..audio import DEFAULT_MAX_SECONDS, Clip, expand_paths
+from ..context import TakeContext
 from ..errors import AudioError, LoopbridgeError
 from ..results import TakeResult
 from . import files, protocol
@@ -29,7 +30,9 @@ class ScorerLike(Protocol):
 
     bundle: Any  # name, primary, heads, thresholds, quantiles, set_quantile(q, head=None), encoder.preset
 
-    def score_clips(self, clips: list[Clip]) -> list[TakeResult]: ...
+    def score_clips(
+        self, clips: Sequence[Clip], contexts: Sequence[TakeContext | None] | None = None
+    ) -> list[TakeResult]: ...
 
 
 @dataclass
@@ -67,37 +70,49 @@ class TakeJob:
 
     def __init__(self, request: Request, key: Hashable, send: Send, settings: Settings, received: float) -> None:
         self.request, self.key, self.send, self.settings, self.received = request, key, send, settings, received
-        self.deadline = time.monotonic() + settings.wait_s
+        self.wall = time.time() - (time.perf_counter() - received)  # when it arrived, on the clock mtimes use
+        self.watch: files.Watch | None = None
+        self.context: TakeContext | None = None
         self.cancelled = False
         self.answered = False
 
     def step(self) -> float | None:
-        rid = self.request.id
+        rid, sent = self.request.id, self.request.paths[0]
         if self.cancelled:
             self._answer(protocol.error(rid, protocol.CANCELLED, "cancelled before it was scored"))
             return None
         try:
-            scorer = self.settings.scorer(self.request.model)
-            path = files.resolve_request_path(self.request.paths[0], self.settings.allow_roots)
-            clip = files.try_load(path, self.settings.max_seconds)
+            if self.watch is None:
+                self.settings.scorer(self.request.model)  # an unknown model is answered before any waiting
+                path = files.resolve_request_path(sent, self.settings.allow_roots)
+                self.context = self._context()
+                region = self.context.region if self.context else None
+                self.watch = files.Watch(path, self.settings.wait_s, self.settings.max_seconds, region, self.wall)
+            clip = self.watch.poll()
             if clip is None:
-                if time.monotonic() < self.deadline:
-                    return files.RETRY_S
-                raise files.incomplete(path, self.settings.wait_s)
-            result = scorer.score_clips([clip])[0]
+                return files.RETRY_S
+            scorer = self.settings.scorer(self.request.model)
+            result = scorer.score_clips([clip], [self.context])[0]
+        except AudioError as exc:
+            self._answer(protocol.error(rid, exc.code, f"{sent}: {exc.reason}"))  # the path as sent, not its target
+            return None
         except LoopbridgeError as exc:
             self._answer(protocol.error(rid, exc.code, exc.message))
             return None
         except OSError as exc:  # e.g. no permission to read it
-            self._answer(
-                protocol.error(
-                    rid, protocol.UNREADABLE, f"{self.request.paths[0]}: cannot be read ({exc.strerror or exc})"
-                )
-            )
+            self._answer(protocol.error(rid, protocol.UNREADABLE, f"{sent}: cannot be read ({exc.strerror or exc})"))
             return None
         self.answered = True
-        send_result(self.send, rid, _as_requested(result, self.request.paths[0]), self.received)
+        send_result(self.send, rid, _as_requested(result, sent), self.received)
         return None
+
+    def _context(self) -> TakeContext | None:
+        """The request's context with its siblings' paths resolved and held to --allow-root like the take's."""
+        context = self.request.context
+        if context is None or not context.siblings:
+            return context
+        roots = self.settings.allow_roots
+        return replace(context, siblings=tuple(str(files.resolve_request_path(s, roots)) for s in context.siblings))
 
     def _answer(self, dgram: bytes) -> None:
         self.answered = True
@@ -132,8 +147,10 @@ class BatchJob:
 
     def step(self) -> float | None:
         if self.todo is None:
-            self.todo = self._expand()
+            self.todo, failed = self._expand()
             self._progress()
+            for named, code, text in failed:
+                self._file_failed(named, code, text)
         if self.cancelled or self.position >= len(self.todo):
             self._finish()
             return None
@@ -145,7 +162,7 @@ class BatchJob:
             try:
                 clips.append((named, files.wait_and_load(resolved, self.settings.wait_s, self.settings.max_seconds)))
             except AudioError as exc:
-                self._file_failed(named, exc.code, exc.message)
+                self._file_failed(named, exc.code, f"{named}: {exc.reason}")
             except OSError as exc:
                 self._file_failed(named, protocol.UNREADABLE, f"{named}: cannot be read ({exc.strerror or exc})")
         self._score(clips)
@@ -153,26 +170,34 @@ class BatchJob:
         self._progress()
         return 0.0
 
-    def _expand(self) -> list[tuple[str, Path | None]]:
-        """Folders become their audio files; each file is checked against --allow-root after resolving."""
+    def _expand(self) -> tuple[list[tuple[str, Path | None]], list[tuple[str, str, str]]]:
+        """Folders become their audio files, named under the folder as sent; each is held to --allow-root.
+
+        Returns what to score (None where it already failed) and the failures, reported after the first progress.
+        """
         todo: list[tuple[str, Path | None]] = []
-        for raw in self.request.paths:
+        failed: list[tuple[str, str, str]] = []
+
+        def add(named: str) -> None:
             try:
-                root = files.resolve_request_path(raw, self.settings.allow_roots)
+                todo.append((named, files.resolve_request_path(named, self.settings.allow_roots)))
             except AudioError as exc:
-                todo.append((raw, None))
-                self._file_failed(raw, exc.code, exc.message)
+                todo.append((named, None))
+                failed.append((named, exc.code, f"{named}: {exc.reason}"))
+
+        for raw in self.request.paths:
+            add(raw)
+            root = todo[-1][1]
+            if root is None or not root.is_dir():
                 continue
-            named = expand_paths([root]) if root.is_dir() else [root]
-            if root.is_dir() and not named:
-                self._file_failed(raw, "empty", "folder holds no audio files")
+            todo.pop()
+            named = [str(p) for p in expand_paths([Path(raw).expanduser()])]
+            if not named:
+                todo.append((raw, None))
+                failed.append((raw, "empty", f"{raw}: folder holds no audio files"))
             for p in named:
-                try:
-                    todo.append((str(p), files.resolve_request_path(str(p), self.settings.allow_roots)))
-                except AudioError as exc:
-                    todo.append((str(p), None))
-                    self._file_failed(str(p), exc.code, exc.message)
-        return todo
+                add(p)
+        return todo, failed
 
     def _score(self, clips: list[tuple[str, Clip]]) -> None:
         if not clips:

@@ -8,10 +8,13 @@ is the port to reply to, so several clients on one machine can each listen on th
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from pythonosc.osc_message_builder import OscMessageBuilder
+
+from ..context import TakeContext
 
 PROTOCOL_VERSION = 1
 PREFIX = "/loopbridge/"
@@ -34,9 +37,15 @@ UNREADABLE = "unreadable"  # the system refused to read it (permissions, I/O err
 BUSY = "busy"
 CANCELLED = "cancelled"
 INTERNAL = "internal"
+BAD_REGION = "bad_region"  # start_s/end_s that select nothing (also raised by loopbridge.audio past the file's end)
+
+# Optional named arguments of `score`, as name/value pairs after <id> <path> [model] (docs/PROTOCOL.md).
+SCORE_NAMES = ("bpm", "key", "meter", "start_s", "end_s", "sibling")
+MAX_SIBLINGS = 16
+MIN_MODEL_REPLY_PORT = 1024  # `score <id> <path> <word> <n>`: a model and a reply port only when n could be a port
 
 USAGE = {
-    "score": "score <id> <path> [model] [reply_port]",
+    "score": "score <id> <path> [model] [name value]... [reply_port]",
     "batch": "batch <id> <path or folder>... [reply_port]",
     "cancel": "cancel <id> [reply_port]",
     "ping": "ping [reply_port]",
@@ -60,7 +69,7 @@ class ProtocolError(Exception):
 
 @dataclass(frozen=True)
 class Request:
-    """A parsed request: `command` is the address without the prefix."""
+    """A parsed request: `command` is the address without the prefix; `id` in the form replies use."""
 
     command: str
     id: RequestId = NO_ID
@@ -68,6 +77,20 @@ class Request:
     model: str | None = None
     quantile: float | None = None
     reply_port: int | None = None
+    context: TakeContext | None = None  # `score`'s named arguments; None when none were given
+
+    @property
+    def key_id(self) -> RequestId:
+        """The id `cancel` matches on: 13, 13.0 and "13" are one id."""
+        return canonical_id(self.id)
+
+
+def canonical_id(rid: RequestId) -> RequestId:
+    """A whole number however it was sent (int, float, numeric string) is that int; other words stay words."""
+    if isinstance(rid, str):
+        n = _whole(rid)
+        return n if n is not None and -(2**31) <= n < 2**31 else rid
+    return rid
 
 
 def command_of(address: str) -> str | None:
@@ -89,14 +112,14 @@ def parse(address: str, args: list[Any] | tuple[Any, ...]) -> Request:
         raise ProtocolError(
             UNKNOWN_ADDRESS,
             f"unknown address {address[:200]}; known: {', '.join(USAGE)}",
-            first_id if ours else NO_ID,
+            first_id if ours and first_id is not None else NO_ID,
             port if port and 0 < port < 65536 else None,
         )
     needs_id = command in ("score", "batch", "cancel")
     rid: RequestId = first_id if needs_id and first_id is not None else NO_ID
     reply_port = None
     try:
-        reply_port = _pop_reply_port(args, command)
+        reply_port = _pop_score_reply_port(args) if command == "score" else _pop_reply_port(args, command)
         if needs_id:
             if not args:
                 raise ProtocolError(MISSING_ARGUMENT, f"missing arguments; usage: {USAGE[command]}")
@@ -114,11 +137,11 @@ def _parse_rest(command: str, rid: RequestId, args: list[Any], reply_port: int |
     if command == "score":
         if not args:
             raise ProtocolError(MISSING_ARGUMENT, f"missing the file path; usage: {usage}")
-        if len(args) > 2:
-            raise ProtocolError(BAD_ARGUMENT, f"too many arguments; usage: {usage}")
         path = _text(args[0], "path")
-        model = _text(args[1], "model") if len(args) > 1 else None
-        return Request(command, rid, paths=(path,), model=model, reply_port=reply_port)
+        rest = args[1:]
+        model = _text(rest[0], "model") if _has_model(rest) else None
+        context = _score_context(rest[1:] if model is not None else rest)
+        return Request(command, rid, paths=(path,), model=model, reply_port=reply_port, context=context)
     if command == "batch":
         if not args:
             raise ProtocolError(MISSING_ARGUMENT, f"missing the files or folders; usage: {usage}")
@@ -150,6 +173,84 @@ def _pop_reply_port(args: list[Any], command: str) -> int | None:
     if port is None or not 0 < port < 65536:
         raise ProtocolError(BAD_ARGUMENT, f"reply port must be a whole number from 1 to 65535, got {value!r}")
     return port
+
+
+def _has_model(rest: list[Any]) -> bool:
+    """Whether the argument after `score`'s path is a model name rather than the first named argument.
+
+    A word that is not a known name is a model when it stands alone, before a reply port (the messages of
+    protocol 1 before named arguments) or before a known name; otherwise it is read as an unknown name.
+    A number below 1024 is no client's reply port, so `tempo 120` is an unknown name, not a model and a port.
+    """
+    if not rest or not isinstance(rest[0], (str, bytes)) or _name(rest[0]) in SCORE_NAMES:
+        return False
+    if len(rest) == 2 and _is_number(rest[1]):
+        return (_whole(rest[1]) or 0) >= MIN_MODEL_REPLY_PORT
+    return len(rest) == 1 or _name(rest[1]) in SCORE_NAMES
+
+
+def _pop_score_reply_port(args: list[Any]) -> int | None:
+    """`score <id> <path> [model] [name value]... [port]`: a port is the odd one out after the pairs, never a value."""
+    rest = args[2:]
+    pairs = rest[1:] if _has_model(rest) else rest
+    if len(pairs) % 2 == 0 or not _is_number(pairs[-1]):
+        return None
+    return _pop_reply_port(args, "score")
+
+
+def _name(value: Any) -> str | None:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return value.strip().lower() if isinstance(value, str) else None
+
+
+METER_PATTERN = re.compile(r"^\s*(\d{1,2})\s*/\s*(\d{1,2})\s*$")
+
+
+def _score_context(pairs: list[Any]) -> TakeContext | None:
+    """`bpm 120 key "G minor" meter 4/4 start_s 8 end_s 12 sibling /a.wav ...` → TakeContext (values cast)."""
+    if not pairs:
+        return None
+    given: dict[str, Any] = {}
+    siblings: list[str] = []
+    for i in range(0, len(pairs), 2):
+        name = _name(pairs[i])
+        if name not in SCORE_NAMES:
+            raise ProtocolError(
+                BAD_ARGUMENT, f"unknown named argument {pairs[i]!r}; score knows: {', '.join(SCORE_NAMES)}"
+            )
+        if i + 1 >= len(pairs):
+            raise ProtocolError(MISSING_ARGUMENT, f"named argument {name} has no value; usage: {USAGE['score']}")
+        value = pairs[i + 1]
+        if name == "sibling":
+            siblings.append(_text(value, "sibling"))
+            if len(siblings) > MAX_SIBLINGS:
+                raise ProtocolError(BAD_ARGUMENT, f"at most {MAX_SIBLINGS} siblings per take")
+            continue
+        if name in given:
+            raise ProtocolError(BAD_ARGUMENT, f"named argument {name} given twice")
+        given[name] = _named_value(name, value)
+    start, end = given.get("start_s"), given.get("end_s")
+    if start is not None and end is not None and end <= start:
+        raise ProtocolError(BAD_REGION, f"end_s ({end:g}) must be after start_s ({start:g})")
+    return TakeContext(**given, siblings=tuple(siblings), source="request")
+
+
+def _named_value(name: str, value: Any) -> Any:
+    if name in ("start_s", "end_s"):
+        x = _number(value, name)
+        if x < 0:
+            raise ProtocolError(BAD_REGION, f"{name} must be 0 or more seconds of the file, got {x:g}")
+        return x
+    if name == "bpm":
+        x = _number(value, name)
+        if not 20.0 <= x <= 999.0:
+            raise ProtocolError(BAD_ARGUMENT, f"bpm must be between 20 and 999, got {x:g}")
+        return x
+    text = _text(value, name).strip()
+    if name == "meter" and not METER_PATTERN.match(text):
+        raise ProtocolError(BAD_ARGUMENT, f"meter must look like 4/4 or 6/8, got {text!r}")
+    return text
 
 
 def _is_number(value: Any) -> bool:
