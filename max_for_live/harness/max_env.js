@@ -8,6 +8,20 @@ const path = require("node:path");
 const vm = require("node:vm");
 
 const DEVICE_JS = path.join(__dirname, "..", "loopbridge.js");
+const SRC = path.join(__dirname, "..", "src");
+// The reply schema shared with the Python server; bridge/m4l.py assembles it into loopbridge.js.
+const REPLY_SCHEMA_JSON = path.join(__dirname, "..", "..", "bridge", "server", "replies.json");
+
+// Some of the device's modules (max_for_live/src/*.js, in load order) in a context of their own, for
+// unit tests: returns the context, whose globals are the modules' objects.
+function loadModules(names, globals = {}) {
+    const ctx = vm.createContext({ REPLY_SCHEMA: JSON.parse(fs.readFileSync(REPLY_SCHEMA_JSON, "utf8")), ...globals });
+    for (const name of names) {
+        const file = path.join(SRC, name);
+        vm.runInContext(fs.readFileSync(file, "utf8"), ctx, { filename: file });
+    }
+    return ctx;
+}
 
 // ---- the Live set ------------------------------------------------------------------------------
 
@@ -422,4 +436,4 @@ class Device {
 
 const OUTLET = { OSC: 0, CONNECTION: 1, RESULT: 2, REASONS: 3, STATUS: 4, MODELS: 5, SAVED_MODEL: 6, RECEIVE_PORT: 7 };
 
-module.exports = { FakeLive, ManualClock, RealClock, Device, OUTLET, DEVICE_JS };
+module.exports = { FakeLive, ManualClock, RealClock, Device, OUTLET, DEVICE_JS, REPLY_SCHEMA_JSON, loadModules };

@@ -56,7 +56,7 @@ async function main() {
         tx.send(osc.encode(address, args), serverPort, "127.0.0.1");
     };
 
-    const idle = () => Object.keys(device.ctx.pending).length === 0 && device.ctx.deferred.length === 0;
+    const idle = () => device.ctx.Device.busy() === 0;
     const clips = [];
     let exitCode = 0;
     let outcome = {};

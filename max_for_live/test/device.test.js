@@ -263,7 +263,7 @@ test("Arrangement recording: a clip with a new file is scored when it appears, o
     device.clock.advance(0);
     assert.equal(take.props.name, "\u26A0 3.3\u00D7 \u00B7 Arr take");
     assert.equal(old.props.name, "Old");
-    assert.equal(device.ctx.deferred.length, 0, "finished Tasks are let go");
+    assert.equal(device.ctx.Device.deferredCount(), 0, "finished Tasks are let go");
 });
 
 test("Live 10 (no arrangement_clips): Session recording still works", () => {

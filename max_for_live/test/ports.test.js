@@ -69,7 +69,7 @@ test("each device derives its own reply port, shows it, and gets only its own an
             assert.equal(score[0][score[0].length - 1], port);
         }
     } finally {
-        for (const { device } of devices) device.ctx.ticker.cancel();
+        for (const { device } of devices) device.ctx.Device.stop();
         for (const s of sockets) s.close();
     }
 });
