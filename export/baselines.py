@@ -10,6 +10,8 @@ How each ONNX graph computes its score:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import onnx
 from onnx import helper
@@ -20,6 +22,11 @@ from sklearn.ensemble import IsolationForest
 from loopbridge.bundle import DEFAULT_QUANTILE
 
 from .detector import HELD_OUT, OPSET, Detector, const, score_model
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .fit import FitOptions
 
 
 class IForestDetector(Detector):
@@ -37,6 +44,15 @@ class IForestDetector(Detector):
         self.n_estimators = n_estimators
         self.max_samples = max_samples
         self.seed = seed
+
+    @classmethod
+    def from_options(
+        cls, opts: FitOptions, params: dict[str, Any], progress: Callable[..., None] | None = None
+    ) -> IForestDetector:
+        return cls(seed=opts.seed, quantile=opts.quantile, basis=opts.threshold_basis, **params)
+
+    def describe(self) -> str:
+        return f"{self.metrics['n_estimators']} trees"
 
     def _fit(self, X: np.ndarray) -> None:
         self.model_ = IsolationForest(
@@ -93,6 +109,9 @@ class PCADetector(Detector):
             "explained_variance": float(pca.explained_variance_ratio_[:keep].sum()),
         }
 
+    def describe(self) -> str:
+        return f"{self.metrics['n_components']} components, {self.metrics['explained_variance']:.1%} variance"
+
     def _residual_projector(self) -> np.ndarray:
         return np.eye(self.dim_) - self.components_.T @ self.components_
 
@@ -132,6 +151,9 @@ class KNNDetector(Detector):
             raise ValueError(f"kNN needs more training rows than k={self.k} (got {X.shape[0]})")
         self.memory_ = self._unit(X)
         self.metrics = {"k": self.k, "memory_size": int(X.shape[0])}
+
+    def describe(self) -> str:
+        return f"k={self.k}, {self.metrics['memory_size']} loops in memory"
 
     def _held_out_scores(self, X: np.ndarray) -> tuple[np.ndarray, str]:
         """In-sample every row is its own nearest neighbour (score 0); leaving it out costs nothing."""
@@ -173,6 +195,9 @@ class MahalanobisDetector(Detector):
         self.mean_ = cov.location_
         self.whitener_ = np.linalg.cholesky(cov.precision_)
         self.metrics = {"shrinkage": float(cov.shrinkage_)}
+
+    def describe(self) -> str:
+        return f"shrinkage {self.metrics['shrinkage']:.3f}"
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         w = (X.astype(np.float64) - self.mean_) @ self.whitener_

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import copy
 from abc import ABC, abstractmethod
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from loopbridge.bundle import DEFAULT_QUANTILE, HeadSpec, check_embeddings, threshold_at
+
+if TYPE_CHECKING:
+    from .fit import FitOptions
 
 OPSET = 17
 IR_VERSION = 8  # what opset 17 needs; newer onnx writes versions older runtimes refuse
@@ -55,6 +59,21 @@ class Detector(ABC):
         self.basis = basis
         self.metrics: dict[str, Any] = {}
 
+    @classmethod
+    def from_options(
+        cls, opts: FitOptions, params: dict[str, Any], progress: Callable[..., None] | None = None
+    ) -> Detector:
+        """The head as `fit` builds it: its registry parameters plus fit's shared quantile and basis.
+        Heads that also take the seed or a training configuration override this."""
+        return cls(quantile=opts.quantile, basis=opts.threshold_basis, **params)
+
+    def describe(self) -> str:
+        """One line on what was learnt, for fit's summary (from `metrics`)."""
+        return ", ".join(
+            f"{k.replace('_', ' ')} {v:.4g}" if isinstance(v, float) else f"{k.replace('_', ' ')} {v}"
+            for k, v in self.metrics.items()
+        )
+
     def fit(self, X: np.ndarray) -> Detector:
         X = check_embeddings(X, what="training embeddings")
         if X.shape[0] < 2:
@@ -62,13 +81,20 @@ class Detector(ABC):
         self.dim_ = X.shape[1]
         self.n_training_ = X.shape[0]
         self._fit(X)
-        self.in_sample_scores_ = np.sort(self._in_sample_scores(X))
+        in_sample = np.asarray(self._in_sample_scores(X), dtype=np.float64)
+        self.in_sample_scores_ = np.sort(in_sample)
         held = self._held_out_scores(X)
-        self.validation_scores_ = None if held is None else np.sort(np.asarray(held[0], dtype=np.float64))
-        if self.basis == IN_SAMPLE or held is None:
+        validation = None if held is None else np.sort(np.asarray(held[0], dtype=np.float64))
+        self.validation_scores_ = validation
+        if self.basis == IN_SAMPLE or held is None or validation is None:
             self.training_scores_, self.threshold_basis_ = self.in_sample_scores_, IN_SAMPLE
+            rows = in_sample
         else:
-            self.training_scores_, self.threshold_basis_ = self.validation_scores_, held[1]
+            self.training_scores_, self.threshold_basis_ = validation, held[1]
+            rows = np.asarray(held[0], dtype=np.float64)
+        # the threshold's scores in training-row order, when there is one per row (fit's false-flag budget pairs
+        # them with each loop's checks); None when they cover only a split
+        self.row_scores_ = rows if len(rows) == len(X) else None
         self.threshold_ = threshold_at(self.training_scores_, self.quantile)
         return self
 
@@ -90,6 +116,13 @@ class Detector(ABC):
         self.threshold_ = threshold_at(self.training_scores_, quantile)
         self.quantile = quantile
         return self.threshold_
+
+    def set_threshold(self, threshold: float) -> None:
+        """A threshold chosen outside the head (fit's false-flag budget); `quantile` becomes the share of the
+        threshold's scores at or below it, so a later `set_quantile` speaks the same units."""
+        self.check_is_fitted()
+        self.threshold_ = float(threshold)
+        self.quantile = float(np.mean(self.training_scores_ <= threshold))
 
     def _in_sample_scores(self, X: np.ndarray) -> np.ndarray:
         """Scores of the rows the final model was fitted on."""

@@ -3,29 +3,30 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm import tqdm
 
-from loopbridge import audio, checks
+from loopbridge import audio, checks, heads_registry
 from loopbridge.audio import NativeAudio
 from loopbridge.bundle import DEFAULT_QUANTILE, EncoderRef, check_embeddings, make_manifest, write_bundle
 from loopbridge.cache import EmbeddingCache
 from loopbridge.embedding import Embeddings, EmbedFailure, embed_files
 from loopbridge.encoders import Encoder
 from loopbridge.errors import LoopbridgeError, ModelError
+from loopbridge.heads_registry import HEADS
 
-from .baselines import IForestDetector, KNNDetector, MahalanobisDetector, PCADetector
 from .detector import HELD_OUT, Detector
-from .heads import DeepSVDDDetector, Progress, SVDDConfig
+
+if TYPE_CHECKING:
+    from .heads import SVDDConfig
 
 log = logging.getLogger(__name__)
 
-HEADS = ("aewres", "ae", "iforest", "pca", "knn", "mahalanobis")
 # The head a take's flag comes from by default: kNN, the field's baseline to beat on frozen embeddings, ranked
 # best and kept closest to the 5 % false-flag rate in our measurements; `--primary aewres` is the paper's choice.
 DEFAULT_PRIMARY = "knn"
@@ -35,55 +36,40 @@ FEW_TRAINING = 20
 
 @dataclass
 class FitOptions:
-    """Every head's settings; defaults are the paper's (SVDD) or the field's usual ones (baselines)."""
+    """Every head's settings; defaults are the paper's (SVDD) or the registry's (bridge/heads_registry.py)."""
 
     heads: tuple[str, ...] = HEADS
     quantile: float = DEFAULT_QUANTILE
     threshold_basis: str = HELD_OUT  # IN_SAMPLE: thresholds from in-sample scores, as the paper
     seed: int = 0
-    svdd: SVDDConfig = field(default_factory=SVDDConfig)
-    knn_k: int = 1
-    pca_variance: float = 0.95
-    iforest_estimators: int = 100
+    svdd: SVDDConfig | None = None  # Deep SVDD's training settings; None = the paper's (needs no torch to say)
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)  # head → constructor keywords over the registry's
     progress: bool = True
 
 
-def parse_heads(text: str) -> tuple[str, ...]:
-    names = tuple(dict.fromkeys(h.strip().lower() for h in text.split(",") if h.strip()))
-    unknown = [h for h in names if h not in HEADS]
-    if unknown or not names:
-        raise LoopbridgeError(f"unknown head(s) {', '.join(unknown) or '(none given)'}; choose from {','.join(HEADS)}")
-    return names
-
-
-def make_detector(name: str, opts: FitOptions, progress: Progress | None = None) -> Detector:
-    common = {"quantile": opts.quantile, "basis": opts.threshold_basis}
-    if name in ("ae", "aewres"):
-        config = replace(opts.svdd, seed=opts.seed)  # one seed for every head
-        return DeepSVDDDetector(residual=name == "aewres", config=config, progress=progress, **common)
-    if name == "iforest":
-        return IForestDetector(n_estimators=opts.iforest_estimators, seed=opts.seed, **common)
-    if name == "pca":
-        return PCADetector(explained_variance=opts.pca_variance, **common)
-    if name == "knn":
-        return KNNDetector(k=opts.knn_k, **common)
-    if name == "mahalanobis":
-        return MahalanobisDetector(**common)
-    raise LoopbridgeError(f"unknown head '{name}'")
+def make_detector(name: str, opts: FitOptions, progress: Callable[..., None] | None = None) -> Detector:
+    """The registry's class for `name` with its default parameters, overridden by `opts.params[name]`."""
+    info = heads_registry.get(name)
+    cls: type[Detector] = info.load()
+    return cls.from_options(opts, {**info.defaults(), **opts.params.get(name, {})}, progress)
 
 
 class _EpochBars:
     """One tqdm bar per training phase of a Deep SVDD head."""
 
     def __init__(self, head: str, enabled: bool) -> None:
-        self.head, self.enabled, self.bar, self.phase = head, enabled, None, None
+        self.head, self.enabled = head, enabled
+        self.bar: tqdm | None = None
+        self.phase: str | None = None
 
     def __call__(self, phase: str, epoch: int, epochs: int, val_loss: float) -> None:
         if not self.enabled:
             return
         if phase != self.phase or epoch == 1:
             self.close()
-            self.bar, self.phase = tqdm(total=epochs, desc=f"{self.head} {phase}", unit="epoch", leave=False), phase
+            self.phase = phase
+            self.bar = tqdm(total=epochs, desc=f"{self.head} {phase}", unit="epoch", leave=False)
+        assert self.bar is not None
         self.bar.update(1)
         self.bar.set_postfix(val_loss=f"{val_loss:.4g}")
 
@@ -177,15 +163,5 @@ def embeddings_ref(emb: Embeddings) -> EncoderRef:
 
 
 def summary_line(name: str, det: Detector) -> str:
-    m = det.metrics
-    svdd = lambda: f"epochs {m['epochs_pretrain']}+{m['epochs_svdd']}, val loss {m['val_loss_svdd']:.4g}"  # noqa: E731
-    detail = {
-        "aewres": svdd,
-        "ae": svdd,
-        "pca": lambda: f"{m['n_components']} components, {m['explained_variance']:.1%} variance",
-        "knn": lambda: f"k={m['k']}, {m['memory_size']} loops in memory",
-        "mahalanobis": lambda: f"shrinkage {m['shrinkage']:.3f}",
-        "iforest": lambda: f"{m['n_estimators']} trees",
-    }[det.kind]()
     basis = f"{det.training_scores_.size} {det.threshold_basis_} scores"
-    return f"{name:<12} threshold {det.threshold_:.5g} (q{det.quantile:g} of {basis})  {detail}"
+    return f"{name:<12} threshold {det.threshold_:.5g} (q{det.quantile:g} of {basis})  {det.describe()}"

@@ -14,7 +14,8 @@ import copy
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
@@ -25,6 +26,9 @@ from torch import nn
 from loopbridge.bundle import DEFAULT_QUANTILE
 
 from .detector import HELD_OUT, IN_SAMPLE, Detector, const, score_model
+
+if TYPE_CHECKING:
+    from .fit import FitOptions
 
 Progress = Callable[[str, int, int, float], None]  # (phase, epoch, epochs, val_loss)
 
@@ -135,6 +139,18 @@ class DeepSVDDDetector(Detector):
             "validation_size": len(self.folds_[0]),
             "seed": cfg.seed,
         }
+
+    @classmethod
+    def from_options(
+        cls, opts: FitOptions, params: dict[str, Any], progress: Progress | None = None
+    ) -> DeepSVDDDetector:
+        """One seed for every head: the fit's seed goes into the training configuration."""
+        config = replace(opts.svdd or SVDDConfig(), seed=opts.seed)
+        return cls(config=config, progress=progress, quantile=opts.quantile, basis=opts.threshold_basis, **params)
+
+    def describe(self) -> str:
+        m = self.metrics
+        return f"epochs {m['epochs_pretrain']}+{m['epochs_svdd']}, val loss {m['val_loss_svdd']:.4g}"
 
     def _in_sample_scores(self, X: np.ndarray) -> np.ndarray:
         """Only the rows the network trained on; the validation split is held out."""

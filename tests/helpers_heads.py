@@ -40,8 +40,9 @@ def tiny_svdd(seed: int = 0, epochs: int = 30, **kw):
 def tiny_fit_options(heads: tuple[str, ...] | None = None, **kw):
     from loopbridge.export.fit import HEADS, FitOptions
 
+    params = {"iforest": {"n_estimators": 30}, **kw.pop("params", {})}
     return FitOptions(
-        **{"heads": heads or HEADS, "svdd": tiny_svdd(epochs=30), "iforest_estimators": 30, "progress": False, **kw}
+        **{"heads": heads or HEADS, "svdd": tiny_svdd(epochs=30), "params": params, "progress": False, **kw}
     )
 
 

@@ -11,6 +11,7 @@ from sklearn.metrics import roc_auc_score
 from loopbridge.errors import ModelError
 from loopbridge.export.detector import Detector, NotFittedError
 from loopbridge.export.fit import HEADS, fit_heads, make_detector
+from loopbridge.export.baselines import IForestDetector
 from loopbridge.export.heads import MIN_HELD_OUT, DeepSVDDDetector
 
 TRAIN = normal_embeddings(160, seed=1)
@@ -20,7 +21,7 @@ TEST_ODD = gross_outliers(40)
 
 @pytest.fixture(scope="module")
 def fitted():
-    return fit_heads(TRAIN, tiny_fit_options(knn_k=3))
+    return fit_heads(TRAIN, tiny_fit_options(params={"knn": {"k": 3}}))
 
 
 def onnx_scores(det, X: np.ndarray) -> np.ndarray:
@@ -112,7 +113,7 @@ def test_seed_makes_svdd_reproducible():
 
 
 def test_early_stopping_restores_the_best_epoch():
-    det = DeepSVDDDetector(config=tiny_svdd(epochs=400, patience=3, lr=3e-2)).fit(TRAIN)
+    det = DeepSVDDDetector(config=tiny_svdd(epochs=400, patience=3, lr=3e-2, min_delta=0.0)).fit(TRAIN)
     for phase in ("ae", "svdd"):
         val = det.history_[f"{phase}_val"]
         assert len(val) < 400  # stopped early
@@ -225,3 +226,37 @@ def test_an_unfitted_head_refuses_to_score_or_export(head):
 def test_the_detector_contract_is_abstract():
     with pytest.raises(TypeError, match="abstract"):
         Detector()  # type: ignore[abstract]
+
+
+def test_min_delta_stops_once_improvements_are_negligible_and_restores_the_best_epoch():
+    nets = {md: DeepSVDDDetector(config=tiny_svdd(epochs=300, min_delta=md)).fit(TRAIN) for md in (0.0, 0.02)}
+    det = nets[0.02]
+    for phase in ("ae", "svdd"):
+        val = det.history_[f"{phase}_val"]
+        assert len(val) < len(nets[0.0].history_[f"{phase}_val"])
+        reference, since = np.inf, []  # the rule: patience counts epochs that beat the reference by < min_delta
+        for v in val:
+            reference, count = (v, 0) if v < reference * (1 - 0.02) else (reference, (since or [0])[-1] + 1)
+            since.append(count)
+        assert since[-1] == det.config.patience
+        assert max(since[:-1]) < det.config.patience
+    # the restored network is the best epoch's: its validation loss is the lowest seen, not the last one
+    held_out = TRAIN[det.folds_[0]]
+    assert det.decision_function(held_out).mean() == pytest.approx(min(det.history_["svdd_val"]), rel=1e-5)
+
+
+def test_iforest_graph_is_one_tree_ensemble_with_sklearn_scores_even_on_split_thresholds():
+    det = IForestDetector(n_estimators=20, seed=0).fit(TRAIN)
+    model = det.to_onnx()
+    assert [n.op_type for n in model.graph.node].count("TreeEnsembleRegressor") == 1
+    # rows placed on the first tree's own split values (and one float32 step either side): float32 inputs must
+    # take the branch scikit-learn takes with its float64 thresholds
+    tree, features = det.model_.estimators_[0].tree_, det.model_.estimators_features_[0]
+    splits = np.flatnonzero(tree.children_left != -1)[: len(TEST_NORMAL)]
+    on_split = np.repeat(TEST_NORMAL[: len(splits)], 3, axis=0)
+    t = tree.threshold[splits].astype(np.float32)
+    for k, value in enumerate((np.nextafter(t, -np.inf), t, np.nextafter(t, np.inf))):
+        on_split[k::3][np.arange(len(splits)), np.asarray(features)[tree.feature[splits]]] = value
+    X = np.vstack([TEST_NORMAL, TEST_ODD, on_split])
+    expected = -det.model_.score_samples(X)
+    np.testing.assert_allclose(onnx_scores(det, X), expected, rtol=1e-5, atol=1e-7)

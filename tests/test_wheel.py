@@ -51,6 +51,24 @@ def test_wheel_installs_runtime_only_and_embeds_without_torch(tmp_path: Path) ->
     assert (tmp_path / "device" / "loopbridge.amxd").read_bytes()[:4] == b"ampf"
     assert (tmp_path / "device" / "loopbridge.js").is_file()
 
+    # the shallow heads fit with scikit-learn alone (librosa brings it); no torch is imported or needed
+    library = tmp_path / "library"
+    for i in range(8):
+        write_audio(library / f"loop{i}.wav", tone(2.0, sr=44_100, freq=100.0 + 15 * i, seed=i), 44_100)
+    fitted = _run(lb, "fit", library, "--name", "shallow", "--heads", "knn,pca", "--encoder", "mel-stats", env=env)
+    assert fitted.returncode == 0, fitted.stderr[-2000:]
+    assert "knn" in fitted.stdout
+    assert "pca" in fitted.stdout
+    scored = _run(lb, "score", library / "loop0.wav", "--model", "shallow", "--json", env=env)
+    assert scored.returncode == 0, scored.stderr[-2000:]
+    assert "knn" in scored.stdout
+    neural = _run(lb, "fit", library, "--name", "deep", "--heads", "knn,aewres", "--encoder", "mel-stats", env=env)
+    assert neural.returncode == 2, neural.stderr[-2000:]
+    assert 'pip install "loopbridge[torch]"' in neural.stderr
+    assert "needs torch: " in neural.stderr
+    assert "--heads pca,knn,mahalanobis" in neural.stderr  # what does run here
+    assert "Traceback" not in neural.stderr
+
     # every torch-side command says which extra to install instead of a traceback (evaluate needs only
     # scikit-learn, which librosa brings, so it runs here)
     for command in (

@@ -5,12 +5,17 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from .. import extras, heads_registry
 from ..errors import LoopbridgeError
+
+if TYPE_CHECKING:
+    from ..export.heads import SVDDConfig
 
 log = logging.getLogger("loopbridge")
 
-HEADS = "aewres,ae,iforest,pca,knn,mahalanobis"  # export.fit.HEADS, repeated so --help needs no torch
+HEADS = ",".join(heads_registry.HEADS)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,11 +26,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--name", required=True, help="model name (the bundle's folder name)")
     p.add_argument("--encoder", default=None, help="preset or .onnx (default: CLAP if installed, else mel-stats)")
-    p.add_argument("--heads", default=HEADS, help=f"comma-separated heads to train (default: {HEADS})")
+    listing = "; ".join(f"{h.name}: {h.summary}" for h in heads_registry.REGISTRY.values())
+    p.add_argument("--heads", default=HEADS, help=f"comma-separated heads to train (default: {HEADS}). {listing}")
     p.add_argument("--out", type=Path, help="bundle folder (default: the models folder / NAME)")
     p.add_argument("--force", action="store_true", help="replace an existing bundle of that name")
     p.add_argument("--primary", help="the head a take's flag comes from (default: knn if trained, else the first head)")
     p.add_argument("--seed", type=int, default=0, help="makes training reproducible on CPU")
+    p.add_argument(
+        "--sample", type=int, metavar="N", help="with --embeddings: fit on N rows drawn at random (same --seed, same rows)"
+    )
     p.add_argument("--quantile", type=float, default=0.95, help="threshold = this quantile of training scores")
     p.add_argument(
         "--threshold-basis",
@@ -45,11 +54,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     svdd.add_argument("--val-fraction", type=float, default=0.2)
     svdd.add_argument("--no-pretrain", action="store_true", help="skip the autoencoder phase (ablation)")
     base = p.add_argument_group("baselines")
-    base.add_argument("--knn-k", type=int, default=1)
-    base.add_argument("--pca-variance", type=float, default=0.95, help="explained variance kept by PCA")
-    base.add_argument("--iforest-trees", type=int, default=100)
+    for info in heads_registry.REGISTRY.values():
+        for opt in info.options:
+            base.add_argument(
+                opt.flag, type=opt.type, default=opt.default, dest=_dest(info.name, opt.param), help=opt.help
+            )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
+
+
+def _dest(head: str, param: str) -> str:
+    return f"head_{head}_{param}"
+
+
+def _require_heads(heads: tuple[str, ...]) -> None:
+    """Before any work: the extra each requested head needs (torch only for Deep SVDD)."""
+    for name in heads:
+        info = heads_registry.get(name)
+        if not info.available():
+            shallow = ",".join(h.name for h in heads_registry.REGISTRY.values() if h.available())
+            hint = f" (or fit only heads that run here: --heads {shallow})" if shallow else ""
+            try:
+                extras.require(info.extra, f"fit --heads {name}", info.modules)
+            except extras.MissingExtra as exc:
+                raise extras.MissingExtra(exc.message + hint, exc.code) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,13 +85,9 @@ def run(args: argparse.Namespace) -> int:
     from ..embedding import load_embeddings
     from ..encoders import Encoder
 
-    try:
-        from ..export import fit
-        from ..export.heads import SVDDConfig
-    except ImportError as exc:
-        raise LoopbridgeError(
-            f"fit needs the training extra: pip install 'loopbridge[torch]' ({exc})", "missing_extra"
-        ) from exc
+    heads = heads_registry.parse(args.heads)
+    _require_heads(heads)
+    from ..export import fit
 
     if bool(args.inputs) == bool(args.embeddings):
         raise LoopbridgeError("give either AUDIO_DIR... or --embeddings FILE (not both, not neither)", "usage")
@@ -79,25 +103,16 @@ def run(args: argparse.Namespace) -> int:
     if not 0.0 < args.quantile < 1.0:
         raise LoopbridgeError(f"--quantile must be between 0 and 1 (e.g. 0.95), got {args.quantile}", "usage")
     opts = fit.FitOptions(
-        heads=fit.parse_heads(args.heads),
+        heads=heads,
         quantile=args.quantile,
         threshold_basis=args.threshold_basis,
         seed=args.seed,
-        svdd=SVDDConfig(
-            hidden=hidden,
-            dropout=args.dropout,
-            lr=args.lr,
-            weight_decay=args.weight_decay,
-            batch_size=args.batch_size,
-            epochs=args.epochs,
-            patience=args.patience,
-            val_fraction=args.val_fraction,
-            eps=args.eps,
-            pretrain=not args.no_pretrain,
-        ),
-        knn_k=args.knn_k,
-        pca_variance=args.pca_variance,
-        iforest_estimators=args.iforest_trees,
+        svdd=_svdd_config(args, hidden) if any(heads_registry.get(h).extra == "torch" for h in heads) else None,
+        params={
+            info.name: {o.param: getattr(args, _dest(info.name, o.param)) for o in info.options}
+            for info in heads_registry.REGISTRY.values()
+            if info.name in heads and info.options
+        },
         progress=not args.no_progress,
     )
     if args.primary is not None and args.primary not in opts.heads:
@@ -105,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.embeddings:
         emb = load_embeddings(args.embeddings)
+        if args.sample:
+            emb = emb.sample(args.sample, args.seed)
         ref = fit.embeddings_ref(emb)
         training = {"source": str(args.embeddings), "files": len(emb)}
         if ref.preset is None:
@@ -131,3 +148,20 @@ def run(args: argparse.Namespace) -> int:
         print(fit.summary_line(name, det))
     print(f"model '{args.name}' ({len(emb)} loops, encoder {ref.preset or 'unknown'}) → {out}")
     return 0
+
+
+def _svdd_config(args: argparse.Namespace, hidden: tuple[int, ...]) -> SVDDConfig:
+    from ..export.heads import SVDDConfig
+
+    return SVDDConfig(
+        hidden=hidden,
+        dropout=args.dropout,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        patience=args.patience,
+        val_fraction=args.val_fraction,
+        eps=args.eps,
+        pretrain=not args.no_pretrain,
+    )
