@@ -115,7 +115,7 @@ def _read_native(p: Path, max_seconds: float, region: Region | None) -> tuple[Na
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         if p.stat().st_size == 0:
             raise AudioError(p, "empty", "file is empty (0 bytes)") from exc
-        raise AudioError(p, "not_audio", f"not a readable audio file ({_short(exc)})") from exc
+        raise AudioError(p, "not_audio", f"not a readable audio file ({_short(exc, p)})") from exc
     with f:
         if f.frames == 0 or f.samplerate <= 0:
             raise AudioError(p, "empty", "contains no audio (zero length)")
@@ -133,7 +133,7 @@ def _read_native(p: Path, max_seconds: float, region: Region | None) -> tuple[Na
                 f.seek(first)
             samples = f.read(last - first, dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError) as exc:
-            raise AudioError(p, "not_audio", f"could not be decoded ({_short(exc)})") from exc
+            raise AudioError(p, "not_audio", f"could not be decoded ({_short(exc, p)})") from exc
         subtype = f.subtype
     if samples.shape[0] == 0:
         raise AudioError(p, "empty", "contains no audio (zero length)")
@@ -192,6 +192,8 @@ def expand_paths(paths: list[str | Path]) -> list[Path]:
     return out
 
 
-def _short(exc: Exception) -> str:
+def _short(exc: Exception, path: Path) -> str:
+    """libsndfile's first line, without the path it repeats (it names the resolved file, not the one asked for)."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = text.replace(f"Error opening '{path}': ", "").replace(f"'{path}'", "the file")
     return text[:160]

@@ -17,6 +17,7 @@ from typing import Any
 from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_packet import OscPacket
 from pythonosc.osc_server import BlockingOSCUDPServer
+from pythonosc.parsing import osc_types
 
 from .. import __version__
 from ..errors import LoopbridgeError
@@ -38,14 +39,46 @@ class _Transport(BlockingOSCUDPServer):
     def verify_request(self, request: Any, client_address: Any) -> bool:
         data = request[0]
         try:
-            OscPacket(data)
+            unknown = unsupported_type(data)
+            if unknown is None:
+                OscPacket(data)
         except Exception:
             log.warning("ignored a %d-byte datagram from %s that is not OSC", len(data), client_address[0])
+            return False
+        if unknown is not None:  # python-osc would warn on the root logger and parse the rest out of step
+            log.warning(
+                "ignored an OSC message from %s with an argument of unsupported type %r", client_address[0], unknown
+            )
             return False
         return True
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.exception("error while handling a datagram from %s", client_address[0])
+
+
+SUPPORTED_TYPES = frozenset("ihfdsbrmtTFN[]")  # what python-osc decodes
+
+
+def unsupported_type(data: bytes) -> str | None:
+    """The first OSC type tag python-osc cannot decode in a message or bundle, else None.
+
+    An unknown tag leaves its argument's size unknown, so such a message cannot be read (OSC 1.0).
+    """
+    if data.startswith(b"#bundle\0"):
+        index = 16
+        while index + 4 <= len(data):
+            size, index = osc_types.get_int(data, index)
+            if size <= 0 or index + size > len(data):
+                return None  # malformed: OscPacket will say so
+            if (found := unsupported_type(data[index : index + size])) is not None:
+                return found
+            index += size
+        return None
+    _, index = osc_types.get_string(data, 0)
+    if index >= len(data):
+        return None  # no type tags: an old-style message without arguments
+    tags, _ = osc_types.get_string(data, index)
+    return next((t for t in tags[1:] if t not in SUPPORTED_TYPES), None) if tags.startswith(",") else None
 
 
 def is_loopback(host: str) -> bool:

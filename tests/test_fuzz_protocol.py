@@ -1,0 +1,135 @@
+"""Property-based fuzzing (hypothesis, bounded) of the request parser and of a real server fed those requests.
+
+Properties: nothing but ProtocolError leaves the parser; every request that carries an id gets exactly one
+terminal reply over UDP; datagrams that are not OSC, or not decodable, never stop the server.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+from helpers_server import MODEL, TERMINAL, OscPeer, make_scorer, model_files  # noqa: F401 - model_files is a fixture
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+from loopbridge.server import protocol
+from loopbridge.server.app import OscServer
+
+COMMANDS = [protocol.PREFIX + c for c in protocol.USAGE] + ["/loopbridge/scorch", "/loopbridge/*", "/other/x"]
+WORDS = [*protocol.SCORE_NAMES, "tempo", MODEL, "4/4", "G minor", "", " ", "13", "13.0", "-1", "1e3", "x" * 70]
+BOUNDED = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+
+
+def _args(paths: list[str]) -> st.SearchStrategy[list]:
+    value = st.one_of(
+        st.integers(-(2**31), 2**31 - 1),
+        st.integers(0, 70_000),
+        st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=False, width=32),
+        st.sampled_from(WORDS + paths),
+        st.text(max_size=20),
+        st.booleans(),
+        st.none(),
+        st.binary(min_size=1, max_size=8),
+    )
+    return st.lists(value, max_size=9)
+
+
+@BOUNDED
+@given(address=st.sampled_from(COMMANDS) | st.text(max_size=30), args=_args(["/a.wav", "/tmp"]))
+def test_the_parser_raises_only_protocol_errors_keeping_the_id(address, args):
+    try:
+        request, error = protocol.parse(address, args), None
+    except protocol.ProtocolError as exc:
+        request, error = None, exc
+    if error is not None:
+        assert error.code
+        assert error.message
+        assert error.reply_port is None or 0 < error.reply_port < 65536
+        if error.request_id != protocol.NO_ID:  # the id as the client sent it (a whole float becomes an int)
+            assert error.request_id in (args[0], str(args[0]).strip()) or float(args[0]) == error.request_id
+        return
+    assert request.command in protocol.USAGE
+    assert request.reply_port is None or 0 < request.reply_port < 65536
+    if request.command in ("score", "batch", "cancel"):
+        assert request.id != protocol.NO_ID or args[0] in (-1, -1.0, "-1")
+
+
+def _expected_id(address: str, args: list):
+    """The id whose one terminal reply the server owes, per the parser (None when it owes none)."""
+    try:
+        request = protocol.parse(address, args)
+    except protocol.ProtocolError as exc:
+        return None if exc.request_id == protocol.NO_ID or exc.reply_port else exc.request_id
+    if request.command not in ("score", "batch", "cancel") or request.reply_port or request.id == protocol.NO_ID:
+        return None
+    return request.id
+
+
+def _datagram(address: str, args: list) -> bytes:
+    builder = OscMessageBuilder(address)
+    for a in args:
+        builder.add_arg(a)
+    return builder.build().dgram
+
+
+@pytest.fixture(scope="module")
+def server_and_client(model_files, tmp_path_factory):  # noqa: F811 - the fixture imported above
+    root = tmp_path_factory.mktemp("fuzz")
+    (root / "sub").mkdir()
+    (root / "junk.wav").write_text("not audio")
+    client = OscPeer()
+    server = OscServer(
+        {MODEL: make_scorer(model_files)}, port=0, reply_port=client.port, allow_roots=[root.resolve()], wait_s=0.2
+    ).start()
+    yield server, client.talk_to(server.address), root
+    server.stop()
+    client.close()
+
+
+def test_every_request_with_an_id_gets_exactly_one_terminal_reply(server_and_client, caplog):
+    _server, client, root = server_and_client
+    paths = [str(root / "junk.wav"), str(root / "sub"), str(root / "none.wav"), str(root / "junk.wav") + "/"]
+
+    @BOUNDED
+    @given(address=st.sampled_from(COMMANDS), args=_args(paths))
+    def run(address, args):
+        if address.endswith("/batch") and len(args) > 1:
+            args = args[:3]  # keep batches short: the property, not the scoring, is under test
+        rid = _expected_id(address, args)
+        client.inbox.clear()
+        client.send_raw(_datagram(address, args))
+        if rid is not None:
+            client.terminal(rid, timeout=10, batch=address.endswith("/batch"))
+        client.send("/loopbridge/ping")  # everything about this request is answered before the next ping's pong
+        client.next_of("/loopbridge/pong", timeout=10)
+        time.sleep(0.02)
+        ends = {"/loopbridge/done", "/loopbridge/error"} if address.endswith("/batch") else TERMINAL
+        terminals = [m for m in client.inbox if m[0] in ends and m[1] and m[1][0] == rid]
+        assert len(terminals) == (0 if rid is None else 1), (address, args, client.inbox)
+
+    with caplog.at_level(logging.ERROR, logger="loopbridge.server"):
+        run()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "a request raised inside the server"
+
+
+@BOUNDED
+@given(
+    data=st.one_of(
+        st.binary(max_size=64),
+        st.builds(lambda a, cut: _datagram(a, [1, "/a.wav", 2.5])[:cut], st.sampled_from(COMMANDS), st.integers(0, 40)),
+        st.builds(
+            lambda tag: b"/loopbridge/score\0\0\0," + tag + b"\0" * (4 - (len(tag) + 1) % 4) + b"\0" * 8,
+            st.text("ifsbhdtTFNZXc[]", max_size=6).map(str.encode),
+        ),
+    )
+)
+def test_garbage_datagrams_never_stop_the_server(server_and_client, data, capsys):
+    _server, client, _ = server_and_client
+    client.inbox.clear()
+    client.send_raw(data)
+    client.send("/loopbridge/ping")
+    client.next_of("/loopbridge/pong", timeout=10)
+    assert "Unhandled parameter type" not in capsys.readouterr().err  # python-osc's warning never reaches the user
