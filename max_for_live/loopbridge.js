@@ -387,6 +387,29 @@ var Ui = (function () {
         return lines.join("\n");
     }
 
+    var MUSICAL = {timing: 1, wrong_note: 1, buzz: 1}; // reasons of the musical checks, which siblings sharpen
+
+    // "take 3 of 4: tightest so far": where this take stands among the takes of its part. take:
+    // {number: its place among them, of: how many the device knows}. compare: the server's words about
+    // the take against its siblings (a `compare` reply, when the server sends one); without it, where
+    // the first musical reason departs.
+    function takeLine(take, r, compare) {
+        var line = "take " + take.number + " of " + take.of;
+        if (compare && compare.message) {
+            return line + ": " + compare.message;
+        }
+        if (compare && compare.departs_s >= 0) {
+            return line + ": departs at " + compare.departs_s.toFixed(2) + " s (" + compare.measure + ")";
+        }
+        var first = null;
+        for (var i = 0; i < r.reasons.length; i++) {
+            if (MUSICAL[r.reasons[i].kind] && (first === null || r.reasons[i].start_s < first.start_s)) {
+                first = r.reasons[i];
+            }
+        }
+        return first ? line + ": departs at " + first.start_s.toFixed(2) + " s (" + first.kind.replace("_", " ") + ")" : line;
+    }
+
     function scoring(name, takeNumber, siblings) {
         return "scoring " + name + (siblings ? " (take " + takeNumber + ")" : "") + "\u2026";
     }
@@ -422,7 +445,7 @@ var Ui = (function () {
 
     return {NOT_RUNNING: NOT_RUNNING, PORT_HINT: PORT_HINT, NO_TRACK: NO_TRACK, formatNumber: formatNumber,
         ratio: ratio, connected: connected, result: result, reasons: reasons, scoring: scoring, progress: progress,
-        trackDone: trackDone, threshold: threshold, fileError: fileError, failed: failed};
+        trackDone: trackDone, takeLine: takeLine, threshold: threshold, fileError: fileError, failed: failed};
 })();
 
 // ---- src/marks.js ----
@@ -581,7 +604,7 @@ var Takes = (function () {
         return words;
     }
 
-    // The track's takes so far, oldest first: {path, length, name}. siblings() gives the earlier
+    // The track's takes so far, oldest first: {path, length, name, part, number}. siblings() gives the earlier
     // takes of the same part: other files whose regions are about as long, newest first.
     function history() {
         var takes = [];
@@ -598,12 +621,24 @@ var Takes = (function () {
             return out;
         }
 
-        function add(take) {
+        // A new take joins its siblings' part (or starts one); take.number is its place in the part.
+        function add(take, siblingsOfIt) {
+            take.part = siblingsOfIt.length ? siblingsOfIt[0].part : takes.length + 1;
+            take.number = partSize(take) + 1;
             takes.push(take);
-            return takes.length;
+            return take;
         }
 
-        return {siblings: siblings, add: add};
+        // How many takes of this take's part the track has now (later ones included).
+        function partSize(take) {
+            var n = 0;
+            for (var i = 0; i < takes.length; i++) {
+                n += takes[i].part === take.part ? 1 : 0;
+            }
+            return n;
+        }
+
+        return {siblings: siblings, add: add, partSize: partSize};
     }
 
     function indexOfPath(list, path) {
@@ -1219,10 +1254,9 @@ var Device = (function () {
         var length = region ? region.end - region.start : 0;
         var siblings = history.siblings(path, length);
         var name = Marks.label(clip);
-        var number = history.add({path: path, length: length, name: name});
-        requests.take({clips: [clipId], name: name, path: path, words: Takes.words(region, siblings),
-            take: {number: number, siblings: siblings}});
-        show(OUT.STATUS, Ui.scoring(name, number, siblings.length));
+        var take = history.add({path: path, length: length, name: name}, siblings);
+        requests.take({clips: [clipId], name: name, path: path, words: Takes.words(region, siblings), take: take});
+        show(OUT.STATUS, Ui.scoring(name, take.number, siblings.length));
     }
 
     // The "Score track" button: every audio clip of the track, Session and Arrangement, in batches.
@@ -1392,22 +1426,34 @@ var Device = (function () {
         }
         var clips;
         var latency = null;
+        var standing = "";
         if (request.kind === "take") {
             requests.forget(r.id);
             clips = request.clips;
             latency = now() - request.sentAt;
+            var of = history.partSize(request.take);
+            standing = of > 1 ? "\n" + Ui.takeLine({number: request.take.number, of: of}, r, compares[r.id]) : "";
             show(OUT.STATUS, watchingText());
         } else {
             clips = request.clipsByPath[r.path] || [];
             requests.batchResult(r.id, r.flag);
         }
-        show(OUT.RESULT, Ui.result(clips.length ? Marks.label(Lom.byId(clips[0])) : r.path, r, latency));
+        delete compares[r.id];
+        show(OUT.RESULT, Ui.result(clips.length ? Marks.label(Lom.byId(clips[0])) : r.path, r, latency) + standing);
         show(OUT.REASONS, Ui.reasons(r));
         defer(function () {
             for (var i = 0; i < clips.length; i++) {
                 Marks.mark(clips[i], r, settings, originalColours);
             }
         });
+    };
+
+    // The server's comparison of a take with its siblings, before its result (a `compare` reply: handled
+    // once the shared schema, bridge/server/replies.json, names it).
+    var compares = {};
+
+    HANDLERS.compare = function (r) {
+        compares[r.id] = r;
     };
 
     HANDLERS.progress = function (r) {

@@ -118,10 +118,9 @@ var Device = (function () {
         var length = region ? region.end - region.start : 0;
         var siblings = history.siblings(path, length);
         var name = Marks.label(clip);
-        var number = history.add({path: path, length: length, name: name});
-        requests.take({clips: [clipId], name: name, path: path, words: Takes.words(region, siblings),
-            take: {number: number, siblings: siblings}});
-        show(OUT.STATUS, Ui.scoring(name, number, siblings.length));
+        var take = history.add({path: path, length: length, name: name}, siblings);
+        requests.take({clips: [clipId], name: name, path: path, words: Takes.words(region, siblings), take: take});
+        show(OUT.STATUS, Ui.scoring(name, take.number, siblings.length));
     }
 
     // The "Score track" button: every audio clip of the track, Session and Arrangement, in batches.
@@ -291,22 +290,34 @@ var Device = (function () {
         }
         var clips;
         var latency = null;
+        var standing = "";
         if (request.kind === "take") {
             requests.forget(r.id);
             clips = request.clips;
             latency = now() - request.sentAt;
+            var of = history.partSize(request.take);
+            standing = of > 1 ? "\n" + Ui.takeLine({number: request.take.number, of: of}, r, compares[r.id]) : "";
             show(OUT.STATUS, watchingText());
         } else {
             clips = request.clipsByPath[r.path] || [];
             requests.batchResult(r.id, r.flag);
         }
-        show(OUT.RESULT, Ui.result(clips.length ? Marks.label(Lom.byId(clips[0])) : r.path, r, latency));
+        delete compares[r.id];
+        show(OUT.RESULT, Ui.result(clips.length ? Marks.label(Lom.byId(clips[0])) : r.path, r, latency) + standing);
         show(OUT.REASONS, Ui.reasons(r));
         defer(function () {
             for (var i = 0; i < clips.length; i++) {
                 Marks.mark(clips[i], r, settings, originalColours);
             }
         });
+    };
+
+    // The server's comparison of a take with its siblings, before its result (a `compare` reply: handled
+    // once the shared schema, bridge/server/replies.json, names it).
+    var compares = {};
+
+    HANDLERS.compare = function (r) {
+        compares[r.id] = r;
     };
 
     HANDLERS.progress = function (r) {

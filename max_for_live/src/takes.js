@@ -87,7 +87,7 @@ var Takes = (function () {
         return words;
     }
 
-    // The track's takes so far, oldest first: {path, length, name}. siblings() gives the earlier
+    // The track's takes so far, oldest first: {path, length, name, part, number}. siblings() gives the earlier
     // takes of the same part: other files whose regions are about as long, newest first.
     function history() {
         var takes = [];
@@ -104,12 +104,24 @@ var Takes = (function () {
             return out;
         }
 
-        function add(take) {
+        // A new take joins its siblings' part (or starts one); take.number is its place in the part.
+        function add(take, siblingsOfIt) {
+            take.part = siblingsOfIt.length ? siblingsOfIt[0].part : takes.length + 1;
+            take.number = partSize(take) + 1;
             takes.push(take);
-            return takes.length;
+            return take;
         }
 
-        return {siblings: siblings, add: add};
+        // How many takes of this take's part the track has now (later ones included).
+        function partSize(take) {
+            var n = 0;
+            for (var i = 0; i < takes.length; i++) {
+                n += takes[i].part === take.part ? 1 : 0;
+            }
+            return n;
+        }
+
+        return {siblings: siblings, add: add, partSize: partSize};
     }
 
     function indexOfPath(list, path) {

@@ -49,6 +49,29 @@ var Ui = (function () {
         return lines.join("\n");
     }
 
+    var MUSICAL = {timing: 1, wrong_note: 1, buzz: 1}; // reasons of the musical checks, which siblings sharpen
+
+    // "take 3 of 4: tightest so far": where this take stands among the takes of its part. take:
+    // {number: its place among them, of: how many the device knows}. compare: the server's words about
+    // the take against its siblings (a `compare` reply, when the server sends one); without it, where
+    // the first musical reason departs.
+    function takeLine(take, r, compare) {
+        var line = "take " + take.number + " of " + take.of;
+        if (compare && compare.message) {
+            return line + ": " + compare.message;
+        }
+        if (compare && compare.departs_s >= 0) {
+            return line + ": departs at " + compare.departs_s.toFixed(2) + " s (" + compare.measure + ")";
+        }
+        var first = null;
+        for (var i = 0; i < r.reasons.length; i++) {
+            if (MUSICAL[r.reasons[i].kind] && (first === null || r.reasons[i].start_s < first.start_s)) {
+                first = r.reasons[i];
+            }
+        }
+        return first ? line + ": departs at " + first.start_s.toFixed(2) + " s (" + first.kind.replace("_", " ") + ")" : line;
+    }
+
     function scoring(name, takeNumber, siblings) {
         return "scoring " + name + (siblings ? " (take " + takeNumber + ")" : "") + "\u2026";
     }
@@ -84,5 +107,5 @@ var Ui = (function () {
 
     return {NOT_RUNNING: NOT_RUNNING, PORT_HINT: PORT_HINT, NO_TRACK: NO_TRACK, formatNumber: formatNumber,
         ratio: ratio, connected: connected, result: result, reasons: reasons, scoring: scoring, progress: progress,
-        trackDone: trackDone, threshold: threshold, fileError: fileError, failed: failed};
+        trackDone: trackDone, takeLine: takeLine, threshold: threshold, fileError: fileError, failed: failed};
 })();

@@ -171,3 +171,27 @@ test("Score track renames only the clips it flags: one undo step each, none for 
     assert.deepEqual(clips.map((c) => c.props.name), ["Loop 0", "Loop 1", "\u26A0 2\u00D7 \u00B7 Loop 2", "Loop 3"]);
     assert.equal(device.live.undoSteps, 1);
 });
+
+test("the result says which take of its part this is, and where it departs from the earlier ones", () => {
+    const device = connectedDevice();
+    const answer = (i, reasons = []) => {
+        const [, id, path] = device.oscTo("/loopbridge/score")[i];
+        for (const r of reasons) device.receive("/loopbridge/reason", id, ...r);
+        device.receive("/loopbridge/result", id, path, "loops", 1, 1.5, reasons.length ? 1 : 0, 5);
+    };
+    device.live.record(0, { name: "Bass 1", filePath: "/takes/b1.wav" });
+    device.clock.advance(0);
+    answer(0);
+    assert.doesNotMatch(device.text(2), /take 1/, "a first take stands alone");
+    device.live.record(1, { name: "Bass 2", filePath: "/takes/b2.wav" });
+    device.live.record(2, { name: "Fill", filePath: "/takes/fill.wav", end_marker: 1, loop_end: 1 }); // another part
+    device.live.record(3, { name: "Bass 3", filePath: "/takes/b3.wav" });
+    device.clock.advance(0);
+    answer(1);
+    assert.match(device.text(2), /\ntake 2 of 3$/, "Bass 3 was recorded meanwhile: three takes of the part");
+    answer(2);
+    assert.doesNotMatch(device.text(2), /take \d of/, "a take of its own part");
+    answer(3, [["timing", 0.6, 1.75, 0.1, "late against the earlier takes"]]);
+    assert.match(device.text(2), /^Bass 3: score .*\ntake 3 of 3: departs at 1\.75 s \(timing\)$/);
+    assert.equal(named(device.oscTo("/loopbridge/score")[3]).sibling.length, 2);
+});

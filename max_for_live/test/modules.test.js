@@ -108,3 +108,12 @@ test("the assembled script's only global functions are the device's messages", (
     assert.deepEqual(functions.sort(), ["anything", "asciimarks", "init", "markcolour", "markok", "marks", "replyport",
         "savedmodel", "scoretrack", "sensitivity", "setmodel"]);
 });
+
+test("where a take stands among its part: the server's comparison when it sends one, else its first musical departure", () => {
+    const { Ui } = loadModules(["ui.js"]);
+    const r = { reasons: [{ kind: "buzz", start_s: 3.2 }, { kind: "wrong_note", start_s: 1.25 }, { kind: "clipping", start_s: 0.1 }] };
+    assert.equal(Ui.takeLine({ number: 3, of: 4 }, { reasons: [] }, { message: "tightest so far" }), "take 3 of 4: tightest so far");
+    assert.equal(Ui.takeLine({ number: 3, of: 4 }, r, { message: "", measure: "timing", departs_s: 2.5 }), "take 3 of 4: departs at 2.50 s (timing)");
+    assert.equal(Ui.takeLine({ number: 2, of: 2 }, r, undefined), "take 2 of 2: departs at 1.25 s (wrong note)");
+    assert.equal(Ui.takeLine({ number: 2, of: 2 }, { reasons: [{ kind: "clipping", start_s: 0.1 }] }), "take 2 of 2");
+});
