@@ -339,6 +339,24 @@ def test_take_goes_before_the_rest_of_a_long_batch(serve, tmp_path):
     assert take_at < len(order) - 40, f"the take waited behind the batch (position {take_at} of {len(order)})"
 
 
+def test_a_batch_keeps_its_fair_share_under_a_stream_of_takes(serve, tmp_path):
+    """One micro-batch after every TAKES_PER_BATCH_STEP takes: the batch ends long before the stream does."""
+    from loopbridge.server.worker import TAKES_PER_BATCH_STEP
+
+    server, client = serve(micro_batch=2, queue_size=128)
+    clip = _take(tmp_path, "clip.wav", seconds=1.0)
+    settle(clip)
+    client.send("/loopbridge/batch", 1, *[str(clip)] * 6)  # 3 micro-batches
+    client.receive(lambda box: any(a == "/loopbridge/progress" for a, _ in box))
+    for i in range(100, 160):
+        client.send("/loopbridge/score", i, str(clip))
+    client.terminal(1, batch=True, timeout=120)
+    client.receive(lambda box: sum(a == "/loopbridge/result" and p[0] >= 100 for a, p in box) == 60, timeout=120)
+    done_at = next(i for i, (a, p) in enumerate(client.inbox) if a == "/loopbridge/done")
+    takes_before = [p[0] for a, p in client.inbox[:done_at] if a == "/loopbridge/result" and p[0] >= 100]
+    assert len(takes_before) <= 3 * TAKES_PER_BATCH_STEP + 2, f"the batch waited behind {len(takes_before)} takes"
+
+
 def test_full_queue_answers_busy_and_cancel_stops_a_batch(serve, tmp_path):
     server, client = serve(queue_size=1)
     clip = _take(tmp_path, "clip.wav", seconds=4.0)

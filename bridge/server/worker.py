@@ -1,7 +1,9 @@
 """A bounded priority queue worked by one thread, so the receive thread never waits on scoring.
 
-Jobs run in small steps: takes (priority 0) go before the next step of any batch (priority 1), and a
-take waiting for Live to finish writing its file steps aside instead of holding the worker.
+Jobs run in small steps: takes (priority 0) go before the next step of any batch (priority 1), but after
+TAKES_PER_BATCH_STEP take steps in a row a waiting batch gets one step (a micro-batch), so a stream of
+takes cannot stall a batch. A take waiting for Live to finish writing its file steps aside instead of
+holding the worker.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ log = logging.getLogger(__name__)
 
 TAKE = 0
 BATCH = 1
+TAKES_PER_BATCH_STEP = 4  # a batch's fair share under a stream of takes: one micro-batch per this many takes
 
 
 class Job(Protocol):
@@ -40,7 +43,8 @@ class WorkQueue:
     def __init__(self, capacity: int = 64) -> None:
         self.capacity = capacity
         self._cond = threading.Condition()
-        self._ready: list[tuple[int, int, Job]] = []
+        self._ready: dict[int, list[tuple[int, int, Job]]] = {TAKE: [], BATCH: []}
+        self._takes_in_row = 0
         self._waiting: list[tuple[float, int, Job]] = []
         self._jobs: set[Job] = set()
         self._seq = itertools.count()
@@ -62,7 +66,7 @@ class WorkQueue:
             if len(self._jobs) >= self.capacity or self._stopped:
                 return False
             self._jobs.add(job)
-            heapq.heappush(self._ready, (job.priority, next(self._seq), job))
+            self._push(job)
             self._cond.notify()
             return True
 
@@ -85,12 +89,19 @@ class WorkQueue:
             while not self._stopped:
                 now = time.monotonic()
                 while self._waiting and self._waiting[0][0] <= now:
-                    _, _, job = heapq.heappop(self._waiting)
-                    heapq.heappush(self._ready, (job.priority, next(self._seq), job))
-                if self._ready:
-                    return heapq.heappop(self._ready)[2]
+                    self._push(heapq.heappop(self._waiting)[2])
+                takes, batches = self._ready[TAKE], self._ready[BATCH]
+                if takes and (not batches or self._takes_in_row < TAKES_PER_BATCH_STEP):
+                    self._takes_in_row += 1 if batches else 0
+                    return heapq.heappop(takes)[2]
+                if batches:
+                    self._takes_in_row = 0
+                    return heapq.heappop(batches)[2]
                 self._cond.wait(self._waiting[0][0] - now if self._waiting else None)
             return None
+
+    def _push(self, job: Job) -> None:
+        heapq.heappush(self._ready[TAKE if job.priority <= TAKE else BATCH], (job.priority, next(self._seq), job))
 
     def _run(self) -> None:
         while (job := self._next()) is not None:
@@ -107,6 +118,6 @@ class WorkQueue:
                 if delay is None:
                     self._jobs.discard(job)
                 elif delay <= 0:
-                    heapq.heappush(self._ready, (job.priority, next(self._seq), job))
+                    self._push(job)
                 else:
                     heapq.heappush(self._waiting, (time.monotonic() + delay, next(self._seq), job))
