@@ -24,7 +24,7 @@
 			8.0,
 			8.0
 		],
-		"devicewidth": 600.0,
+		"devicewidth": 380.0,
 		"description": "Flags a take the moment recording stops: sends it to `loopbridge serve` and marks the clip.",
 		"tags": "loopbridge",
 		"boxes": [
@@ -184,9 +184,9 @@
 					],
 					"presentation": 1,
 					"presentation_rect": [
-						440.0,
-						136.0,
-						64.0,
+						246.0,
+						150.0,
+						60.0,
 						15.0
 					],
 					"parameter_enable": 1,
@@ -205,7 +205,9 @@
 							],
 							"parameter_unitstyle": 0
 						}
-					}
+					},
+					"annotation_name": "Server port",
+					"annotation": "The port `loopbridge serve` listens on (default 9000; LiveOSC also uses 9000: then run `loopbridge serve --port N` and set N here)."
 				}
 			},
 			{
@@ -262,8 +264,8 @@
 					],
 					"presentation": 1,
 					"presentation_rect": [
-						526.0,
-						136.0,
+						312.0,
+						150.0,
 						64.0,
 						15.0
 					],
@@ -284,7 +286,9 @@
 							"parameter_unitstyle": 0,
 							"parameter_info": "0 = auto: a port of its own for this device (shown when connected)"
 						}
-					}
+					},
+					"annotation_name": "Reply port",
+					"annotation": "Where the server answers this device. 0 = auto: a port of its own per device (9100-9899), shown when connected."
 				}
 			},
 			{
@@ -342,15 +346,17 @@
 					"text": "Score track",
 					"presentation": 1,
 					"presentation_rect": [
-						440.0,
-						6.0,
-						150.0,
+						246.0,
+						4.0,
+						130.0,
 						20.0
 					],
 					"parameter_enable": 0,
 					"mode": 0,
 					"texton": "Score track",
-					"varname": "Score track"
+					"varname": "Score track",
+					"annotation_name": "Score track",
+					"annotation": "Scores every audio clip on this track (Session, Arrangement and take lanes) and marks the ones it flags. Press again to start over."
 				}
 			},
 			{
@@ -408,9 +414,9 @@
 					],
 					"presentation": 1,
 					"presentation_rect": [
-						528.0,
+						318.0,
+						54.0,
 						58.0,
-						56.0,
 						15.0
 					],
 					"parameter_enable": 1,
@@ -429,7 +435,9 @@
 							],
 							"parameter_unitstyle": 1
 						}
-					}
+					},
+					"annotation_name": "Sensitivity",
+					"annotation": "The share of your own library a take must be more unusual than to be flagged (0.95 = the strangest 5%). Higher = fewer flags; no retraining."
 				}
 			},
 			{
@@ -467,8 +475,8 @@
 					],
 					"presentation": 1,
 					"presentation_rect": [
-						440.0,
-						84.0,
+						246.0,
+						76.0,
 						15.0,
 						15.0
 					],
@@ -490,7 +498,9 @@
 							],
 							"parameter_mmax": 1
 						}
-					}
+					},
+					"annotation_name": "Mark OK",
+					"annotation": "Also marks clips that pass, with a check mark and their score."
 				}
 			},
 			{
@@ -530,14 +540,24 @@
 					],
 					"presentation": 1,
 					"presentation_rect": [
-						480.0,
-						32.0,
-						110.0,
+						282.0,
+						28.0,
+						94.0,
 						20.0
 					],
 					"parameter_enable": 0,
 					"items": [],
-					"varname": "Model"
+					"varname": "Model",
+					"annotation_name": "Model",
+					"annotation": "The model the server scores with (from `loopbridge serve --model`). Saved with the Live Set.",
+					"saved_attribute_attributes": {
+						"textcolor": {
+							"expression": "themecolor.live_control_fg"
+						},
+						"bgfillcolor": {
+							"expression": "themecolor.live_control_bg"
+						}
+					}
 				}
 			},
 			{
@@ -607,17 +627,18 @@
 					"text": "connecting…",
 					"presentation": 1,
 					"presentation_rect": [
-						6.0,
 						4.0,
-						424.0,
-						18.0
+						2.0,
+						236.0,
+						28.0
 					],
-					"textcolor": [
-						0.85,
-						0.85,
-						0.85,
-						1.0
-					]
+					"annotation_name": "Connection",
+					"annotation": "Whether `loopbridge serve` answers, its version, and the reply port in use.",
+					"saved_attribute_attributes": {
+						"textcolor": {
+							"expression": "themecolor.live_control_fg"
+						}
+					}
 				}
 			},
 			{
@@ -635,12 +656,19 @@
 					"text": "no take scored yet",
 					"presentation": 1,
 					"presentation_rect": [
-						6.0,
-						26.0,
-						424.0,
-						29.0
+						4.0,
+						30.0,
+						236.0,
+						40.0
 					],
-					"linecount": 2
+					"linecount": 2,
+					"annotation_name": "Last result",
+					"annotation": "The last take scored: its score against the threshold, and where it stands among the earlier takes of its part.",
+					"saved_attribute_attributes": {
+						"textcolor": {
+							"expression": "themecolor.live_control_fg"
+						}
+					}
 				}
 			},
 			{
@@ -658,18 +686,19 @@
 					"text": "",
 					"presentation": 1,
 					"presentation_rect": [
-						6.0,
-						58.0,
-						424.0,
-						66.0
+						4.0,
+						70.0,
+						236.0,
+						56.0
 					],
 					"linecount": 5,
-					"textcolor": [
-						0.85,
-						0.85,
-						0.85,
-						1.0
-					]
+					"annotation_name": "Reasons",
+					"annotation": "What the checks found in the last take, most severe first, with the time in the take.",
+					"saved_attribute_attributes": {
+						"textcolor": {
+							"expression": "themecolor.live_control_fg"
+						}
+					}
 				}
 			},
 			{
@@ -687,12 +716,19 @@
 					"text": "",
 					"presentation": 1,
 					"presentation_rect": [
-						6.0,
-						128.0,
-						424.0,
-						29.0
+						4.0,
+						126.0,
+						236.0,
+						40.0
 					],
-					"linecount": 2
+					"linecount": 2,
+					"annotation_name": "Status",
+					"annotation": "What the device is doing: the track it watches, takes being scored, Score track progress, errors.",
+					"saved_attribute_attributes": {
+						"textcolor": {
+							"expression": "themecolor.live_control_fg"
+						}
+					}
 				}
 			},
 			{
@@ -710,11 +746,16 @@
 					"text": "Model",
 					"presentation": 1,
 					"presentation_rect": [
-						440.0,
-						33.0,
-						40.0,
+						246.0,
+						28.0,
+						36.0,
 						18.0
-					]
+					],
+					"saved_attribute_attributes": {
+						"textcolor": {
+							"expression": "themecolor.live_control_fg"
+						}
+					}
 				}
 			},
 			{
@@ -732,11 +773,16 @@
 					"text": "Sensitivity",
 					"presentation": 1,
 					"presentation_rect": [
-						440.0,
-						56.0,
-						84.0,
+						246.0,
+						52.0,
+						70.0,
 						18.0
-					]
+					],
+					"saved_attribute_attributes": {
+						"textcolor": {
+							"expression": "themecolor.live_control_fg"
+						}
+					}
 				}
 			},
 			{
@@ -754,11 +800,16 @@
 					"text": "mark OK clips too",
 					"presentation": 1,
 					"presentation_rect": [
-						458.0,
-						82.0,
-						130.0,
+						262.0,
+						74.0,
+						114.0,
 						18.0
-					]
+					],
+					"saved_attribute_attributes": {
+						"textcolor": {
+							"expression": "themecolor.live_control_fg"
+						}
+					}
 				}
 			},
 			{
@@ -776,11 +827,16 @@
 					"text": "server port",
 					"presentation": 1,
 					"presentation_rect": [
-						440.0,
-						118.0,
-						80.0,
+						246.0,
+						132.0,
+						64.0,
 						18.0
-					]
+					],
+					"saved_attribute_attributes": {
+						"textcolor": {
+							"expression": "themecolor.live_control_fg"
+						}
+					}
 				}
 			},
 			{
@@ -798,11 +854,16 @@
 					"text": "reply port",
 					"presentation": 1,
 					"presentation_rect": [
-						526.0,
-						118.0,
+						312.0,
+						132.0,
 						64.0,
 						18.0
-					]
+					],
+					"saved_attribute_attributes": {
+						"textcolor": {
+							"expression": "themecolor.live_control_fg"
+						}
+					}
 				}
 			},
 			{
@@ -840,8 +901,8 @@
 					],
 					"presentation": 1,
 					"presentation_rect": [
-						440.0,
-						101.0,
+						246.0,
+						95.0,
 						15.0,
 						15.0
 					],
@@ -864,7 +925,9 @@
 							"parameter_mmax": 1,
 							"parameter_info": "write marks into clip names (one undo step per flagged take)"
 						}
-					}
+					},
+					"annotation_name": "Marks",
+					"annotation": "Writes the result into clip names: one undo step per flagged take. Off: results show only here."
 				}
 			},
 			{
@@ -900,11 +963,16 @@
 					"text": "marks",
 					"presentation": 1,
 					"presentation_rect": [
-						456.0,
-						100.0,
+						262.0,
+						93.0,
 						36.0,
-						17.0
-					]
+						18.0
+					],
+					"saved_attribute_attributes": {
+						"textcolor": {
+							"expression": "themecolor.live_control_fg"
+						}
+					}
 				}
 			},
 			{
@@ -924,8 +992,8 @@
 					],
 					"presentation": 1,
 					"presentation_rect": [
-						493.0,
-						101.0,
+						302.0,
+						95.0,
 						15.0,
 						15.0
 					],
@@ -948,7 +1016,9 @@
 							"parameter_mmax": 1,
 							"parameter_info": "also colour flagged clips (a second undo step)"
 						}
-					}
+					},
+					"annotation_name": "Colour",
+					"annotation": "Also colours flagged clips red (a second undo step per take); restores the colour when a take passes."
 				}
 			},
 			{
@@ -984,11 +1054,16 @@
 					"text": "colour",
 					"presentation": 1,
 					"presentation_rect": [
-						509.0,
-						100.0,
-						36.0,
-						17.0
-					]
+						318.0,
+						93.0,
+						40.0,
+						18.0
+					],
+					"saved_attribute_attributes": {
+						"textcolor": {
+							"expression": "themecolor.live_control_fg"
+						}
+					}
 				}
 			},
 			{
@@ -1008,8 +1083,8 @@
 					],
 					"presentation": 1,
 					"presentation_rect": [
-						546.0,
-						101.0,
+						246.0,
+						114.0,
 						15.0,
 						15.0
 					],
@@ -1032,7 +1107,9 @@
 							"parameter_mmax": 1,
 							"parameter_info": "! and | instead of the warning sign and middle dot"
 						}
-					}
+					},
+					"annotation_name": "ASCII marks",
+					"annotation": "Uses ! and | instead of the warning sign and the middle dot, for fonts without them."
 				}
 			},
 			{
@@ -1065,14 +1142,19 @@
 						60,
 						18
 					],
-					"text": "ASCII",
+					"text": "ASCII marks",
 					"presentation": 1,
 					"presentation_rect": [
-						562.0,
-						100.0,
-						36.0,
-						17.0
-					]
+						262.0,
+						112.0,
+						114.0,
+						18.0
+					],
+					"saved_attribute_attributes": {
+						"textcolor": {
+							"expression": "themecolor.live_control_fg"
+						}
+					}
 				}
 			}
 		],
@@ -1598,6 +1680,14 @@
 			"sortmode": 0,
 			"viewmode": 0,
 			"includepackages": 0
+		},
+		"saved_attribute_attributes": {
+			"editing_bgcolor": {
+				"expression": "themecolor.live_surface_bg"
+			},
+			"locked_bgcolor": {
+				"expression": "themecolor.live_surface_bg"
+			}
 		}
 	}
 }

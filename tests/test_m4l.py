@@ -196,4 +196,40 @@ def test_presentation_view_renders_from_the_patcher(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     header = out.read_bytes()[:24]
     assert header[:8] == b"\x89PNG\r\n\x1a\n"
-    assert int.from_bytes(header[16:20], "big") == 2 * 600  # device width at 2x
+    width = int(
+        json.loads((ROOT / "max_for_live" / "loopbridge.maxpat").read_text(encoding="utf-8"))["patcher"]["devicewidth"]
+    )
+    assert int.from_bytes(header[16:20], "big") == 2 * width  # device width at 2x
+
+
+CONTROLS = ("live.text", "live.numbox", "live.toggle", "umenu")
+
+
+def test_the_view_is_narrow_whole_pixel_and_every_control_explains_itself_in_the_info_view(patcher: dict) -> None:
+    """Ableton's device guidelines (maxdevtools m4l-production-guidelines): Info View text for each control,
+    a device as narrow as it can be, presentation rectangles in whole pixels."""
+    assert patcher["patcher"]["devicewidth"] <= 400
+    ui = [b["box"] for b in patcher["patcher"]["boxes"] if b["box"].get("presentation")]
+    controls = [b for b in ui if b["maxclass"] in CONTROLS]
+    assert len(controls) == 9
+    for box in controls + [b for b in ui if b["id"] in ("obj-connection", "obj-result", "obj-reasons", "obj-status")]:
+        assert box.get("annotation_name"), box["id"]
+        assert len(box.get("annotation", "")) > 20, box["id"]
+    for box in ui:
+        assert all(float(v).is_integer() for v in box["presentation_rect"]), box["id"]
+
+
+def test_colours_follow_the_live_theme(patcher: dict) -> None:
+    """Fixed colours would be unreadable in some Live themes: the view's own colours are Live's dynamic ones."""
+    saved = patcher["patcher"]["saved_attribute_attributes"]
+    assert saved["locked_bgcolor"]["expression"] == "themecolor.live_surface_bg"
+    for b in patcher["patcher"]["boxes"]:
+        box = b["box"]
+        if not box.get("presentation"):
+            continue
+        themed = box.get("saved_attribute_attributes", {})
+        for attr in ("textcolor", "bgcolor", "bgfillcolor"):
+            if attr in box:
+                assert themed.get(attr, {}).get("expression", "").startswith("themecolor.live_"), (box["id"], attr)
+        if box["maxclass"] in ("comment", "umenu"):
+            assert themed["textcolor"]["expression"].startswith("themecolor.live_"), box["id"]

@@ -25,7 +25,8 @@ DEVICE_HEIGHT = 169  # Live's device height in pixels
 # What the script shows after a clipped take (the formats of loopbridge.js; values illustrative).
 EXAMPLE_TEXT = {
     "obj-connection": "connected \u00b7 loopbridge 0.1.0 \u00b7 CPUExecutionProvider \u00b7 replies on 9137",
-    "obj-result": "Bass 4: score 3.2 / threshold 1.5 \u2014 FLAGGED \u00b7 loops \u00b7 41 ms (server 12 ms)",
+    "obj-result": "Bass 4: score 3.2 / threshold 1.5 \u2014 FLAGGED \u00b7 loops \u00b7 41 ms (server 12 ms)\n"
+    "take 4 of 4: departs at 2.31 s (timing)",
     "obj-reasons": "clipping at 2.31 s (90%): clipped 34 samples around 2.31 s (flat tops at the peak level)\n"
     "dropout at 1.20 s (40%): a gap of 50 ms at 1.20 s while the instrument is playing",
     "obj-status": "track: 12 / 40 scored, 2 flagged",
