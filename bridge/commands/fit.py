@@ -86,16 +86,16 @@ def run(args: argparse.Namespace) -> int:
     from ..encoders import Encoder
 
     heads = heads_registry.parse(args.heads)
-    _require_heads(heads)
-    from ..export import fit
-
     if bool(args.inputs) == bool(args.embeddings):
         raise LoopbridgeError("give either AUDIO_DIR... or --embeddings FILE (not both, not neither)", "usage")
     dest: Path = args.out or paths.models_dir() / args.name
-    if dest.exists() and not args.force:
+    if dest.exists() and not args.force:  # before the fitting code (and torch) is imported: answered at once
         raise LoopbridgeError(
             f"model '{dest}' already exists; use --force to replace it, or pick another --name", "exists"
         )
+    _require_heads(heads)
+    from ..export import fit
+
     try:
         hidden = tuple(int(h) for h in args.hidden.split(","))
     except ValueError as exc:
