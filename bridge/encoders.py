@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cpu, features, mel_stats, paths
+from . import cpu, engines, features, mel_stats, paths
 from .audio import Clip
 from .errors import EncoderError
 from .hashing import file_sha256
@@ -141,6 +141,10 @@ def make_session(model: Path | bytes):
     threads = int(os.environ.get("LOOPBRIDGE_THREADS", "0"))
     if threads:
         opts.intra_op_num_threads = threads
+    # Idle worker threads sleep instead of spinning: the encoder shares the CPU with the DAW, and on a busy
+    # 2-core machine spinning workers were measured slower (benchmarks/encoder.py). LOOPBRIDGE_SPIN=1 restores it.
+    spin = os.environ.get("LOOPBRIDGE_SPIN", "0") == "1"
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
     opts.log_severity_level = 3
     source = model if isinstance(model, bytes) else str(model)
     try:
@@ -190,19 +194,26 @@ class Encoder:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.session = make_session(self.path)
-        meta = self.session.get_modelmeta().custom_metadata_map
+        self.engine = engines.choose()
+        self._openvino = self._open_openvino() if self.engine == "openvino" else None
+        if self._openvino is not None:
+            meta, self._inputs = self._openvino.metadata, self._openvino.input_names
+            self._output, self.dim, self.provider = self._openvino.output_names[0], self._openvino.dim, "OpenVINO CPU"
+        else:
+            self.engine = "onnxruntime"
+            self.session = make_session(self.path)
+            meta = self.session.get_modelmeta().custom_metadata_map
+            self._inputs = [i.name for i in self.session.get_inputs()]
+            self._output = self.session.get_outputs()[0].name
+            self.dim = int(self.session.get_outputs()[0].shape[-1])
+            self.provider = self.session.get_providers()[0]
         self.name = meta.get("loopbridge.preset") or self.path.stem
         self.random_weights = meta.get("loopbridge.random_weights") == "true"
         self.sha256 = file_sha256(self.path)
         self.id = f"{self.name}:{self.sha256[:16]}"
-        self._inputs = [i.name for i in self.session.get_inputs()]
         unknown = set(self._inputs) - {*features.FUSION_INPUTS, "waveform"}
         if unknown:
             raise EncoderError(f"{self.path} is not a loopbridge encoder (unexpected inputs {sorted(unknown)})")
-        self._output = self.session.get_outputs()[0].name
-        self.dim = int(self.session.get_outputs()[0].shape[-1])
-        self.provider = self.session.get_providers()[0]
         self.quantization = meta.get("loopbridge.quantization", "none")
         if (
             self.quantization == "int8-dynamic-u8s8"
@@ -220,6 +231,14 @@ class Encoder:
                 "mean nothing musically.",
                 self.path,
             )
+
+    def _open_openvino(self) -> engines.OpenVinoEngine | None:
+        """OpenVINO when asked for; a graph it cannot compile falls back to ONNX Runtime with a warning."""
+        try:
+            return engines.OpenVinoEngine(self.path, int(os.environ.get("LOOPBRIDGE_THREADS", "0")))
+        except Exception as exc:
+            log.warning("OpenVINO could not run %s (%s); using ONNX Runtime", self.path, exc)
+            return None
 
     @classmethod
     def open(cls, name_or_path: str | None = None) -> Encoder:
@@ -239,6 +258,8 @@ class Encoder:
 
     def embed_inputs(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         feed = {k: inputs[k] for k in self._inputs}
+        if self._openvino is not None:
+            return self._openvino.run(feed)
         return np.asarray(self.session.run([self._output], feed)[0], dtype=np.float32)
 
     def embed_clips(self, clips: list[Clip]) -> np.ndarray:

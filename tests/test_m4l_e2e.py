@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -184,3 +188,95 @@ def test_device_against_the_real_server_flags_the_defective_take_only(tmp_path, 
     assert [(r[2], r[6]) for r in results[:2]] == [(str(takes[0][1]), 0), (str(takes[1][1]), 1)]
     assert report["status"] == "track done: 2 scored, 1 flagged"
     assert "/loopbridge/model" in {m[0] for m in report["received"]}  # the model menu was filled
+
+
+RUN_DEVICES = Path(__file__).resolve().parents[1] / "max_for_live" / "harness" / "run_devices.js"
+
+
+def _first_ids_with_free_auto_ports(n: int) -> list[int]:
+    """Stand-in object ids whose auto reply ports (9100 + device id % 800; the device is the 3rd object) are free."""
+    ids: list[int] = []
+    for first in range(1, 2000, 97):
+        port = 9100 + (first + 2) % 800
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        if all((i + 2) % 800 != (first + 2) % 800 for i in ids):
+            ids.append(first)
+        if len(ids) == n:
+            return ids
+    pytest.fail("no free auto reply ports in 9100-9899")
+
+
+def test_two_devices_and_a_script_share_the_real_server_each_answered_at_its_own_port(tmp_path, real_server) -> None:
+    """Two device instances (auto reply ports) and a python-osc script score at once against `loopbridge serve`."""
+    folder = tmp_path / "Samples Recorded"
+    bass = clipped_take(folder / "Bass 2.wav")
+    guitar = clean_take(folder / "Gtr 1.wav")
+    script_take = clipped_take(folder / "script take.wav")
+    first_a, first_b = _first_ids_with_free_auto_ports(2)
+    scenario = tmp_path / "devices.json"
+    devices = [("Bass", first_a, "Bass 2", bass), ("Guitar", first_b, "Gtr 1", guitar)]
+    scenario.write_text(
+        json.dumps(
+            {
+                "devices": [
+                    {
+                        "track": t,
+                        "first_id": f,
+                        "takes": [{"name": n, "path": str(p), "seconds": sf.info(str(p)).duration}],
+                    }
+                    for t, f, n, p in devices
+                ],
+                "timeout_s": 90,
+            }
+        )
+    )
+    node = shutil.which("node")
+    assert node, "node is not installed"
+    replies: list[tuple[str, list[Any]]] = []
+    dispatcher = Dispatcher()
+    dispatcher.set_default_handler(lambda address, *args: replies.append((address, list(args))))
+    listener = ThreadingOSCUDPServer(("127.0.0.1", 0), dispatcher)
+    threading.Thread(target=listener.serve_forever, daemon=True).start()
+    script_port = listener.server_address[1]
+    try:
+        run = subprocess.Popen(
+            [node, str(RUN_DEVICES), "--server-port", str(real_server), "--scenario", str(scenario)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        SimpleUDPClient("127.0.0.1", real_server).send_message(
+            "/loopbridge/score", ["script-1", str(script_take), script_port]
+        )
+        out, err = run.communicate(timeout=120)
+        deadline = time.monotonic() + 60
+        while not any(a == "/loopbridge/result" for a, _ in replies) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        listener.shutdown()
+        listener.server_close()
+    report = json.loads(out) if out.strip() else {"error": err}
+    assert run.returncode == 0, report.get("error", err)
+
+    (result,) = [args for address, args in replies if address == "/loopbridge/result"]
+    assert result[:2] == ["script-1", str(script_take)]
+    assert result[5] == 1
+    assert any(args[:2] == ["script-1", "clipping"] for address, args in replies if address == "/loopbridge/reason")
+
+    a, b = report["devices"]
+    assert a["reply_port"] != b["reply_port"]
+    for d in (a, b):
+        assert d["connection"].endswith(f"replies on {d['reply_port']}")
+        (score,) = [m for m in d["sent"] if m[0] == "/loopbridge/score"]
+        assert score[-1] == d["reply_port"]
+        results = [m for m in d["received"] if m[0] == "/loopbridge/result"]
+        assert [(m[1], m[2]) for m in results] == [(score[1], score[2])], "only its own answers reach a device"
+        assert d["refusals"] == []
+        assert d["violations"] == []
+    assert a["clips"][0]["name"].startswith(FLAG_MARK)
+    assert a["clips"][0]["name"].endswith(" clipping \u00b7 Bass 2")
+    assert b["clips"][0]["name"] == "Gtr 1"

@@ -76,11 +76,13 @@ def _require_torch_side() -> None:
 
 def _export(checkpoint: Path, preset: str, int8: bool) -> None:
     from ..encoders import encoder_path
-    from ..export.encoder_export import export_checkpoint
+    from ..export.encoder_export import INT8_NOT_FASTER, export_checkpoint, int8_pays_off
 
     out = export_checkpoint(checkpoint, preset, encoder_path(preset))
     print(f"{preset}: {out} ({_size(out)})")
-    if int8:
+    if int8 and not int8_pays_off():
+        print(f"{preset} int8: {INT8_NOT_FASTER}")
+    elif int8:
         out = export_checkpoint(checkpoint, preset, int8_path(preset), int8=True)
         print(f"{preset} int8: {out} ({_size(out)}); use it with --encoder {out}")
 

@@ -1,0 +1,98 @@
+"""The engine choice for encoder graphs: ONNX Runtime by default, OpenVINO on request, a clear fallback otherwise.
+
+Real sessions on the exported random-weight CLAP graph (tests/helpers_clap.py) and real OpenVINO compiles."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+from helpers_clap import exported
+
+from loopbridge import engines, features
+from loopbridge.encoders import Encoder
+from loopbridge.errors import EncoderError
+from loopbridge.synth import make_loop
+
+pytestmark = pytest.mark.slow
+
+
+def loop_batch() -> dict[str, np.ndarray]:
+    """A short and a long synthetic loop, so the fused (long) and plain (short) rows both run."""
+    clips = [make_loop(0).samples[: 3 * 48_000], np.resize(make_loop(1).samples, 25 * 48_000)]
+    return features.batch([features.fusion_input(np.asarray(y, np.float32)) for y in clips])
+
+
+def test_auto_engine_is_onnx_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LOOPBRIDGE_ENGINE", raising=False)
+    encoder = Encoder(exported("clap-htsat-fused").onnx)
+    assert encoder.engine == "onnxruntime"
+    assert encoder.provider == "CPUExecutionProvider"
+
+
+def test_openvino_engine_reads_the_same_graph_and_agrees(monkeypatch: pytest.MonkeyPatch) -> None:
+    """LOOPBRIDGE_ENGINE=openvino: same metadata, same inputs, f32 embeddings equal to ONNX Runtime's."""
+    pytest.importorskip("openvino")
+    onnx_path = exported("clap-htsat-fused").onnx
+    inputs = loop_batch()
+    monkeypatch.setenv("LOOPBRIDGE_ENGINE", "onnxruntime")
+    reference = Encoder(onnx_path)
+    monkeypatch.setenv("LOOPBRIDGE_ENGINE", "openvino")
+    encoder = Encoder(onnx_path)
+    assert encoder.engine == "openvino"
+    assert (encoder.name, encoder.dim, encoder.random_weights) == ("clap-htsat-fused", 768, True)
+    assert encoder._inputs == reference._inputs == ["mel_fusion", "longer"]
+    want, got = reference.embed_inputs(inputs), encoder.embed_inputs(inputs)
+    assert got.shape == want.shape == (2, 768)
+    err = float((np.abs(got - want).max(axis=1) / np.abs(want).max(axis=1)).max())
+    assert err < 1e-3, err  # f32 on both; different kernels sum in different orders
+
+
+def test_unknown_engine_names_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOOPBRIDGE_ENGINE", "tensorflow")
+    with pytest.raises(EncoderError, match="onnxruntime, openvino"):
+        Encoder(exported("clap-htsat-fused").onnx)
+
+
+def test_openvino_requested_but_missing_falls_back_to_onnx_runtime(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("LOOPBRIDGE_ENGINE", "openvino")
+    monkeypatch.setattr(engines, "openvino_available", lambda: False)  # as on an install without the package
+    with caplog.at_level(logging.WARNING, logger="loopbridge"):
+        encoder = Encoder(exported("clap-htsat-fused").onnx)
+    assert encoder.engine == "onnxruntime"
+    assert "pip install openvino" in caplog.text
+    assert encoder.embed_inputs(loop_batch()).shape == (2, 768)
+
+
+def test_graph_openvino_cannot_compile_falls_back(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path
+) -> None:
+    """A graph with an ONNX Runtime contrib op OpenVINO cannot convert (com.microsoft Inverse) runs on ONNX Runtime."""
+    pytest.importorskip("openvino")
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [
+            helper.make_node("Inverse", ["waveform"], ["inverse"], domain="com.microsoft"),
+            helper.make_node("Flatten", ["inverse"], ["embedding"]),
+        ],
+        "contrib",
+        [helper.make_tensor_value_info("waveform", TensorProto.FLOAT, [None, 4, 4])],
+        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, [None, 16])],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    )
+    model.ir_version = 8
+    path = tmp_path / "contrib.onnx"
+    path.write_bytes(model.SerializeToString())
+    monkeypatch.setenv("LOOPBRIDGE_ENGINE", "openvino")
+    with caplog.at_level(logging.WARNING, logger="loopbridge"):
+        encoder = Encoder(path)
+    assert encoder.engine == "onnxruntime"
+    assert "OpenVINO could not run" in caplog.text
+    out = encoder.embed_inputs({"waveform": 2 * np.eye(4, dtype=np.float32)[None]})
+    assert np.allclose(out, 0.5 * np.eye(4).ravel())
