@@ -259,7 +259,7 @@ def test_two_devices_and_a_script_share_the_real_server_each_answered_at_its_own
     finally:
         listener.shutdown()
         listener.server_close()
-    report = json.loads(out) if out.strip() else {"error": err}
+    report: dict[str, Any] = json.loads(out) if out.strip() else {"error": err}
     assert run.returncode == 0, report.get("error", err)
 
     (result,) = [args for address, args in replies if address == "/loopbridge/result"]
