@@ -17,8 +17,10 @@ including the 8 bytes, data): `type` (`JSON`/`TEXT`), `fnam` (NUL-padded to 4 by
 The script is kept as ES5 modules in `max_for_live/src/` (one job each) and assembled into the one
 `loopbridge.js` the device loads, with the reply schema shared with the server
 (`bridge/server/replies.json`) written into it; the assembled file is committed so the device also
-loads from the repo folder unfrozen. Max's classic `js` has no module loader a frozen device is known
-to honour, so assembly happens here, not in Max.
+loads from the repo folder unfrozen. Max 8's `js` has `require` for files in Max's search path (Max
+documentation, "JS Require Guide", docs.cycling74.com/max8/vignettes/jsrequire), but that a frozen
+device carries and resolves required files is neither documented there nor checkable here, so the
+modules are assembled into one file instead.
 
     python -m loopbridge.m4l build [--out DIR] [--force]
     python -m loopbridge.m4l assemble      # rewrite max_for_live/loopbridge.js from src/ (a checkout)
