@@ -25,6 +25,7 @@ from .errors import ModelError
 MANIFEST = "manifest.json"
 FORMAT = 1
 DEFAULT_QUANTILE = 0.95
+DEFAULT_FALSE_FLAGS = 0.05  # fit's budget: the share of the library's held-out loops the whole decision flags
 REPORTED_QUANTILES = (0.5, 0.9, 0.95, 0.99)
 
 
@@ -221,6 +222,7 @@ def make_manifest(
     primary: str,
     training: dict[str, Any],
     checks: dict[str, Any] | None = None,
+    decision: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "format": FORMAT,
@@ -233,6 +235,7 @@ def make_manifest(
         "training": training,
         "heads": {h.name: h.to_json() for h in heads},
         "checks": checks,
+        "decision": decision,
     }
 
 

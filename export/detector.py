@@ -117,12 +117,11 @@ class Detector(ABC):
         self.quantile = quantile
         return self.threshold_
 
-    def set_threshold(self, threshold: float) -> None:
-        """A threshold chosen outside the head (fit's false-flag budget); `quantile` becomes the share of the
-        threshold's scores at or below it, so a later `set_quantile` speaks the same units."""
+    def set_threshold(self, threshold: float, quantile: float) -> None:
+        """A threshold chosen outside the head (fit's false-flag budget), with the quantile of `training_scores_`
+        it stands at, so a later `set_quantile` speaks the same units."""
         self.check_is_fitted()
-        self.threshold_ = float(threshold)
-        self.quantile = float(np.mean(self.training_scores_ <= threshold))
+        self.threshold_, self.quantile = float(threshold), float(quantile)
 
     def _in_sample_scores(self, X: np.ndarray) -> np.ndarray:
         """Scores of the rows the final model was fitted on."""

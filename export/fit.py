@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,14 +12,21 @@ import numpy as np
 from tqdm import tqdm
 
 from loopbridge import audio, checks, heads_registry
-from loopbridge.audio import NativeAudio
-from loopbridge.bundle import DEFAULT_QUANTILE, EncoderRef, check_embeddings, make_manifest, write_bundle
+from loopbridge.bundle import (
+    DEFAULT_FALSE_FLAGS,
+    DEFAULT_QUANTILE,
+    EncoderRef,
+    check_embeddings,
+    make_manifest,
+    write_bundle,
+)
 from loopbridge.cache import EmbeddingCache
 from loopbridge.embedding import Embeddings, EmbedFailure, embed_files
 from loopbridge.encoders import Encoder
 from loopbridge.errors import LoopbridgeError, ModelError
 from loopbridge.heads_registry import HEADS
 
+from . import budget
 from .detector import HELD_OUT, Detector
 
 if TYPE_CHECKING:
@@ -105,6 +112,43 @@ def check_training(X: np.ndarray) -> np.ndarray:
     return X
 
 
+@dataclass
+class FittedLibrary:
+    """Everything `fit` learnt from a library, ready for `save_bundle`."""
+
+    detectors: dict[str, Detector]
+    primary: str
+    calibration: dict[str, Any] | None  # the checks' calibration, with the limits the budget chose
+    decision: dict[str, Any]  # the manifest's "decision": the budget and its split, or the per-head rule
+
+
+def fit_library(
+    vectors: np.ndarray,
+    files: list[str],
+    opts: FitOptions,
+    false_flags: float | None = DEFAULT_FALSE_FLAGS,
+    primary: str | None = None,
+) -> FittedLibrary:
+    """Heads on the embeddings, checks calibrated on the files as recorded, thresholds chosen for the decision."""
+    detectors = fit_heads(vectors, opts)
+    rows = measure_checks(files, progress=opts.progress)
+    calibration = calibrate_checks(rows)
+    if calibration is None:
+        log.warning("note: the loops themselves were not found, so technical checks will use built-in limits")
+    primary = resolve_primary(detectors, primary)
+    decision, calibration = choose_decision(detectors, primary, rows, calibration, false_flags)
+    return FittedLibrary(detectors, primary, calibration, decision)
+
+
+def resolve_primary(detectors: dict[str, Detector], primary: str | None) -> str:
+    """The head a take's flag comes from: the one asked for, else kNN when trained, else the first."""
+    if primary is None:
+        return DEFAULT_PRIMARY if DEFAULT_PRIMARY in detectors else next(iter(detectors))
+    if primary not in detectors:
+        raise LoopbridgeError(f"primary head '{primary}' is not among the trained heads ({', '.join(detectors)})")
+    return primary
+
+
 def save_bundle(
     dest: Path,
     name: str,
@@ -114,14 +158,13 @@ def save_bundle(
     calibration: dict[str, Any] | None = None,
     force: bool = False,
     primary: str | None = None,
+    decision: dict[str, Any] | None = None,
 ) -> Path:
-    if primary is None:
-        primary = DEFAULT_PRIMARY if DEFAULT_PRIMARY in detectors else next(iter(detectors))
-    elif primary not in detectors:
-        raise LoopbridgeError(f"primary head '{primary}' is not among the trained heads ({', '.join(detectors)})")
+    primary = resolve_primary(detectors, primary)
     specs = [det.spec(h) for h, det in detectors.items()]
     graphs = {h: det.to_onnx().SerializeToString() for h, det in detectors.items()}
-    return write_bundle(dest, make_manifest(name, encoder, specs, primary, training, calibration), graphs, specs, force)
+    manifest = make_manifest(name, encoder, specs, primary, training, calibration, decision)
+    return write_bundle(dest, manifest, graphs, specs, force)
 
 
 def embed_library(
@@ -136,21 +179,47 @@ def embed_library(
     return embed_files(files, encoder, progress=progress, cache=EmbeddingCache(encoder.id))
 
 
-def calibrate_checks(files: list[str], progress: bool = True) -> dict[str, Any] | None:
-    """What the technical checks measure on this library, so its own clipping or hiss is judged normal.
+def measure_checks(files: list[str], progress: bool = True) -> list[dict[str, float] | None]:
+    """What the technical checks measure on each loop of the library (None: unreadable, gone or silent).
 
-    Reads each file as recorded; files that are gone or unreadable (e.g. listed in an old .npz) are left out.
+    Reads each file as recorded; the rows give the calibration (`checks.summarize`) and, loop by loop,
+    what the false-flag budget weighs against the head's held-out scores.
     """
 
-    def natives() -> Iterator[NativeAudio]:
-        for f in tqdm(files, desc="calibrating checks", unit="file", disable=not progress, leave=False):
-            try:
-                yield audio.read_native(f)
-            except (LoopbridgeError, OSError):
-                continue
+    def one(f: str) -> dict[str, float] | None:
+        try:
+            return checks.measure_sounding(audio.read_native(f))
+        except (LoopbridgeError, OSError):
+            return None
 
-    calibration = checks.calibrate(natives())
+    return [one(f) for f in tqdm(files, desc="measuring checks", unit="file", disable=not progress, leave=False)]
+
+
+def calibrate_checks(rows: list[dict[str, float] | None]) -> dict[str, Any] | None:
+    """The library's check calibration, so its own clipping or hiss is judged normal (None: no loop measured)."""
+    calibration = checks.summarize([r for r in rows if r is not None])
     return calibration if calibration["n"] else None
+
+
+def choose_decision(
+    detectors: dict[str, Detector],
+    primary: str,
+    check_rows: list[dict[str, float] | None] | None,
+    calibration: dict[str, Any] | None,
+    false_flags: float | None,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Thresholds for the decision (primary head OR any check): one budget, or each head at its own quantile.
+
+    Returns the manifest's "decision" record and the calibration with the limits the budget chose.
+    With `false_flags` None (`fit --quantile Q`) every head keeps its Q threshold and the checks their
+    calibrated limits: the paper's per-head rule.
+    """
+    det = detectors[primary]
+    if false_flags is None:
+        return {"rule": "per-head", "quantile": det.quantile, "head": primary}, calibration
+    chosen = budget.choose(primary, det.training_scores_, det.row_scores_, check_rows, calibration, false_flags)
+    det.set_threshold(chosen.head_threshold, chosen.head_quantile)
+    return chosen.to_json(), budget.apply_limits(calibration, chosen)
 
 
 def encoder_ref(encoder: Encoder) -> EncoderRef:
@@ -160,6 +229,19 @@ def encoder_ref(encoder: Encoder) -> EncoderRef:
 def embeddings_ref(emb: Embeddings) -> EncoderRef:
     """For `fit --embeddings`: the .npz names its encoder; a plain .npy matrix does not."""
     return EncoderRef(emb.encoder_name or None, None, emb.encoder_id or None, int(emb.vectors.shape[1]))
+
+
+def decision_line(decision: dict[str, Any]) -> str:
+    """What fit chose for the whole decision, in one line."""
+    if decision["rule"] == "per-head":
+        return f"decision: {decision['head']} at q{decision['quantile']:g} of its scores OR any check at its calibrated limit"
+    split = decision["split"]
+    relaxed = f"; relaxed {', '.join(decision['relaxed_limits'])}" if decision["relaxed_limits"] else ""
+    return (
+        f"decision: {decision['head']} OR any check flags {split['combined']:.1%} of {decision['loops']} library loops"
+        f" (budget {decision['false_flags']:g}: head alone {split['head_only']:.1%}, checks {split['checks']:.1%},"
+        f" {decision['pairing']}{relaxed})"
+    )
 
 
 def summary_line(name: str, det: Detector) -> str:

@@ -314,7 +314,10 @@ def test_seed_option_reproduces_a_fit(lb_home, capsys, tmp_path):
 def test_threshold_basis_option_reproduces_the_papers_in_sample_thresholds(lb_home, capsys, tmp_path):
     npy = tmp_path / "x.npy"
     np.save(npy, normal_embeddings(40))
-    for name, paper_args in (("held", []), ("paper", ["--threshold-basis", "in-sample", "--primary", "aewres"])):
+    for name, paper_args in (
+        ("held", []),
+        ("paper", ["--threshold-basis", "in-sample", "--primary", "aewres", "--quantile", "0.95"]),
+    ):
         assert (
             main(
                 ["fit", "--embeddings", str(npy), "--name", name, "--heads", "aewres,knn", *paper_args, *TINY_FIT_ARGS]

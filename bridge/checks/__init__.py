@@ -58,8 +58,17 @@ def measure(native: NativeAudio, tempo_bpm: float | None = None) -> dict[str, fl
 
 def calibrate(natives: Iterable[NativeAudio]) -> dict[str, Any]:
     """Quantiles of every statistic over a library of normal takes; store it in the model bundle."""
-    takes = (Take(n) for n in natives)
-    rows = [_measure_take(t)[0] for t in takes if silence.finding(t) is None]
+    return summarize([row for row in (measure_sounding(n) for n in natives) if row is not None])
+
+
+def measure_sounding(native: NativeAudio) -> dict[str, float] | None:
+    """`measure` of a take that is not silent (None for a silent one, which calibration leaves out)."""
+    take = Take(native)
+    return None if silence.finding(take) is not None else _measure_take(take)[0]
+
+
+def summarize(rows: list[dict[str, float]]) -> dict[str, Any]:
+    """The calibration of a library from its takes' measurements (`measure_sounding`)."""
     if not rows:
         return {"version": CALIBRATION_VERSION, "n": 0, "measurements": {}}
     out: dict[str, dict[str, float]] = {}
@@ -133,4 +142,15 @@ def check_score(findings: list[Finding]) -> float:
     return max((f.severity for f in findings), default=0.0)
 
 
-__all__ = ["DEFAULTS_NOTICE", "KINDS", "calibrate", "check_score", "evaluate", "limits", "measure", "run_checks"]
+__all__ = [
+    "DEFAULTS_NOTICE",
+    "KINDS",
+    "calibrate",
+    "check_score",
+    "evaluate",
+    "limits",
+    "measure",
+    "measure_sounding",
+    "run_checks",
+    "summarize",
+]

@@ -36,7 +36,16 @@ class Rule:
     tightest: float | None = None
     quantile: str = ""  # "" = q95 for "high", q05 for "low"
 
+    @property
+    def key(self) -> str:
+        """Names the rule among those on the same statistic (a level can be too high and too low)."""
+        return f"{self.stat}/{self.worse}"
+
     def limit(self, calibration: dict | None) -> float:
+        """The calibrated limit; a limit `fit`'s false-flag budget chose (calibration["limits"]) wins."""
+        chosen = ((calibration or {}).get("limits") or {}).get(self.key)
+        if chosen is not None:
+            return float(chosen)
         q = ((calibration or {}).get("measurements") or {}).get(self.stat)
         if not q:
             return self.default

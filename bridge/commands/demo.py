@@ -69,10 +69,16 @@ def _demo(tmp: Path, seed: int) -> int:
 
     emb, _ = embed_files(files, encoder, progress=False)
     opts = fit.FitOptions(heads=DEMO_HEADS, progress=False, seed=seed)
-    detectors = fit.fit_heads(emb.vectors, opts)
-    calibration = fit.calibrate_checks(emb.files, progress=False)
+    model = fit.fit_library(emb.vectors, emb.files, opts)
     bundle_dir = fit.save_bundle(
-        tmp / "model", "demo", detectors, fit.encoder_ref(encoder), {"files": len(emb)}, calibration
+        tmp / "model",
+        "demo",
+        model.detectors,
+        fit.encoder_ref(encoder),
+        {"files": len(emb)},
+        model.calibration,
+        primary=model.primary,
+        decision=model.decision,
     )
     scorer = Scorer(Bundle.load(bundle_dir), encoder)
     warm_up(scorer)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import extras, heads_registry
+from ..bundle import DEFAULT_FALSE_FLAGS
 from ..errors import LoopbridgeError
 
 if TYPE_CHECKING:
@@ -33,9 +34,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--primary", help="the head a take's flag comes from (default: knn if trained, else the first head)")
     p.add_argument("--seed", type=int, default=0, help="makes training reproducible on CPU")
     p.add_argument(
-        "--sample", type=int, metavar="N", help="with --embeddings: fit on N rows drawn at random (same --seed, same rows)"
+        "--sample",
+        type=int,
+        metavar="N",
+        help="with --embeddings: fit on N rows drawn at random (same --seed, same rows)",
     )
-    p.add_argument("--quantile", type=float, default=0.95, help="threshold = this quantile of training scores")
+    p.add_argument(
+        "--false-flags",
+        type=float,
+        default=None,
+        help="share of the training library's held-out loops the whole decision (primary head OR any check) may flag;"
+        " fit chooses the head's threshold and the checks' limits together (default 0.05)",
+    )
+    p.add_argument(
+        "--quantile",
+        type=float,
+        default=None,
+        help="instead of one budget: every head's threshold at this quantile of its held-out scores and the checks"
+        " at their calibrated limits (the paper's per-head rule with 0.95)",
+    )
     p.add_argument(
         "--threshold-basis",
         choices=("held-out", "in-sample"),
@@ -100,11 +117,19 @@ def run(args: argparse.Namespace) -> int:
         hidden = tuple(int(h) for h in args.hidden.split(","))
     except ValueError as exc:
         raise LoopbridgeError(f"--hidden must be comma-separated integers, got '{args.hidden}'", "usage") from exc
-    if not 0.0 < args.quantile < 1.0:
-        raise LoopbridgeError(f"--quantile must be between 0 and 1 (e.g. 0.95), got {args.quantile}", "usage")
+    if args.quantile is not None and args.false_flags is not None:
+        raise LoopbridgeError("give --false-flags (one budget) or --quantile (per head), not both", "usage")
+    false_flags: float | None = None  # --quantile: the per-head rule, no budget
+    quantile: float = args.quantile if args.quantile is not None else 0.0
+    if args.quantile is None:
+        false_flags = DEFAULT_FALSE_FLAGS if args.false_flags is None else args.false_flags
+        quantile = 1.0 - false_flags
+    if not 0.0 < quantile < 1.0:
+        what, value = ("--quantile", args.quantile) if false_flags is None else ("--false-flags", false_flags)
+        raise LoopbridgeError(f"{what} must be between 0 and 1 (e.g. 0.95 or 0.05), got {value}", "usage")
     opts = fit.FitOptions(
         heads=heads,
-        quantile=args.quantile,
+        quantile=quantile,
         threshold_basis=args.threshold_basis,
         seed=args.seed,
         svdd=_svdd_config(args, hidden) if any(heads_registry.get(h).extra == "torch" for h in heads) else None,
@@ -137,15 +162,21 @@ def run(args: argparse.Namespace) -> int:
         ref = fit.encoder_ref(encoder)
         training = {"source": [str(p) for p in args.inputs], "files": len(emb), "skipped": [f.path for f in failures]}
 
-    detectors = fit.fit_heads(emb.vectors, opts)
-    calibration = fit.calibrate_checks(emb.files, progress=opts.progress)
-    if calibration is None:
-        log.warning("note: the loops themselves were not found, so technical checks will use built-in limits")
+    model = fit.fit_library(emb.vectors, emb.files, opts, false_flags, args.primary)
     out = fit.save_bundle(
-        dest, args.name, detectors, ref, training, calibration, force=args.force, primary=args.primary
+        dest,
+        args.name,
+        model.detectors,
+        ref,
+        training,
+        model.calibration,
+        force=args.force,
+        primary=model.primary,
+        decision=model.decision,
     )
-    for name, det in detectors.items():
+    for name, det in model.detectors.items():
         print(fit.summary_line(name, det))
+    print(fit.decision_line(model.decision))
     print(f"model '{args.name}' ({len(emb)} loops, encoder {ref.preset or 'unknown'}) → {out}")
     return 0
 
