@@ -387,16 +387,20 @@ var Ui = (function () {
         return lines.join("\n");
     }
 
-    var MUSICAL = {timing: 1, wrong_note: 1, buzz: 1}; // reasons of the musical checks, which siblings sharpen
+    var MUSICAL = {timing: 1, wrong_note: 1, missing_note: 1, buzz: 1}; // departures found against the siblings
 
     // "take 3 of 4: tightest so far": where this take stands among the takes of its part. take:
-    // {number: its place among them, of: how many the device knows}. compare: the server's words about
-    // the take against its siblings (a `compare` reply, when the server sends one); without it, where
-    // the first musical reason departs.
+    // {number: its place among them, of: how many the device knows}. compare: the server's comparison of
+    // the take with its siblings (a `compare` reply, when the server sends one: its words, else rank 1 =
+    // tightest, else where it departs); without it, where the first departure among the reasons starts
+    // (the musical checks' kinds, bridge/music/compare.py).
     function takeLine(take, r, compare) {
         var line = "take " + take.number + " of " + take.of;
         if (compare && compare.message) {
             return line + ": " + compare.message;
+        }
+        if (compare && compare.rank === 1 && compare.of > 1) {
+            return line + ": tightest so far";
         }
         if (compare && compare.departs_s >= 0) {
             return line + ": departs at " + compare.departs_s.toFixed(2) + " s (" + compare.measure + ")";
@@ -407,7 +411,7 @@ var Ui = (function () {
                 first = r.reasons[i];
             }
         }
-        return first ? line + ": departs at " + first.start_s.toFixed(2) + " s (" + first.kind.replace("_", " ") + ")" : line;
+        return first ? line + ": departs at " + first.start_s.toFixed(2) + " s (" + first.kind.replace(/_/g, " ") + ")" : line;
     }
 
     function scoring(name, takeNumber, siblings) {

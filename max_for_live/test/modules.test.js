@@ -115,5 +115,7 @@ test("where a take stands among its part: the server's comparison when it sends 
     assert.equal(Ui.takeLine({ number: 3, of: 4 }, { reasons: [] }, { message: "tightest so far" }), "take 3 of 4: tightest so far");
     assert.equal(Ui.takeLine({ number: 3, of: 4 }, r, { message: "", measure: "timing", departs_s: 2.5 }), "take 3 of 4: departs at 2.50 s (timing)");
     assert.equal(Ui.takeLine({ number: 2, of: 2 }, r, undefined), "take 2 of 2: departs at 1.25 s (wrong note)");
+    assert.equal(Ui.takeLine({ number: 4, of: 4 }, { reasons: [] }, { message: "", rank: 1, of: 4, departs_s: -1 }), "take 4 of 4: tightest so far");
+    assert.equal(Ui.takeLine({ number: 2, of: 2 }, { reasons: [{ kind: "missing_note", start_s: 0.5 }] }), "take 2 of 2: departs at 0.50 s (missing note)");
     assert.equal(Ui.takeLine({ number: 2, of: 2 }, { reasons: [{ kind: "clipping", start_s: 0.1 }] }), "take 2 of 2");
 });
