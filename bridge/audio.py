@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,38 +111,71 @@ def _file_kind(p: Path, raw: str) -> str | None:
 
 
 def _read_native(p: Path, max_seconds: float, region: Region | None) -> tuple[NativeAudio, tuple[float, float] | None]:
-    if region is not None and region[1] is not None and region[1] <= region[0]:
-        raise AudioError(p, "bad_region", f"region ends ({region[1]:g} s) before it starts ({region[0]:g} s)")
-    try:
-        f = sf.SoundFile(str(p))
-    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        if p.stat().st_size == 0:
-            raise AudioError(p, "empty", "file is empty (0 bytes)") from exc
-        raise AudioError(p, "not_audio", f"not a readable audio file ({_short(exc, p)})") from exc
-    with f:
-        if f.frames == 0 or f.samplerate <= 0:
-            raise AudioError(p, "empty", "contains no audio (zero length)")
-        sr = int(f.samplerate)
-        first, last, decoded = 0, f.frames, None
-        if region is not None:
-            first, last = _region_frames(p, region, f.frames, sr)
-            decoded = (first / sr, last / sr)
-        seconds = (last - first) / sr
-        if seconds > max_seconds:
-            what = "the region" if region is not None else "it"
-            raise AudioError(p, "too_long", f"{what} is {seconds:.1f} s long; the limit is {max_seconds:.0f} s")
+    with _open(p) as f:
+        first, last = _bounds(p, f, max_seconds, region)
         try:
             if first:
                 f.seek(first)
             samples = f.read(last - first, dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise AudioError(p, "not_audio", f"could not be decoded ({_short(exc, p)})") from exc
-        subtype = f.subtype
+        sr, subtype = int(f.samplerate), f.subtype
     if samples.shape[0] == 0:
         raise AudioError(p, "empty", "contains no audio (zero length)")
     if not np.isfinite(samples).all():
         raise AudioError(p, "non_finite", "contains NaN or infinite samples")
+    decoded = None if region is None else (first / sr, last / sr)
     return NativeAudio(str(p), samples, sr, subtype), decoded
+
+
+def _open(p: Path) -> sf.SoundFile:
+    try:
+        return sf.SoundFile(str(p))
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        if p.stat().st_size == 0:
+            raise AudioError(p, "empty", "file is empty (0 bytes)") from exc
+        raise AudioError(p, "not_audio", f"not a readable audio file ({_short(exc, p)})") from exc
+
+
+def _bounds(p: Path, f: sf.SoundFile, max_seconds: float, region: Region | None) -> tuple[int, int]:
+    """The frames to decode, from the header alone: refused before decoding when too long or outside the file."""
+    if region is not None and region[1] is not None and region[1] <= region[0]:
+        raise AudioError(p, "bad_region", f"region ends ({region[1]:g} s) before it starts ({region[0]:g} s)")
+    if f.frames == 0 or f.samplerate <= 0:
+        raise AudioError(p, "empty", "contains no audio (zero length)")
+    sr = int(f.samplerate)
+    first, last = (0, f.frames) if region is None else _region_frames(p, region, f.frames, sr)
+    seconds = (last - first) / sr
+    if seconds > max_seconds:
+        what = "the region" if region is not None else "it"
+        raise AudioError(p, "too_long", f"{what} is {seconds:.1f} s long; the limit is {max_seconds:.0f} s")
+    return first, last
+
+
+def probe(
+    path: str | Path, max_seconds: float = DEFAULT_MAX_SECONDS, region: Region | None = None
+) -> tuple[float, float]:
+    """(start_s, end_s) of the file that `load` would decode, read from the header only; the same errors as `load`."""
+    p = Path(path)
+    try:
+        kind = _file_kind(p, str(path))
+        if kind is not None:
+            raise AudioError(p, "not_a_file", f"is {kind}, not an audio file; only regular files are read")
+        with _open(p) as f:
+            first, last = _bounds(p, f, max_seconds, region)
+            return first / f.samplerate, last / f.samplerate
+    except OSError as exc:
+        raise AudioError(path, "unreadable", f"cannot be read ({exc.strerror or exc})") from exc
+
+
+def load_blocks(
+    path: str | Path, max_seconds: float = DEFAULT_MAX_SECONDS, region: Region | None = None, block_s: float = 30.0
+) -> Iterator[Clip]:
+    """A long take as consecutive clips of `block_s` (each with its region), so memory stays one block's worth."""
+    start, end = probe(path, max_seconds, region)
+    edges = np.linspace(start, end, max(1, round((end - start) / block_s)) + 1)  # equal blocks, no sliver at the end
+    for a, b in itertools.pairwise(edges):
+        yield load(path, math.inf, (float(a), float(b)))
 
 
 def _region_frames(p: Path, region: Region, frames: int, sr: int) -> tuple[int, int]:

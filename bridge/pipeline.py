@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,9 @@ from .errors import LoopbridgeError, ModelError
 from .results import TakeResult
 
 BATCH_SIZE = 8
+LONG_TAKE_S = 120.0  # a take longer than this is judged in blocks, so memory does not grow with its length
+BLOCK_S = 30.0
+MAX_LONG_REASONS = 12
 
 
 class Scorer:
@@ -146,14 +150,48 @@ class Scorer:
             for f in audio.expand_paths([p])
         ]
         for i, (path, ctx) in enumerate(todo):
+            region = ctx.region if ctx else None
             try:
-                pending.append((audio.load(path, max_seconds, ctx.region if ctx else None), ctx))
-            except LoopbridgeError as exc:  # audio.load reports OS errors as AudioError too
+                start, end = audio.probe(path, max_seconds, region)
+                if end - start > LONG_TAKE_S:
+                    results.append(self.score_long(path, max_seconds, ctx))
+                else:
+                    pending.append((audio.load(path, max_seconds, region), ctx))
+            except LoopbridgeError as exc:  # audio reports OS errors as AudioError too
                 failures.append(EmbedFailure(str(path), exc))
             if len(pending) == self.batch_size or (i == len(todo) - 1 and pending):
                 results += self.score_clips([c for c, _ in pending], [ctx for _, ctx in pending])
                 pending = []
         return results, failures
+
+    def score_long(
+        self, path: str | Path, max_seconds: float = audio.DEFAULT_MAX_SECONDS, context: TakeContext | None = None
+    ) -> TakeResult:
+        """A long take judged block by block (BLOCK_S): memory is one block's, the verdict the worst block's.
+
+        Each head's score is its highest over the blocks; reasons keep their place in the take (seconds from the
+        start of the take or its region), worst first.
+        """
+        region = context.region if context else None
+        blocks: list[TakeResult] = []
+        origin = audio.probe(path, max_seconds, region)[0]
+        for clip in audio.load_blocks(path, max_seconds, region, BLOCK_S):
+            (result,) = self.score_clips([clip], [context])
+            offset = clip.region[0] - origin if clip.region else 0.0
+            result.reasons = [replace(f, start_s=f.start_s + offset) for f in result.reasons]
+            blocks.append(result)
+        worst = max(blocks, key=lambda r: r.score)
+        reasons = sorted((f for r in blocks for f in r.reasons), key=lambda f: -f.severity)
+        return replace(
+            worst,
+            path=str(path),
+            duration_s=sum(r.duration_s for r in blocks),
+            head_flag=any(r.head_flag for r in blocks),
+            head_scores={h: max(r.head_scores[h] for r in blocks) for h in worst.head_scores},
+            reasons=reasons[:MAX_LONG_REASONS],
+            silent=all(r.silent for r in blocks),
+            region=None if region is None else (origin, origin + sum(r.duration_s for r in blocks)),
+        )
 
 
 def _one_per(contexts: Sequence[TakeContext | None] | None, n: int, what: str) -> list[TakeContext | None]:

@@ -11,11 +11,12 @@ import os
 import re
 import stat
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import soundfile as sf
 
-from .. import audio
+from .. import audio, pipeline
 from ..audio import Clip
 from ..errors import AudioError
 from . import protocol
@@ -55,6 +56,14 @@ def resolve_roots(roots: list[str | Path]) -> list[Path]:
     return out
 
 
+@dataclass(frozen=True)
+class LongTake:
+    """A finished take longer than pipeline.LONG_TAKE_S: not decoded here, the scorer reads it block by block."""
+
+    path: Path
+    region: audio.Region | None = None
+
+
 class Watch:
     """One file a request waits for, until it is finished being written (the rule is in docs/PROTOCOL.md).
 
@@ -86,8 +95,9 @@ class Watch:
             return QUIET_S
         return min(max(SETTLE_S, GAP_FACTOR * self.longest_gap_s), self.wait_s)
 
-    def poll(self) -> Clip | None:
-        """The decoded take, None while it may still be written, AudioError when finished but unusable.
+    def poll(self) -> Clip | LongTake | None:
+        """The decoded take (a long one is left to be read in blocks), None while it may still be written,
+        AudioError when finished but unusable.
 
         Past the deadline it no longer returns None: a file still changing is `incomplete`.
         """
@@ -103,7 +113,12 @@ class Watch:
                 raise incomplete(self.path, self.wait_s)
             return None
         try:
-            clip = audio.load(self.path, self.max_seconds, self.region)
+            start, end = audio.probe(self.path, self.max_seconds, self.region)
+            clip: Clip | LongTake = (
+                LongTake(self.path, self.region)
+                if end - start > pipeline.LONG_TAKE_S
+                else audio.load(self.path, self.max_seconds, self.region)
+            )
         except AudioError as exc:
             if final or exc.code in _FINISHED_CODES or (_stamp(self.path) == stamp and age >= BROKEN_S):
                 raise
@@ -134,7 +149,7 @@ def wait_and_load(
     timeout_s: float,
     max_seconds: float = audio.DEFAULT_MAX_SECONDS,
     region: audio.Region | None = None,
-) -> Clip:
+) -> Clip | LongTake:
     """Blocking form of Watch.poll for batch files, which are rarely still being written."""
     watch = Watch(path, timeout_s, max_seconds, region)
     while (clip := watch.poll()) is None:

@@ -34,6 +34,8 @@ class ScorerLike(Protocol):
         self, clips: Sequence[Clip], contexts: Sequence[TakeContext | None] | None = None
     ) -> list[TakeResult]: ...
 
+    def score_long(self, path: str | Path, max_seconds: float, context: TakeContext | None = None) -> TakeResult: ...
+
 
 @dataclass
 class Settings:
@@ -92,7 +94,10 @@ class TakeJob:
             if clip is None:
                 return files.RETRY_S
             scorer = self.settings.scorer(self.request.model)
-            result = scorer.score_clips([clip], [self.context])[0]
+            if isinstance(clip, files.LongTake):
+                result = scorer.score_long(clip.path, self.settings.max_seconds, self.context)
+            else:
+                result = scorer.score_clips([clip], [self.context])[0]
         except AudioError as exc:
             self._answer(protocol.error(rid, exc.code, f"{sent}: {exc.reason}"))  # the path as sent, not its target
             return None
@@ -155,7 +160,7 @@ class BatchJob:
             self._finish()
             return None
         chunk = self.todo[self.position : self.position + self.settings.micro_batch]
-        clips: list[tuple[str, Clip]] = []
+        clips: list[tuple[str, Clip | files.LongTake]] = []
         for named, resolved in chunk:
             if resolved is None:
                 continue  # already reported while expanding
@@ -165,7 +170,10 @@ class BatchJob:
                 self._file_failed(named, exc.code, f"{named}: {exc.reason}")
             except OSError as exc:
                 self._file_failed(named, protocol.UNREADABLE, f"{named}: cannot be read ({exc.strerror or exc})")
-        self._score(clips)
+        for named, ready in clips:
+            if isinstance(ready, files.LongTake):
+                self._score_long(named, ready)
+        self._score([(named, ready) for named, ready in clips if isinstance(ready, Clip)])
         self.position += len(chunk)
         self._progress()
         return 0.0
@@ -216,6 +224,16 @@ class BatchJob:
             send_result(self.send, self.request.id, _as_requested(result, named), self.received)
             self.n_scored += 1
             self.n_flagged += int(result.flag)
+
+    def _score_long(self, named: str, take: files.LongTake) -> None:
+        try:
+            result = self.settings.scorer(None).score_long(take.path, self.settings.max_seconds)
+        except LoopbridgeError as exc:
+            self._file_failed(named, exc.code, exc.message)
+            return
+        send_result(self.send, self.request.id, _as_requested(result, named), self.received)
+        self.n_scored += 1
+        self.n_flagged += int(result.flag)
 
     def _file_failed(self, path: str, code: str, message: str) -> None:
         self.n_failed += 1
