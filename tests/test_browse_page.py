@@ -37,6 +37,7 @@ if os.environ.get("CI") != "true":  # CI installs both (.ci/run); a developer wi
     pytest.importorskip("playwright.sync_api", reason="pip install playwright (test extra)")
     if CHROMIUM is None:
         pytest.skip("no chromium executable (apt-get install chromium)", allow_module_level=True)
+from playwright.sync_api import Error as PlaywrightError  # noqa: E402
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
 MAX_UPLOAD_MB = 1
@@ -114,8 +115,12 @@ def page(browser, server) -> Iterator[Page]:
     pg = browser.new_page(viewport={"width": 1300, "height": 900})
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     pg.goto(server + "/")
-    pg.wait_for_selector("body[data-ready='1']", timeout=60_000)
+    try:
+        pg.wait_for_selector("body[data-ready='1']", timeout=60_000)
+    except PlaywrightError as exc:
+        raise AssertionError(f"the page never got ready: {errors}") from exc
     yield pg
     pg.close()
     assert not errors, errors

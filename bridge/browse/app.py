@@ -69,7 +69,7 @@ def create_app(
                 "primary": b.primary,
                 "heads": b.heads,
                 "quantile": quantile,
-                "thresholds": catalog.thresholds(quantile),
+                "thresholds": dict(b.thresholds),
                 "map": catalog.projection.method,
                 "kinds": [b.primary, *KINDS],
                 "takes": takes,
@@ -81,7 +81,7 @@ def create_app(
     def sensitivity(request: Request) -> JSONResponse:
         try:
             quantile = float(request.query_params.get("quantile", DEFAULT_QUANTILE))
-            return JSONResponse({"quantile": quantile, "thresholds": catalog.thresholds(quantile)})
+            return JSONResponse({"quantile": quantile, "thresholds": catalog.set_sensitivity(quantile)})
         except (ValueError, LoopbridgeError) as exc:
             return _error(400, getattr(exc, "message", str(exc)))
 

@@ -19,7 +19,7 @@ from typing import Any, cast
 import numpy as np
 
 from .. import audio
-from ..bundle import Bundle, threshold_at
+from ..bundle import Bundle
 from ..cache import EmbeddingCache
 from ..embedding import Embeddings, EmbedFailure, embed_files, load_embeddings
 from ..encoders import Encoder
@@ -80,9 +80,12 @@ class Catalog:
             self.take_xy = np.vstack([self.take_xy, self._place(vectors)])
             return list(range(start, len(self.takes)))
 
-    def thresholds(self, quantile: float) -> dict[str, float]:
-        """Every head's threshold at `quantile` of its stored training scores (no rescoring)."""
-        return {h: threshold_at(s, quantile) for h, s in self.bundle.training_scores.items()}
+    def set_sensitivity(self, quantile: float) -> dict[str, float]:
+        """Every head's threshold at `quantile` of its stored training scores, as `score --quantile` sets them
+        (no rescoring: the page recomputes flags from the scores it has; later uploads use these thresholds)."""
+        with self.lock:
+            self.bundle.set_quantile(quantile)
+            return dict(self.bundle.thresholds)
 
     def take_json(self, i: int) -> dict[str, Any]:
         r = self.takes[i]
@@ -185,7 +188,7 @@ def load_results(scorer: Scorer, path: Path) -> tuple[list[TakeResult], np.ndarr
 
 def training_library(scorer: Scorer) -> tuple[Embeddings, list[Path]]:
     """The loops the model was fitted on (embeddings, and the folders they came from, for serving audio)."""
-    source = scorer.bundle.manifest.get("training", {}).get("source")
+    source = scorer.bundle.manifest.training.get("source")
     if isinstance(source, str) and Path(source).suffix == ".npz" and Path(source).is_file():
         emb = load_embeddings(source)
         return emb, sorted({Path(f).parent for f in emb.files})

@@ -28,9 +28,31 @@ function topReason(t) {
 }
 
 // ---- map ------------------------------------------------------------------------------------------
+function hoverText(t) {
+  const top = t.reasons.length ? t.reasons[0].message : "no technical problem found";
+  return `${t.name}<br>${state.data.primary} score ${fmt(t.score)}<br>${top}`;
+}
+
+// Colour is the primary head's score on a scale centred on the threshold: a new sensitivity moves only the
+// scale's ends, and Plotly.react redraws 10k WebGL points without rebuilding their colours.
+function colourScale() {
+  const thr = state.thresholds[state.data.primary];
+  return {
+    cmin: 0, cmax: 2 * thr,
+    colorbar: { title: { text: "score" }, thickness: 10, tickvals: [0, thr, 2 * thr], ticktext: ["0", "threshold", "2×"] },
+  };
+}
+
+function flaggedTrace() {
+  const f = state.data.takes.filter((t) => flaggedBy(t).length);
+  return {
+    type: "scattergl", mode: "markers", name: "flagged", x: f.map((t) => t.x), y: f.map((t) => t.y), hoverinfo: "skip",
+    marker: { size: 15, color: "rgba(0,0,0,0)", line: { color: "#000", width: 2 } },
+  };
+}
+
 function mapTraces() {
   const { takes, library } = state.data;
-  const flagged = takes.map((t) => flaggedBy(t).length > 0);
   return [
     {
       type: "scattergl", mode: "markers", name: "library", x: library.map((l) => l.x), y: library.map((l) => l.y),
@@ -39,17 +61,14 @@ function mapTraces() {
     },
     {
       type: "scattergl", mode: "markers", name: "takes", x: takes.map((t) => t.x), y: takes.map((t) => t.y),
-      customdata: takes.map((t) => t.id),
-      text: takes.map((t) => `${t.name}<br>score ${fmt(t.score)} (${fmt(ratio(t), 2)} × threshold)<br>${topReason(t)}`),
-      hovertemplate: "%{text}<extra></extra>",
+      customdata: takes.map((t) => t.id), text: takes.map(hoverText), hovertemplate: "%{text}<extra></extra>",
       marker: {
-        color: takes.map((t) => Math.min(ratio(t), 2)), cmin: 0, cmax: 2, colorscale: [[0, "#2c7bb6"], [0.5, "#ffd700"], [1, "#d7191c"]],
-        size: 9, showscale: true, colorbar: { title: { text: "÷ thr" }, thickness: 10 },
-        line: { color: "#000", width: flagged.map((f) => (f ? 2 : 0)) },
-        symbol: flagged.map((f) => (f ? "diamond" : "circle")),
+        color: takes.map((t) => t.head_scores[state.data.primary]), colorscale: [[0, "#2c7bb6"], [0.5, "#ffd700"], [1, "#d7191c"]],
+        size: 9, showscale: true, ...colourScale(),
       },
     },
     selectedTrace(),
+    flaggedTrace(),
   ];
 }
 
@@ -239,7 +258,7 @@ async function drawStats() {
       const tempo = g.tempi.length ? `${Math.min(...g.tempi)}–${Math.max(...g.tempi)} bpm (${g.tempo_unknown} unknown)` : "unknown";
       const keys = Object.entries(g.keys).slice(0, 3).map(([k, n]) => `${k} ×${n}`).join(", ") || "unknown";
       rows.push([set, g.folder, g.count, fmt(g.total_s, 1), fmt(g.mean_s, 2), `${fmt(g.min_s, 2)}–${fmt(g.max_s, 2)}`, tempo, keys]);
-      traces.push({ type: "scatter", mode: "markers", name: `${set}: ${g.folder.split("/").pop()}`, y: g.durations, x: g.durations.map(() => `${set}: ${g.folder.split("/").pop()}`), marker: { size: 5, opacity: 0.6 } });
+      traces.push({ type: "scattergl", mode: "markers", name: `${set}: ${g.folder.split("/").pop()}`, y: g.durations, x: g.durations.map(() => `${set}: ${g.folder.split("/").pop()}`), marker: { size: 5, opacity: 0.6 } });
     }
   }
   document.querySelector("#stats tbody").replaceChildren(...rows.map((r) => {
