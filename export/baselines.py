@@ -1,7 +1,11 @@
 """Shallow heads on the same embeddings: the paper's baselines and the field's baselines to beat.
 
 How each ONNX graph computes its score:
-- Isolation Forest: skl2onnx's tree ensemble, then score = −(decision_function + offset_) = −score_samples.
+- Isolation Forest: one ONNX-ML TreeEnsembleRegressor written from the fitted trees; each leaf holds
+  −ln 2 · (its depth + c(its training rows)) / (trees · c(max_samples)), c the average path length of an unsuccessful
+  search, so Exp of the sum is 2^(−mean path length / c(max_samples)) = −score_samples. Thresholds are rounded down
+  to float32, which keeps every float32 input on the branch scikit-learn takes. It opens in milliseconds (the
+  skl2onnx graph took seconds).
 - PCA (paper's Algorithm 1): squared reconstruction error ‖(x−μ)(I − WᵀW)‖² from the stored mean and axes.
 - kNN: mean cosine distance to the k nearest stored (normalised) training rows, via MatMul + TopK.
 - Mahalanobis: (x−μ)ᵀ P (x−μ) = ‖(x−μ) L‖² with P = L Lᵀ the inverse of a Ledoit–Wolf shrinkage covariance
@@ -21,7 +25,7 @@ from sklearn.ensemble import IsolationForest
 
 from loopbridge.bundle import DEFAULT_QUANTILE
 
-from .detector import HELD_OUT, OPSET, Detector, const, score_model
+from .detector import HELD_OUT, Detector, const, score_model
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -64,27 +68,73 @@ class IForestDetector(Detector):
         return -self.model_.score_samples(X)  # scikit-learn: higher = more normal
 
     def _graph(self) -> onnx.ModelProto:
-        from skl2onnx import to_onnx
-
-        model = to_onnx(self.model_, np.zeros((1, self.dim_), np.float32), target_opset={"": OPSET, "ai.onnx.ml": 3})
-        g = model.graph
-        old_input = g.input[0].name
-        for node in g.node:
-            node.input[:] = ["embedding" if i == old_input else i for i in node.input]
-        g.input[0].name = "embedding"
-        g.initializer.extend(
-            [const("lb_offset", np.array(self.model_.offset_, np.float32)), const("lb_flat", np.array([-1], np.int64))]
+        forest = self.model_
+        scale = -np.log(2.0) / (len(forest.estimators_) * _average_path_length(forest.max_samples_))
+        attrs: dict[str, Any] = {key: [] for key in _TREE_ATTRIBUTES}
+        for t, (est, features) in enumerate(zip(forest.estimators_, forest.estimators_features_, strict=True)):
+            tree = est.tree_
+            leaf = tree.children_left == -1
+            depth = _node_depths(tree.children_left, tree.children_right)
+            thresholds = tree.threshold.astype(np.float32)
+            thresholds[thresholds > tree.threshold] = np.nextafter(thresholds, -np.inf)[thresholds > tree.threshold]
+            ids = np.arange(tree.node_count)
+            attrs["nodes_treeids"] += [t] * tree.node_count
+            attrs["nodes_nodeids"] += ids.tolist()
+            attrs["nodes_featureids"] += np.where(leaf, 0, np.asarray(features)[np.maximum(tree.feature, 0)]).tolist()
+            attrs["nodes_values"] += np.where(leaf, 0.0, thresholds).tolist()
+            attrs["nodes_modes"] += ["LEAF" if is_leaf else "BRANCH_LEQ" for is_leaf in leaf]
+            attrs["nodes_truenodeids"] += np.maximum(tree.children_left, 0).tolist()
+            attrs["nodes_falsenodeids"] += np.maximum(tree.children_right, 0).tolist()
+            path = depth[leaf] + _average_path_length(tree.n_node_samples[leaf])
+            attrs["target_treeids"] += [t] * int(leaf.sum())
+            attrs["target_nodeids"] += ids[leaf].tolist()
+            attrs["target_ids"] += [0] * int(leaf.sum())
+            attrs["target_weights"] += (scale * path).tolist()
+        nodes = [
+            helper.make_node(
+                "TreeEnsembleRegressor",
+                ["embedding"],
+                ["log2_score"],
+                domain="ai.onnx.ml",
+                n_targets=1,
+                aggregate_function="SUM",
+                post_transform="NONE",
+                **attrs,
+            ),
+            helper.make_node("Exp", ["log2_score"], ["score_column"]),
+            helper.make_node("Reshape", ["score_column", "flat"], ["score"]),
+        ]
+        model = score_model(
+            nodes,
+            [const("flat", np.array([-1], np.int64))],
+            self.dim_,
+            f"Isolation Forest ({len(forest.estimators_)} trees): 2^(-mean path length / c(max_samples))",
         )
-        g.node.extend(
-            [
-                helper.make_node("Add", ["scores", "lb_offset"], ["lb_shifted"]),
-                helper.make_node("Neg", ["lb_shifted"], ["lb_neg"]),
-                helper.make_node("Reshape", ["lb_neg", "lb_flat"], ["score"]),
-            ]
-        )
-        del g.output[:]
-        g.output.append(helper.make_tensor_value_info("score", onnx.TensorProto.FLOAT, ["batch"]))
+        model.opset_import.append(helper.make_opsetid("ai.onnx.ml", 3))
         return model
+
+
+_TREE_ATTRIBUTES = (
+    *("nodes_treeids", "nodes_nodeids", "nodes_featureids", "nodes_values", "nodes_modes"),
+    *("nodes_truenodeids", "nodes_falsenodeids", "target_treeids", "target_nodeids", "target_ids", "target_weights"),
+)
+
+
+def _node_depths(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Edges from the root to each node (scikit-learn numbers a parent before its children)."""
+    depth = np.zeros(len(left), np.int64)
+    for node in range(len(left)):
+        if left[node] != -1:
+            depth[left[node]] = depth[right[node]] = depth[node] + 1
+    return depth
+
+
+def _average_path_length(n: np.ndarray | int) -> np.ndarray:
+    """c(n): the mean path length of an unsuccessful search in a binary search tree of n rows (Liu et al. 2008),
+    what an isolation tree adds for a leaf that still holds n training rows."""
+    n = np.asarray(n, np.float64)
+    harmonic = np.log(np.maximum(n - 1.0, 1.0)) + np.euler_gamma
+    return np.where(n <= 1.0, 0.0, np.where(n <= 2.0, 1.0, 2.0 * harmonic - 2.0 * (n - 1.0) / n))
 
 
 class PCADetector(Detector):

@@ -62,6 +62,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     svdd = p.add_argument_group("Deep SVDD (ae, aewres)")
     svdd.add_argument("--epochs", type=int, default=1000, help="upper bound per phase (early stopping decides)")
     svdd.add_argument("--patience", type=int, default=20, help="epochs without validation improvement before stopping")
+    svdd.add_argument(
+        "--min-delta",
+        type=float,
+        default=1e-3,
+        help="relative fall of the validation loss that counts as an improvement (0 = any; the best epoch is kept)",
+    )
     svdd.add_argument("--hidden", default="512,256,128,64,32", help="layer sizes; the last is the latent")
     svdd.add_argument("--lr", type=float, default=1e-5, help="AdamW learning rate")
     svdd.add_argument("--weight-decay", type=float, default=1e-5, help="AdamW weight decay")
@@ -192,6 +198,7 @@ def _svdd_config(args: argparse.Namespace, hidden: tuple[int, ...]) -> SVDDConfi
         batch_size=args.batch_size,
         epochs=args.epochs,
         patience=args.patience,
+        min_delta=args.min_delta,
         val_fraction=args.val_fraction,
         eps=args.eps,
         pretrain=not args.no_pretrain,
