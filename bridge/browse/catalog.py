@@ -142,7 +142,7 @@ class TakeScorer:
 
 
 def load_results(scorer: Scorer, path: Path) -> tuple[list[TakeResult], np.ndarray]:
-    """Rows of a `loopbridge scale score` Parquet file; the embeddings come from the cache (or are computed)."""
+    """Rows of a `loopbridge score --engine ray --out` Parquet file; the embeddings come from the cache (or are computed)."""
     from ..extras import require
 
     require("ray", "loopbridge browse --results", ("pyarrow",))

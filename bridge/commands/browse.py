@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("inputs", nargs="*", metavar="FILE_OR_DIR", help="takes to score and show (searched recursively)")
     p.add_argument("--model", required=True, help="model name or bundle folder")
-    p.add_argument("--results", type=Path, help="show a `loopbridge scale score` results.parquet instead of scoring")
+    p.add_argument("--results", type=Path, help="show the Parquet of `score --engine ray --out` instead of scoring")
     p.add_argument("--quantile", type=float, help="starting sensitivity (default: the model's own)")
     p.add_argument(
         "--map", choices=("pca", "umap"), default="pca", help="2-D map of the embeddings (umap needs umap-learn)"
@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s: this computer only)")
     p.add_argument("--port", type=int, default=8765, help="port (default %(default)s; 0 = any free port)")
     p.add_argument("--no-open", action="store_true", help="do not open the page in the browser")
-    p.add_argument("--max-seconds", type=float, default=600.0, help="refuse files longer than this")
+    p.add_argument("--max-seconds", type=float, default=MAX_SECONDS, help="refuse files longer than this")
     p.add_argument("--max-upload-mb", type=float, default=64.0, help="largest file the page may upload")
     p.set_defaults(func=run)
 
