@@ -11,6 +11,7 @@ import webbrowser
 from pathlib import Path
 
 from ..errors import LoopbridgeError
+from ..limits import MAX_SECONDS
 
 log = logging.getLogger("loopbridge")
 
@@ -48,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
 
     if bool(args.inputs) == bool(args.results):
         raise LoopbridgeError("give either FILE_OR_DIR... or --results FILE (not both, not neither)", "usage")
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("note: serving on %s: other computers on the network can see these files' names", args.host)
     scorer = catalog.TakeScorer(Scorer(args.model))
     bundle = scorer.scorer.bundle
     if args.quantile is not None:
