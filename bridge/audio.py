@@ -15,9 +15,9 @@ import soundfile as sf
 import soxr
 
 from .errors import AudioError
+from .limits import MAX_SECONDS as DEFAULT_MAX_SECONDS  # the names the rest of the code reads
+from .limits import SAMPLE_RATE
 
-SAMPLE_RATE = 48_000
-DEFAULT_MAX_SECONDS = 600.0
 SILENCE_PEAK = 10 ** (-90 / 20)  # below -90 dBFS nothing audible was recorded
 
 AUDIO_EXTENSIONS = (".wav", ".wave", ".aif", ".aiff", ".aifc", ".flac", ".ogg", ".oga", ".mp3")

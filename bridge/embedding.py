@@ -14,6 +14,7 @@ from . import audio
 from .cache import EmbeddingCache
 from .encoders import Encoder
 from .errors import LoopbridgeError
+from .limits import BATCH_SIZE
 
 
 @dataclass
@@ -63,7 +64,7 @@ def _prepare(path: Path, encoder: Encoder, max_seconds: float, cache: EmbeddingC
 def embed_files(
     paths: list[Path],
     encoder: Encoder,
-    batch_size: int = 8,
+    batch_size: int = BATCH_SIZE,
     progress: bool = True,
     max_seconds: float = audio.DEFAULT_MAX_SECONDS,
     cache: EmbeddingCache | None = None,

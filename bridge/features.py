@@ -13,7 +13,8 @@ from typing import NamedTuple
 import numpy as np
 import scipy.fft
 
-SAMPLE_RATE = 48_000
+from .limits import SAMPLE_RATE
+
 N_FFT = 1024
 HOP = 480
 N_MELS = 64

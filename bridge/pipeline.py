@@ -15,9 +15,9 @@ from .context import TakeContext
 from .embedding import EmbedFailure
 from .encoders import Encoder
 from .errors import LoopbridgeError, ModelError
+from .limits import BATCH_SIZE
 from .results import TakeResult
 
-BATCH_SIZE = 8
 LONG_TAKE_S = 120.0  # a take longer than this is judged in blocks, so memory does not grow with its length
 BLOCK_S = 30.0
 MAX_LONG_REASONS = 12

@@ -40,4 +40,13 @@ class TakeResult:
 
     @property
     def flag(self) -> bool:
-        return bool(self.flagged_by)
+        """The decision: the primary head past its threshold OR any reason (silence, a check)."""
+        return self.decision()
+
+    def decision(self, head: str | None = None) -> bool:
+        """The same rule with `head` deciding instead of the primary (`evaluate --head`)."""
+        if head is None or head == self.head:
+            over = self.head_flag
+        else:
+            over = self.head_scores[head] > self.head_thresholds[head]
+        return over or bool(self.reasons)

@@ -8,13 +8,16 @@ each kind is scored against all normal files, so a head that only hears clipping
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
+from tqdm import tqdm
 
+from loopbridge import limits
 from loopbridge.errors import LoopbridgeError
 
 if TYPE_CHECKING:
@@ -200,18 +203,21 @@ def head_margin(scores: np.ndarray, threshold: float, training_scores: np.ndarra
 
 
 def score_labelled(
-    bundle: Bundle, labels: Labels, head: str | None = None, max_seconds: float = 600.0, progress: bool = True
+    bundle: Bundle,
+    labels: Labels,
+    head: str | None = None,
+    max_seconds: float = limits.MAX_SECONDS,
+    progress: bool = True,
 ) -> LabelledScores:
-    """Every head, the technical checks and the combined decision on every labelled file.
+    """Every head, the technical checks and the combined decision on every labelled file, through the runtime.
 
-    Heads see the bundle's own encoder's embeddings (cached); checks see the raw file with the bundle's
-    calibration (built-in limits without one). The checks' score is their largest margin past a limit
-    (> 0 exactly when they report a finding); the combined score is the larger of that and `head`'s
-    margin past its threshold, so it ranks takes the way the runtime decision flags them.
+    Each file is decoded once and scored by the runtime's `Scorer` (the same heads, checks, calibration and
+    decision a take gets from `score` or the device), read back from its `TakeResult`. The checks' score is
+    `check_score` of the reasons (the worst severity, 0 when none). The combined flag is `TakeResult.decision`
+    with `head` deciding; its score is `head`'s margin past its threshold, or, where a check flags, the larger of
+    that and the check's severity: > 0 exactly when the runtime flags the take.
     """
-    from loopbridge import audio, checks
-    from loopbridge.cache import EmbeddingCache
-    from loopbridge.embedding import embed_files
+    from loopbridge import checks
     from loopbridge.pipeline import Scorer
 
     head = head or bundle.primary
@@ -219,26 +225,26 @@ def score_labelled(
         raise LoopbridgeError(
             f"model '{bundle.name}' has no head '{head}' (it has: {', '.join(bundle.heads)})", "usage"
         )
-    encoder = Scorer(bundle).encoder
-    emb, skipped = embed_files(
-        labels.files, encoder, progress=progress, max_seconds=max_seconds, cache=EmbeddingCache(encoder.id)
-    )
-    if not len(emb):
-        raise LoopbridgeError(f"none of the {len(labels.files)} labelled files could be read", "no_files")
-    where = {f: i for i, f in enumerate(labels.files)}
-    rows = np.array([where[f] for f in emb.files])
+    scorer = Scorer(bundle)
+    where = {os.path.realpath(f): i for i, f in enumerate(labels.files)}
     n = len(labels.files)
-    scores, flags = {}, {}
-    for h, s in bundle.scores(emb.vectors).items():
-        scores[h] = np.full(n, np.nan)
-        scores[h][rows] = s
-        flags[h] = scores[h] > bundle.thresholds[h]
-    scores[CHECKS], flags[CHECKS] = np.full(n, np.nan), np.zeros(n, dtype=bool)
-    for i in rows:
-        findings, margins = checks.evaluate(audio.read_native(labels.files[i], max_seconds), bundle.checks)
-        scores[CHECKS][i] = max(margins.values())
-        flags[CHECKS][i] = bool(findings)
+    scores = {h: np.full(n, np.nan) for h in [*bundle.heads, CHECKS, COMBINED]}
+    flags = {h: np.zeros(n, dtype=bool) for h in scores}
+    skipped: list[EmbedFailure] = []
+    step = scorer.batch_size
+    with tqdm(total=n, desc="evaluating", unit="file", disable=not progress, leave=False) as bar:
+        for start in range(0, n, step):
+            results, failed = scorer.score_files(labels.files[start : start + step], max_seconds)
+            skipped += failed
+            for r in results:
+                i = where[os.path.realpath(r.path)]
+                for h, value in r.head_scores.items():
+                    scores[h][i], flags[h][i] = value, value > r.head_thresholds[h]
+                scores[CHECKS][i], flags[CHECKS][i] = checks.check_score(r.reasons), bool(r.reasons)
+                flags[COMBINED][i] = r.decision(head)
+            bar.update(min(step, n - start))
+    if not np.isfinite(scores[CHECKS]).any():
+        raise LoopbridgeError(f"none of the {n} labelled files could be read", "no_files")
     margin = head_margin(scores[head], bundle.thresholds[head], bundle.training_scores[head])
-    scores[COMBINED] = np.maximum(margin, scores[CHECKS])  # NaN stays NaN: unread files are left out
-    flags[COMBINED] = flags[head] | flags[CHECKS]
+    scores[COMBINED] = np.where(flags[CHECKS], np.maximum(margin, scores[CHECKS]), margin)  # NaN stays NaN
     return LabelledScores(scores, flags, skipped, head)

@@ -27,6 +27,7 @@ from scipy.stats import gaussian_kde
 from sklearn.decomposition import PCA
 
 from loopbridge.errors import LoopbridgeError
+from loopbridge.limits import MAX_SECONDS
 
 if TYPE_CHECKING:
     from loopbridge.bundle import Bundle
@@ -336,7 +337,7 @@ def head_latents(bundle: Bundle, head: str, X: np.ndarray) -> np.ndarray | None:
 
     from loopbridge.encoders import make_session
 
-    model = onnx.load(str(bundle.path / bundle.manifest["heads"][head]["file"]))
+    model = onnx.load(str(bundle.path / bundle.manifest.heads[head].file))
     graph = model.graph
     if LATENT not in {out for node in graph.node for out in node.output}:
         return None
@@ -352,12 +353,11 @@ def head_views(bundle: Bundle, X: np.ndarray) -> list[HeadView]:
     views = []
     for head in bundle.heads:
         latent = head_latents(bundle, head, X)
-        spec = bundle.manifest["heads"][head]
         in_sample = bundle.in_sample_scores.get(head)
         views.append(
             HeadView(
                 name=head,
-                kind=spec["kind"],
+                kind=bundle.manifest.heads[head].kind,
                 latent=np.asarray(X, np.float64) if latent is None else latent,
                 latent_name="embedding" if latent is None else LATENT,
                 scores=scores[head],
@@ -376,9 +376,9 @@ def bundle_report(bundle: Bundle, X: np.ndarray, files: list[str], data_label: s
         raise LoopbridgeError(f"a report needs at least 3 files to plot; {data_label} has {len(files)}", "report")
     views = head_views(bundle, X)
     m = bundle.manifest
-    enc = m["encoder"].get("preset") or "unknown encoder (plain .npy)"
+    enc = m.encoder.preset or "unknown encoder (plain .npy)"
     meta = (
-        f"model {bundle.name} (created {m.get('created', '?')}, loopbridge {m.get('loopbridge_version', '?')}); "
+        f"model {bundle.name} (created {m.created}, loopbridge {m.loopbridge_version}); "
         f"encoder {enc}, {bundle.dim}-d; {len(files)} files from {data_label}; primary head {bundle.primary}. "
         f"Histograms compare each head's in-sample training scores, its held-out scores (the threshold's "
         f"basis unless it says in-sample) and the scores of these files."
@@ -387,7 +387,7 @@ def bundle_report(bundle: Bundle, X: np.ndarray, files: list[str], data_label: s
 
 
 def bundle_embeddings(
-    bundle: Bundle, data: list[str] | None, embeddings: Path | None, max_seconds: float = 600.0, progress: bool = True
+    bundle: Bundle, data: list[str] | None, embeddings: Path | None, max_seconds: float = MAX_SECONDS, progress: bool = True
 ) -> tuple[Embeddings, str]:
     """The rows to plot: audio embedded with the bundle's own encoder (through the cache), or saved embeddings.
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from helpers_heads import DIM, gross_outliers, normal_embeddings, tiny_fit_options
 
-from loopbridge.bundle import MANIFEST, Bundle, EncoderRef, list_bundles, make_manifest, write_bundle
+from loopbridge.bundle import FORMAT, MANIFEST, Bundle, EncoderRef, Manifest, list_bundles, make_manifest, write_bundle
 from loopbridge.errors import ModelError
 from loopbridge.export.fit import fit_heads, save_bundle
 
@@ -149,3 +150,28 @@ def test_list_bundles_names_every_model_folder(detectors, saved):
     save_bundle(saved.parent / "other", "other", {"pca": detectors["pca"]}, REF, {})
     (saved.parent / "not-a-model").mkdir()
     assert [name for name, _ in list_bundles()] == ["mylib", "other"]
+
+
+def test_a_format_1_bundle_keeps_loading_as_the_per_head_rule(detectors, saved, tmp_path):
+    """Bundles written before the typed manifest (format 1: no "decision") load, migrated, with their thresholds."""
+    old = tmp_path / "old"
+    shutil.copytree(saved, old)
+    m = json.loads((old / MANIFEST).read_text())
+    del m["decision"]
+    m["format"] = 1
+    (old / MANIFEST).write_text(json.dumps(m, indent=2))
+    bundle = Bundle.load(old)
+    assert bundle.decision == {"rule": "per-head", "quantile": 0.95, "head": "knn"}
+    assert bundle.thresholds == {h: spec["threshold"] for h, spec in m["heads"].items()}
+    assert bundle.manifest.heads["pca"].metrics == m["heads"]["pca"]["metrics"]
+    odd = gross_outliers(5)
+    np.testing.assert_allclose(bundle.scores(odd)["knn"], detectors["knn"].decision_function(odd), rtol=1e-4)
+
+
+def test_the_typed_manifest_round_trips_and_refuses_newer_formats(saved):
+    raw = json.loads((saved / MANIFEST).read_text())
+    assert raw["format"] == FORMAT
+    assert Manifest.from_json(raw).to_json() == raw
+    (saved / MANIFEST).write_text(json.dumps({**raw, "format": FORMAT + 1}))
+    with pytest.raises(ModelError, match=f"bundle format {FORMAT + 1}; this loopbridge reads formats 1 to {FORMAT}"):
+        Bundle.load(saved)

@@ -66,7 +66,7 @@ def test_fit_writes_a_bundle_with_every_head_and_a_summary(fitted):
     bundle = Bundle.load("mylib")
     assert bundle.primary == "knn"
     assert bundle.encoder.preset == "mel-stats"
-    assert bundle.manifest["training"]["files"] == N_LOOPS
+    assert bundle.manifest.training["files"] == N_LOOPS
     assert bundle.encoder.id == Encoder.open("mel-stats").id
     assert bundle.checks["n"] == N_LOOPS  # technical checks calibrated on the same library
 
@@ -146,7 +146,7 @@ def test_refit_embeds_only_new_files(library, lb_home, capsys, monkeypatch, tmp_
     write_loops(lib / "more", 2, seed=77)
     assert main([*args, "--force"]) == 0
     assert sum(calls) == 8
-    assert Bundle.load("c").manifest["training"]["files"] == 8
+    assert Bundle.load("c").manifest.training["files"] == 8
 
 
 def test_fit_and_score_from_saved_embeddings(library, lb_home, capsys, tmp_path):
@@ -268,7 +268,7 @@ def test_unreadable_files_are_skipped_and_listed(library, lb_home, capsys, caplo
     assert "skipped" in caplog.text
     assert "broken.wav" in caplog.text
     assert "empty.flac" in caplog.text
-    m = Bundle.load("s").manifest["training"]
+    m = Bundle.load("s").manifest.training
     assert m["files"] == 5
     assert sorted(Path(p).name for p in m["skipped"]) == ["broken.wav", "empty.flac"]
     caplog.clear()

@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         takes, vectors = catalog.load_results(scorer.scorer, args.results)
         roots = sorted({Path(t.path).parent for t in takes})
     else:
+        log.info("scoring %s with model '%s'…", ", ".join(args.inputs), bundle.name)
         takes, vectors, failures = scorer.score(args.inputs, args.max_seconds)
         for f in failures:
             log.warning("skipped %s", f.error.message)

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..cli_context import add_context_options, context_from_args
 from ..errors import LoopbridgeError
+from ..limits import MAX_SECONDS
 
 log = logging.getLogger("loopbridge")
 
@@ -29,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="the loops' tempo: a loop that is not a whole number of beats is reported "
         "(by default read from names like bass_124bpm.wav)",
     )
-    p.add_argument("--max-seconds", type=float, default=600.0, help="refuse files longer than this")
+    p.add_argument("--max-seconds", type=float, default=MAX_SECONDS, help="refuse files longer than this")
     add_context_options(p, bpm=False)
     p.add_argument("--json", action="store_true", help="JSON list on stdout")
     p.set_defaults(func=run)

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from ..errors import LoopbridgeError
+from ..limits import MAX_SECONDS
 
 log = logging.getLogger("loopbridge")
 
@@ -19,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--encoder", default=None, help="preset name or .onnx path (default: CLAP if installed, else mel-stats)"
     )
     p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--max-seconds", type=float, default=600.0, help="refuse files longer than this")
+    p.add_argument("--max-seconds", type=float, default=MAX_SECONDS, help="refuse files longer than this")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.set_defaults(func=run)

@@ -7,6 +7,8 @@ import json
 import logging
 from pathlib import Path
 
+from ..limits import MAX_SECONDS
+
 log = logging.getLogger("loopbridge")
 
 
@@ -22,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--head", help="head combined with the checks (default: the model's primary head)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON instead of tables")
-    p.add_argument("--max-seconds", type=float, default=600.0, help="skip files longer than this")
+    p.add_argument("--max-seconds", type=float, default=MAX_SECONDS, help="skip files longer than this")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 

@@ -6,6 +6,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from ..limits import MAX_SECONDS
+
 log = logging.getLogger("loopbridge")
 
 
@@ -21,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", type=Path, default=Path("report"), help="folder for index.html (default: ./report)")
     p.add_argument("--force", action="store_true", help="replace an existing index.html in --out")
-    p.add_argument("--max-seconds", type=float, default=600.0, help="skip files longer than this")
+    p.add_argument("--max-seconds", type=float, default=MAX_SECONDS, help="skip files longer than this")
     p.set_defaults(func=run)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..cli_context import add_context_options, context_from_args
 from ..errors import LoopbridgeError
+from ..limits import MAX_SECONDS
 from ..results import TakeResult
 
 log = logging.getLogger("loopbridge")
@@ -29,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=float,
         help="sensitivity: threshold at this quantile of training scores (model's own by default)",
     )
-    p.add_argument("--max-seconds", type=float, default=600.0, help="refuse files longer than this")
+    p.add_argument("--max-seconds", type=float, default=MAX_SECONDS, help="refuse files longer than this")
     add_context_options(p)
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="JSON list on stdout")

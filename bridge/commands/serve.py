@@ -7,6 +7,7 @@ import logging
 import signal
 import threading
 
+from ..limits import MAX_SECONDS
 from ..server import protocol
 
 log = logging.getLogger("loopbridge.serve")
@@ -45,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="only read files under this folder (repeatable)",
     )
-    p.add_argument("--max-seconds", type=float, default=600.0, help="longest take accepted (default %(default)s)")
+    p.add_argument("--max-seconds", type=float, default=MAX_SECONDS, help="longest take accepted (default %(default)s)")
     p.add_argument(
         "--wait",
         type=float,
