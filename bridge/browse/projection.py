@@ -47,9 +47,11 @@ class Projection:
 
 
 def nearest(query: np.ndarray, library: np.ndarray, k: int = 5) -> list[tuple[int, float]]:
-    """(library row, Euclidean distance) of the k loops closest to `query`, closest first."""
+    """(library row, cosine distance) of the k loops closest to `query`, closest first (the knn head's measure)."""
     if not len(library):
         return []
-    d = np.linalg.norm(np.asarray(library, np.float64) - np.asarray(query, np.float64), axis=1)
+    L = np.asarray(library, np.float64)
+    q = np.asarray(query, np.float64)
+    d = 1.0 - (L @ q) / np.maximum(np.linalg.norm(L, axis=1) * np.linalg.norm(q), 1e-12)
     order = np.argsort(d, kind="stable")[:k]
     return [(int(i), float(d[i])) for i in order]

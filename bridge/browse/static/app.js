@@ -170,7 +170,7 @@ async function select(id) {
     b.textContent = "▶";
     b.title = "listen";
     b.addEventListener("click", () => { const p = $("neighbour-player"); p.src = audioUrl(n.path); p.play(); });
-    li.append(b, ` ${n.name} (distance ${fmt(n.distance, 3)})`);
+    li.append(b, ` ${n.name} (cosine distance ${fmt(n.distance, 3)})`);
     return li;
   }));
   drawWave(take);
