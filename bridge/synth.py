@@ -496,3 +496,183 @@ def with_defect(loop: Loop, kind: str, rng: np.random.Generator) -> tuple[Loop, 
     """inject() for a Loop, keeping its musical description."""
     y, defect = inject(loop.samples, loop.sample_rate, kind, rng)
     return replace(loop, samples=y), defect
+
+
+# ---- parts played several times -----------------------------------------------------------------
+
+PART_DEFECTS = ("timing_slip", "wrong_note", "buzz")
+KEY_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+_PART_SCALES = {"minor": _SCALES["natural_minor"], "major": _SCALES["major"]}
+
+
+@dataclass(frozen=True)
+class PartNote:
+    """A note of the written part: where it starts (sixteenth steps), how long, and its pitches (a chord when several)."""
+
+    step: int
+    steps: int
+    pitches: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Part:
+    """A bass line or strummed chord part that can be played again and again (see play_part)."""
+
+    instrument: str
+    style: str
+    bpm: float
+    bars: int
+    root: int  # pitch class of the key
+    scale: str  # "minor" or "major"
+    swing: float  # 0 straight; 1 puts every off-beat sixteenth a third of a sixteenth late
+    notes: tuple[PartNote, ...]
+
+    @property
+    def key(self) -> str:
+        return f"{KEY_NAMES[self.root]} {self.scale}"
+
+    @property
+    def pitch_classes(self) -> frozenset[int]:
+        return frozenset((self.root + d) % 12 for d in _PART_SCALES[self.scale])
+
+
+def make_part(
+    seed: int | np.random.Generator = 0,
+    *,
+    instrument: str | None = None,
+    style: str | None = None,
+    bpm: float | None = None,
+    bars: int = 2,
+    swing: float | None = None,
+    scale: str | None = None,
+) -> Part:
+    """A written part: bass lines are single notes, guitar parts strummed triads (distorted: power chords)."""
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    instrument = instrument or str(rng.choice(list(INSTRUMENTS)))
+    style = style or str(rng.choice(INSTRUMENTS[instrument]))
+    if style not in INSTRUMENTS.get(instrument, ()):
+        raise ValueError(f"{instrument} has no style {style!r}")
+    bpm = float(bpm if bpm is not None else rng.uniform(80, 140))
+    swing = float(swing if swing is not None else rng.choice([0.0, 0.0, 0.6, 1.0]))
+    scale = scale or str(rng.choice(list(_PART_SCALES)))
+    root = int(rng.integers(0, 12))
+    degrees = _PART_SCALES[scale]
+    base = (28 if instrument == "bass" else 52) + (root - 4) % 12  # lowest root from E1 (bass) or E3 (guitar)
+    chords = instrument == "guitar"
+    beat_steps = [0, 2] if chords else [0, 1, 2, 3]
+    motif = [
+        s for b in range(4) for s in (b * 4 + o for o in beat_steps) if rng.random() < (0.9 if s % 4 == 0 else 0.5)
+    ]
+    motif = motif if motif and motif[0] == 0 else [0, *motif]
+    notes = []
+    for bar in range(bars):
+        for i, s in enumerate(motif):
+            nxt = motif[i + 1] if i + 1 < len(motif) else _STEPS_PER_BAR
+            degree = int(rng.choice([0, 0, 2, 3, 4, 5])) if s % 8 == 0 else int(rng.integers(0, 7))
+            if chords and style == "distorted":
+                r = base + degrees[degree % 7]
+                pitches: tuple[int, ...] = (r, r + 7)
+            elif chords:
+                pitches = tuple(base + 12 * ((degree + k) // 7) + degrees[(degree + k) % 7] for k in (0, 2, 4))
+            else:
+                pitches = (base + 12 * int(rng.random() < 0.25) + degrees[degree % 7],)
+            notes.append(PartNote(bar * _STEPS_PER_BAR + s, max(1, nxt - s), pitches))
+    return Part(instrument, style, bpm, bars, root, scale, swing, tuple(notes))
+
+
+def play_part(
+    part: Part,
+    seed: int | np.random.Generator = 0,
+    *,
+    defect: str | None = None,
+    strength: float = 1.0,
+    sr: int = 48_000,
+    channels: int = 1,
+    timing_sd_s: float = 0.004,
+    noise_floor_db: float | None = -90.0,
+) -> tuple[Loop, Defect | None]:
+    """One take of the part: fresh human timing and velocity, optionally one musical fault.
+
+    defect: "timing_slip" (1–3 attacks in a row 30–120 ms early or late; strength 0–1 moves it from 30 to
+    120 ms), "wrong_note" (one attack a semitone out of the key, on every string of a chord half the time),
+    "buzz" (80–700 ms of rattle after one attack, strength 0–1 from faint to obvious).
+    """
+    if defect is not None and defect not in PART_DEFECTS:
+        raise ValueError(f"unknown part defect {defect!r}; choose from {', '.join(PART_DEFECTS)}")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    step_s = 60.0 / part.bpm / 4
+    n = len(part.notes)
+    starts = np.array([p.step * step_s for p in part.notes])
+    starts += np.array([part.swing * step_s / 3 if p.step % 2 else 0.0 for p in part.notes])
+    starts += rng.normal(0.0, timing_sd_s, n) * (np.arange(n) > 0)  # the downbeat stays on the grid
+    pitches = [list(p.pitches) for p in part.notes]
+    target = int(rng.integers(1, n)) if n > 1 else 0
+    info: Defect | None = None
+    if defect == "timing_slip":
+        count = int(rng.integers(1, 4))
+        shift = (0.03 + 0.09 * float(np.clip(strength, 0, 1))) * rng.choice([-1.0, 1.0])
+        hit = list(range(target, min(n, target + count)))
+        starts[hit] += shift
+        starts = np.maximum(starts, 0.0)
+        info = Defect("timing_slip", float(starts[hit[0]]), float(starts[hit[-1]] - starts[hit[0]] + 0.1))
+    elif defect == "wrong_note":
+        scale_pcs = part.pitch_classes
+        chord = pitches[target]
+        strings = range(len(chord)) if rng.random() < 0.5 else [int(rng.integers(0, len(chord)))]
+        for k in strings:
+            moves = [m for m in (1, -1) if (chord[k] + m) % 12 not in scale_pcs] or [1]
+            chord[k] += int(rng.choice(moves))
+        info = Defect("wrong_note", float(starts[target]), part.notes[target].steps * step_s)
+    buzz_len = float(rng.uniform(0.08, 0.7))
+    buzz_rng = np.random.default_rng(int(rng.integers(2**31)))  # its own: the take is the same but for the rattle
+    loop_n = int(round(part.bars * _STEPS_PER_BAR * step_s * sr))
+    out = np.zeros(loop_n + int(1.5 * sr))
+    played: list[Note] = []
+    strum = 0.012 if part.instrument == "guitar" and part.style != "distorted" else 0.0
+    for i, p in enumerate(part.notes):
+        down = rng.random() < 0.7
+        order = pitches[i] if down else pitches[i][::-1]
+        for k, midi in enumerate(order):
+            note = Note(float(starts[i] + k * strum * rng.uniform(0.7, 1.3)), p.steps * step_s * 0.95, int(midi))
+            voice = _render_note(note, part.instrument, part.style, sr, rng)
+            if defect == "buzz" and i == target:
+                voice = _rattle(voice, sr, buzz_rng, strength, buzz_len)
+            j = int(round(note.start_s * sr))
+            out[j : j + voice.size] += voice[: out.size - j]
+            played.append(note)
+    if defect == "buzz":
+        info = Defect("buzz", float(starts[target]), buzz_len)
+    if part.style == "distorted":
+        out = lfilter(*_cabinet(sr), np.tanh(6.0 * out / max(np.max(np.abs(out)), 1e-9)))
+    y = out[:loop_n].copy()
+    y[: out.size - loop_n] += out[loop_n:][:loop_n]
+    y *= 10 ** (float(rng.uniform(-8.0, -2.0)) / 20) / max(np.max(np.abs(y)), 1e-9)
+    if channels == 2:
+        y = _widen(y, rng)
+    elif channels != 1:
+        raise ValueError("channels must be 1 or 2")
+    if noise_floor_db is not None:
+        y = y + 10 ** (noise_floor_db / 20) * rng.standard_normal(y.shape)
+    loop = Loop(y.astype(np.float32), sr, part.bpm, part.bars, part.instrument, part.style, tuple(played))
+    return loop, info
+
+
+def _rattle(voice: np.ndarray, sr: int, rng: np.random.Generator, strength: float, length_s: float) -> np.ndarray:
+    """The string slapping a fret: its swing above the fret is clipped off hard, and each slap adds a burst of noise."""
+    s = float(np.clip(strength, 0.05, 1.0))
+    a, b = int(0.005 * sr), min(voice.size, int((0.005 + length_s) * sr))
+    seg = voice[a:b]
+    if seg.size < 16:
+        return voice
+    fret = np.max(np.abs(seg)) * (1.0 - 0.6 * s)
+    slapped = np.clip(seg, -fret, fret)
+    excess = np.abs(seg) - np.abs(slapped)
+    hiss = _one_pole(rng.standard_normal(seg.size), 0.0)
+    hiss = hiss - _one_pole(hiss, float(np.exp(-2 * np.pi * 2000.0 / sr)))  # noise above ~2 kHz
+    env = np.ones(seg.size)
+    fade = min(int(0.01 * sr), seg.size // 4)
+    env[-fade:] = np.linspace(1.0, 0.0, fade)
+    rattle = slapped + (6.0 * s * excess + 0.25 * s * np.abs(seg)) * hiss
+    out = voice.copy()
+    out[a:b] = seg + (rattle - seg) * env
+    return out

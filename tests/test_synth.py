@@ -219,3 +219,92 @@ def test_write_library_writes_files_and_labels(tmp_path) -> None:
         tmp_path / "lib2", n_clean=3, n_per_defect=1, seed=2, kinds=("click", "polarity"), bars=1, subtype="PCM_16"
     )
     assert (tmp_path / "lib" / "click_000.wav").read_bytes() == (again.parent / "click_000.wav").read_bytes()
+
+
+# ---- parts played several times -----------------------------------------------------------------
+
+
+def _onsets(loop: synth.Loop) -> np.ndarray:
+    return np.array(sorted({round(n.start_s, 6) for n in loop.notes}))
+
+
+@pytest.mark.parametrize(("instrument", "style"), [("bass", "finger"), ("guitar", "clean"), ("guitar", "distorted")])
+def test_a_part_played_twice_has_the_same_notes_and_fresh_timing(instrument: str, style: str) -> None:
+    part = synth.make_part(1, instrument=instrument, style=style, bpm=100, bars=2, swing=0.0)
+    a, _ = synth.play_part(part, 1)
+    b, _ = synth.play_part(part, 2)
+    assert a.samples.shape == b.samples.shape == (round(2 * 4 * 0.6 * SR),)
+    assert sorted(n.midi for n in a.notes) == sorted(n.midi for n in b.notes)
+    da = np.array([n.start_s for n in sorted(a.notes, key=lambda n: (n.start_s, n.midi))])
+    db_ = np.array([n.start_s for n in sorted(b.notes, key=lambda n: (n.start_s, n.midi))])
+    assert 0.001 < np.std(da - db_) < 0.02
+    assert all(n.midi % 12 in part.pitch_classes for n in a.notes)
+    if instrument == "guitar":  # chords: several strings per attack, strummed a few ms apart
+        assert len(a.notes) >= 2 * len(part.notes)
+
+
+def test_swing_puts_the_off_beats_late() -> None:
+    straight = synth.make_part(3, instrument="bass", style="finger", bpm=120, bars=2, swing=0.0)
+    swung = synth.Part(**{**straight.__dict__, "swing": 1.0})
+    step = 60 / 120 / 4
+    for part, late in ((straight, 0.0), (swung, step / 3)):
+        loop, _ = synth.play_part(part, 0, timing_sd_s=0.0)
+        off = [n.start_s - round(n.start_s / step) * step for n in loop.notes]
+        odd = [o for n, o in zip(loop.notes, off, strict=True) if round(n.start_s / step) % 2]
+        assert odd
+        assert np.allclose(odd, late, atol=1e-6) or np.allclose(
+            [n.start_s % step for n in loop.notes if round((n.start_s - late) / step) % 2], late, atol=1e-6
+        )
+
+
+@pytest.mark.parametrize("strength", [0.0, 0.5, 1.0])
+def test_a_timing_slip_moves_notes_by_its_strength(strength: float) -> None:
+    part = synth.make_part(4, instrument="bass", style="slap", bpm=100, bars=2, swing=0.0)
+    clean, _ = synth.play_part(part, 7, timing_sd_s=0.0)
+    slipped, d = synth.play_part(part, 7, defect="timing_slip", strength=strength, timing_sd_s=0.0)
+    moved = np.abs(_onsets(slipped) - _onsets(clean))
+    assert 1 <= np.count_nonzero(moved > 1e-6) <= 3
+    assert moved.max() == pytest.approx(0.03 + 0.09 * strength, abs=1e-6)
+    assert d is not None
+    assert d.kind == "timing_slip"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_wrong_note_is_a_semitone_out_of_the_key(seed: int) -> None:
+    part = synth.make_part(seed, instrument="guitar", style="clean", bars=2)
+    loop, d = synth.play_part(part, seed, defect="wrong_note")
+    outside = [n for n in loop.notes if n.midi % 12 not in part.pitch_classes]
+    assert outside
+    assert all(abs(n.start_s - d.start_s) < 0.05 for n in outside)
+
+
+def _treble_noise(y: np.ndarray, a: int, b: int) -> float:
+    seg = y[a:b].astype(np.float64)
+    spec = np.abs(np.fft.rfft(seg * np.hanning(seg.size))) ** 2
+    f = np.fft.rfftfreq(seg.size, 1 / SR)
+    return float(np.exp(np.mean(np.log(spec[(f > 2500) & (f < 9000)] + 1e-20))))
+
+
+def test_buzz_adds_treble_noise_after_one_attack_growing_with_strength() -> None:
+    part = synth.make_part(2, instrument="bass", style="finger", bpm=100, bars=2)
+    clean, _ = synth.play_part(part, 3)
+    levels = []
+    for strength in (0.2, 0.6, 1.0):
+        buzzing, d = synth.play_part(part, 3, defect="buzz", strength=strength)
+        assert d is not None
+        assert d.kind == "buzz"
+        assert 0.08 <= d.duration_s <= 0.7
+        a = int((d.start_s + 0.02) * SR)
+        b = a + int(0.06 * SR)
+        levels.append(_treble_noise(buzzing.samples, a, b) / _treble_noise(clean.samples, a, b))
+    assert levels[0] > 3.0
+    assert levels[0] < levels[1] < levels[2]
+
+
+def test_a_part_plays_in_stereo_and_refuses_unknown_defects() -> None:
+    part = synth.make_part(0, bars=1)
+    loop, _ = synth.play_part(part, 0, channels=2)
+    assert loop.samples.ndim == 2
+    assert loop.samples.shape[1] == 2
+    with pytest.raises(ValueError, match="unknown part defect"):
+        synth.play_part(part, 0, defect="wobble")

@@ -18,7 +18,7 @@ threads even for these small products and doubled the checks' CPU time.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -132,9 +132,41 @@ def run_checks(
     `context` is what the caller knows about the take (tempo, key, meter, siblings); `native` is already only
     its region. A tempo given directly wins over the context's.
     """
+    return check_take(native, calibration, tempo_bpm, context=context).findings
+
+
+@dataclass
+class CheckReport:
+    """A take's findings (technical and musical, worst first) and the musical context they were judged in."""
+
+    findings: list[Finding]
+    music: dict[str, Any] | None = None  # MusicContext.as_dict(): tempo, key, meter and where each came from
+
+
+def check_take(
+    native: NativeAudio,
+    calibration: dict | None = None,
+    tempo_bpm: float | None = None,
+    *,
+    context: TakeContext | None = None,
+    estimate: bool = False,
+) -> CheckReport:
+    """run_checks plus the context used. The musical checks (timing, wrong notes, buzz; bridge/music) join in
+    when a tempo, key or sibling takes are known (given, or in the file's name), or always with `estimate`;
+    they read the bundle's calibration["music"] (export/music_calibration.py)."""
     if tempo_bpm is None and context is not None:
         tempo_bpm = context.bpm
-    return evaluate(native, calibration, tempo_bpm)[0]
+    findings, _ = evaluate(native, calibration, tempo_bpm)
+    if any(f.kind == "silence" for f in findings):
+        return CheckReport(findings)
+    from .. import music
+
+    if tempo_bpm is not None and (context is None or context.bpm is None):
+        context = replace(context or TakeContext(source="cli"), bpm=tempo_bpm)
+    report = music.judge(native, context, (calibration or {}).get("music"), estimate)
+    if report is None:
+        return CheckReport(findings)
+    return CheckReport(_one_per_kind(findings + report.findings), report.context.as_dict())
 
 
 def check_score(findings: list[Finding]) -> float:
@@ -145,8 +177,10 @@ def check_score(findings: list[Finding]) -> float:
 __all__ = [
     "DEFAULTS_NOTICE",
     "KINDS",
+    "CheckReport",
     "calibrate",
     "check_score",
+    "check_take",
     "evaluate",
     "limits",
     "measure",

@@ -32,6 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--max-seconds", type=float, default=MAX_SECONDS, help="refuse files longer than this")
     add_context_options(p, bpm=False)
+    p.add_argument(
+        "--musical",
+        action="store_true",
+        help="run the musical checks (timing, wrong notes, buzz) even when no tempo, key or sibling is known: "
+        "estimate them (they run by themselves when --bpm/--key are given or the name says, e.g. bass_120bpm_Em.wav)",
+    )
     p.add_argument("--json", action="store_true", help="JSON list on stdout")
     p.set_defaults(func=run)
 
@@ -55,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
             log.warning("skipped %s", exc.message)
             rows.append({"file": str(f), "error": exc.message, "code": exc.code})
             continue
-        findings = checks.run_checks(native, calibration, args.bpm, context=context)
+        checked_take = checks.check_take(native, calibration, args.bpm, context=context, estimate=args.musical)
+        findings = checked_take.findings
         rows.append(
             {
                 "file": str(f),
@@ -64,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
                 "channels": native.channels,
                 "subtype": native.subtype,
                 "region": list(region) if region else None,
+                "context": checked_take.music,
                 "findings": [f.__dict__ for f in findings],
             }
         )
@@ -103,6 +111,9 @@ def report(rows: list[dict[str, Any]]) -> str:
         head = f"{r['file']}  ({r['duration_s']:.2f} s, {r['sample_rate'] / 1000:g} kHz {layout}, {r['subtype']})"
         if r.get("region"):
             head += f" region {r['region'][0]:.2f}-{r['region'][1]:.2f} s (times from its start)"
+        if r.get("context"):
+            c = r["context"]
+            head += f"\n  judged at {c['bpm'] or '?'} BPM ({c['bpm_from']}), {c['key'] or 'key unknown'} ({c['key_from']}), {c['meter']}"
         if not r["findings"]:
             lines.append(f"{head}: OK")
             continue

@@ -1,0 +1,229 @@
+"""Takes of one part, compared with no training: where each take departs from the others.
+
+The takes are assumed to share tempo and length and to start on the downbeat, so a note of one take is the
+same note of another when it has the same pitch within MATCH_S. With three takes or more the others'
+consensus decides (a note most of them play, at the median of their onsets); with two, a difference is
+reported on both, and weighs on the take whose note is out of the key or further off the grid. A note added,
+changed or left out within the key is said but not flagged (severity IN_KEY): players vary a part.
+
+Departures, as reasons: `timing` (an onset shifted beyond the takes' own spread), `wrong_note` (a different
+pitch where the others agree, or an added note), `missing_note` (a note the others play), `buzz` (more treble
+and noise after the attack than the same note in the other takes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..results import Finding
+from . import buzz as buzz_check
+from .context import MusicContext
+from .notes import Note
+from .timing import events, grid_offsets
+
+MATCH_S = 0.13  # the same note in another take starts within this
+NEIGHBOUR_S = 0.07  # a different pitch this close is "played instead"
+MIN_CONFIDENCE = 0.6
+MIN_VELOCITY = 0.45
+SPREAD_FLOOR_S = 0.010
+TIMING_FLOOR_S = 0.025
+SPREADS = 4.0
+BUZZ_LIMIT_DB = 12.0
+STRUM_S = 0.045
+OUT_OF_KEY = 0.85  # a note the others don't play, outside the key: almost surely wrong
+IN_KEY = 0.35  # a note added, changed or left out within the key: said, but not flagged (a player's variation)
+FLAG_SEVERITY = 0.5
+
+
+@dataclass
+class Take:
+    path: str
+    notes: list[Note]
+    mono: np.ndarray
+    sr: int
+
+    def sure(self) -> list[Note]:
+        """The notes clearly played: what a missing or added note is judged on."""
+        return [n for n in self.notes if n.confidence >= MIN_CONFIDENCE and n.velocity >= MIN_VELOCITY]
+
+
+@dataclass
+class Comparison:
+    """One take against the others: its departures (reasons), a score (0 = plays what the others play)."""
+
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+    score: float = 0.0
+    flag: bool = False
+    rank: int = 0
+
+
+def _match(n: Note, notes: list[Note], window: float = MATCH_S) -> Note | None:
+    """The same note in another take: same pitch class (the model's octave slips are not the player's)."""
+    same = [m for m in notes if (m.pitch - n.pitch) % 12 == 0 and abs(m.onset_s - n.onset_s) < window]
+    return min(same, key=lambda m: abs(m.onset_s - n.onset_s)) if same else None
+
+
+def _spread(others: list[Take]) -> float:
+    """The takes' own onset spread: median over shared notes of their onsets' standard deviation."""
+    if len(others) < 2:
+        return SPREAD_FLOOR_S * 1.5
+    sds = []
+    for n in others[0].sure():
+        onsets = [n.onset_s] + [m.onset_s for o in others[1:] if (m := _match(n, o.notes)) is not None]
+        if len(onsets) == len(others):
+            sds.append(float(np.std(onsets, ddof=1)))
+    return max(SPREAD_FLOOR_S, float(np.median(sds)) if sds else SPREAD_FLOOR_S)
+
+
+def _off_grid(t: float, ctx: MusicContext) -> float:
+    return abs(float(grid_offsets(np.array([t]), ctx.bpm)[0][0])) if ctx.bpm else 0.0
+
+
+def _severity(excess: float) -> float:
+    return round(float(1.0 - 0.7 * np.exp(-excess)), 3)
+
+
+def _label(ctx: MusicContext, t: float) -> str:
+    where = ctx.where(t)
+    return f"the note at {t:.2f} s" + (f" ({where})" if where else "")
+
+
+def departures(this: Take, others: list[Take], ctx: MusicContext, name: str = "this take") -> list[Finding]:
+    """Where `this` departs from `others` (one or more takes of the same part), as reasons."""
+    if not others:
+        return []
+    need = max(1, (len(others) + 1) // 2)  # a majority of the others (with one other: that one)
+    pair = len(others) == 1
+    spread = _spread(others)
+    limit = max(TIMING_FLOOR_S, SPREADS * spread)
+    in_key = ctx.key.pitch_classes if ctx.key else None
+    out: list[Finding] = []
+    mine = this.sure()
+    timed: list[float] = []  # onsets already reported late/early: a chord's strings are one attack
+    for n in mine:
+        matches = [m for o in others if (m := _match(n, o.notes)) is not None]
+        if len(matches) >= need:
+            d = n.onset_s - float(np.median([m.onset_s for m in matches]))
+            if any(abs(n.onset_s - t) < STRUM_S for t in timed):
+                continue
+            if abs(d) > limit and (not pair or _off_grid(n.onset_s, ctx) > _off_grid(n.onset_s - d, ctx)):
+                timed.append(n.onset_s)
+                side = "after" if d > 0 else "before"
+                out.append(
+                    Finding(
+                        "timing",
+                        _severity((abs(d) - limit) / limit),
+                        round(n.onset_s, 4),
+                        round(abs(d), 4),
+                        f"{name}: {_label(ctx, n.onset_s)} comes {abs(d) * 1000:.0f} ms {side} the other "
+                        + ("take" if pair else "takes"),
+                    )
+                )
+            continue
+        if matches:
+            continue  # some of the others play it too: a variation, not a departure
+        instead = [
+            m
+            for o in others
+            for m in o.sure()
+            if abs(m.onset_s - n.onset_s) < NEIGHBOUR_S and _match(m, mine) is None and _match(m, [n]) is None
+        ]
+        outside = in_key is not None and n.pitch % 12 not in in_key
+        severity = OUT_OF_KEY if outside else IN_KEY
+        others_word = "take plays" if pair else "takes play"
+        if instead:
+            common = max({m.name for m in instead}, key=[m.name for m in instead].count)
+            text = f"{name}: {n.name} at {n.onset_s:.2f} s where the other {others_word} {common}"
+        else:
+            text = f"{name}: an added {n.name} at {n.onset_s:.2f} s that the other " + (
+                "take doesn't play" if pair else "takes don't play"
+            )
+        if outside:
+            text += f" ({n.name} is outside {ctx.key})"
+        out.append(Finding("wrong_note", severity, round(n.onset_s, 4), round(n.offset_s - n.onset_s, 4), text))
+    out += _missing(this, others, ctx, name, need, pair)
+    out += _buzz(this, others, ctx, name)
+    return sorted(out, key=lambda f: -f.severity)
+
+
+def _missing(this: Take, others: list[Take], ctx: MusicContext, name: str, need: int, pair: bool) -> list[Finding]:
+    seen: list[Note] = []
+    out = []
+    for o in others:
+        for q in o.sure():
+            if any(s.pitch == q.pitch and abs(s.onset_s - q.onset_s) < MATCH_S for s in seen):
+                continue
+            seen.append(q)
+            count = sum(_match(q, x.notes) is not None for x in others)
+            if count < max(need, len(others) - 1) or _match(q, this.notes) is not None:
+                continue
+            if any(abs(m.onset_s - q.onset_s) < NEIGHBOUR_S for m in this.sure()):
+                continue  # played, at another pitch: reported as a wrong note
+            out.append(
+                Finding(
+                    "missing_note",
+                    IN_KEY,
+                    round(q.onset_s, 4),
+                    round(q.offset_s - q.onset_s, 4),
+                    f"{name}: the {q.name} at {q.onset_s:.2f} s"
+                    + (f" ({ctx.where(q.onset_s)})" if ctx.bpm else "")
+                    + " that the other "
+                    + ("take plays" if pair else "takes play")
+                    + " is missing",
+                )
+            )
+    return out
+
+
+def _buzz(this: Take, others: list[Take], ctx: MusicContext, name: str) -> list[Finding]:
+    mine = events(this.notes)
+    shares = buzz_check.treble_noise_db(this.mono, this.sr, mine)
+    theirs = [(events(o.notes), o) for o in others]
+    their_shares = [buzz_check.treble_noise_db(o.mono, o.sr, e) for e, o in theirs]
+    out = []
+    for e, s in zip(mine, shares, strict=True):
+        if not np.isfinite(s):
+            continue
+        same = []
+        for (evts, _), vals in zip(theirs, their_shares, strict=True):
+            near = [i for i, x in enumerate(evts) if abs(x.onset_s - e.onset_s) < MATCH_S and np.isfinite(vals[i])]
+            if near:
+                same.append(vals[min(near, key=lambda i: abs(evts[i].onset_s - e.onset_s))])
+        if not same:
+            continue
+        excess = s - float(np.median(same))
+        if excess > BUZZ_LIMIT_DB:
+            out.append(
+                Finding(
+                    "buzz",
+                    _severity((excess - BUZZ_LIMIT_DB) / 6.0),
+                    round(e.onset_s + buzz_check.START_S, 4),
+                    round(buzz_check.MAX_S - buzz_check.START_S, 4),
+                    f"{name}: {_label(ctx, e.onset_s)} buzzes or rattles (its treble is {excess:.0f} dB "
+                    "noisier after the attack than in the other " + ("take" if len(others) == 1 else "takes") + ")",
+                )
+            )
+    return out
+
+
+def against_siblings(this: Take, siblings: list[Take], ctx: MusicContext) -> list[Finding]:
+    """A new take judged against earlier takes of its part (`score` with siblings, OSC `sibling`)."""
+    return departures(this, siblings, ctx, "this take")
+
+
+def compare_takes(takes: list[Take], ctx: MusicContext) -> list[Comparison]:
+    """Each take against all the others, scored and ranked (rank 1 = tightest)."""
+    rows = []
+    for i, t in enumerate(takes):
+        found = departures(t, takes[:i] + takes[i + 1 :], ctx, f"take {i + 1}")
+        score = round(sum(f.severity for f in found if f.severity >= 0.3), 3)
+        rows.append(Comparison(t.path, found, score, any(f.severity >= FLAG_SEVERITY for f in found)))
+    for rank, row in enumerate(sorted(rows, key=lambda r: r.score), start=1):
+        row.rank = rank
+    return rows
+
+
+__all__ = ["Comparison", "Take", "against_siblings", "compare_takes", "departures"]

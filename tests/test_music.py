@@ -1,0 +1,175 @@
+"""Musical checks on rendered takes, through the real Basic Pitch ONNX model: notes, context, timing, wrong notes, buzz."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from loopbridge import checks, synth
+from loopbridge.audio import NativeAudio, read_native
+from loopbridge.cli import main
+from loopbridge.context import TakeContext
+from loopbridge.music import analyse, context, model, transcribe
+
+
+def _native(loop: synth.Loop, path: str = "take.wav") -> NativeAudio:
+    x = loop.samples if loop.samples.ndim == 2 else loop.samples[:, None]
+    return NativeAudio(path, x.astype(np.float32), loop.sample_rate, "FLOAT")
+
+
+@pytest.mark.parametrize(
+    ("name", "bpm", "key"),
+    [
+        ("bass_124bpm_Gm.wav", 124.0, "G minor"),
+        ("Guitar 90 BPM A minor.wav", 90.0, "A minor"),
+        ("lead_Fsharp_maj_120bpm.wav", 120.0, "F# major"),
+        ("lead_Fsharp_maj_take_120.wav", None, "F# major"),
+        ("Keys - Bb dorian - 98bpm.aif", 98.0, "A# dorian"),
+        ("Am_chords_100bpm.wav", 100.0, "A minor"),
+        ("bass_A_take_03.wav", None, None),
+        ("take_03.wav", None, None),
+        ("drums_C#m_140.wav", None, "C# minor"),
+    ],
+)
+def test_context_from_sample_pack_names(name: str, bpm: float | None, key: str | None) -> None:
+    found = context.key_from_name(name)
+    assert (str(found) if found else None) == key
+    assert context.tempo_from_name(name) == bpm
+
+
+@pytest.mark.parametrize(
+    ("text", "key"), [("G minor", "G minor"), ("Gm", "G minor"), ("F# major", "F# major"), ("Eb", "D# major")]
+)
+def test_keys_as_people_and_live_write_them(text: str, key: str) -> None:
+    assert str(context.parse_key(text)) == key
+
+
+def test_a_key_that_is_not_one_is_refused_by_name() -> None:
+    with pytest.raises(context.ContextError, match="'H minor'"):
+        context.parse_key("H minor")
+
+
+def test_context_comes_from_the_caller_then_the_name_then_an_estimate() -> None:
+    part = synth.make_part(2, instrument="bass", style="finger", bpm=120, bars=2, scale="minor")
+    loop, _ = synth.play_part(part, 1)
+    mono = loop.samples
+    notes = transcribe(mono, loop.sample_rate)
+    given = context.resolve(TakeContext(bpm=100, key="C major", source="cli"), "bass_120bpm_Em.wav", notes, mono, 48000)
+    assert (given.bpm, str(given.key), given.bpm_from, given.key_from) == (100, "C major", "cli", "cli")
+    named = context.resolve(None, "bass_120bpm_Em.wav", notes, mono, 48000)
+    assert (named.bpm, str(named.key), named.bpm_from, named.key_from) == (120, "E minor", "name", "name")
+    guessed = context.resolve(None, "take.wav", notes, mono, 48000)
+    assert guessed.bpm_from == guessed.key_from == "estimate"
+    assert guessed.bpm == pytest.approx(120, abs=0.5)  # 2 bars of 4/4 in 4 s
+    assert guessed.key is not None
+    assert len(guessed.key.pitch_classes & part.pitch_classes) >= 5  # a short bass line: the key or a neighbour
+
+
+@pytest.mark.parametrize(("instrument", "style"), [("bass", "finger"), ("bass", "slap"), ("guitar", "clean")])
+def test_notes_are_the_notes_played(instrument: str, style: str) -> None:
+    part = synth.make_part(4, instrument=instrument, style=style, bpm=110, bars=2, swing=0.0)
+    loop, _ = synth.play_part(part, 0)
+    found = transcribe(loop.samples, loop.sample_rate)
+    hit, errors = 0, []
+    for played in loop.notes:
+        same = [n for n in found if n.pitch % 12 == played.midi % 12 and abs(n.onset_s - played.start_s) < 0.05]
+        if same:
+            hit += 1
+            errors.append(min(abs(n.onset_s - played.start_s) for n in same))
+    assert hit >= 0.85 * len(loop.notes)
+    assert np.median(errors) < 0.015  # onsets placed on the audio's attack, not the model's 11.6 ms frames
+
+
+def test_the_model_session_is_created_once() -> None:
+    model.warm_up()
+    assert model.session() is model.session()
+
+
+def _judge(part: synth.Part, seed: int, defect: str | None, channels: int = 1, **kw):
+    loop, info = synth.play_part(part, seed, defect=defect, channels=channels, strength=kw.pop("strength", 0.7))
+    ctx = TakeContext(bpm=part.bpm, key=part.key, source="cli")
+    return analyse(_native(loop), ctx, kw.get("calibration")), info
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+@pytest.mark.parametrize(("instrument", "style", "swing"), [("bass", "finger", 0.0), ("guitar", "clean", 1.0)])
+def test_a_late_or_early_note_is_named_with_where_and_by_how_much(channels, instrument, style, swing) -> None:
+    part = synth.make_part(3, instrument=instrument, style=style, bpm=100, bars=2, swing=swing)
+    clean, _ = _judge(part, 20, None, channels)
+    assert not [f for f in clean.findings if f.kind == "timing"], clean.findings
+    slipped, info = _judge(part, 21, "timing_slip", channels, strength=0.3)  # ~57 ms
+    timing = [f for f in slipped.findings if f.kind == "timing"]
+    assert timing, slipped.findings
+    first = min(timing, key=lambda f: abs(f.start_s - info.start_s))
+    assert info.start_s - 0.03 < first.start_s < info.start_s + info.duration_s
+    assert "ms late" in first.message or "ms early" in first.message
+    assert "(bar " in first.message
+    assert ", beat " in first.message
+
+
+@pytest.mark.parametrize(("instrument", "style"), [("bass", "slap"), ("bass", "finger"), ("guitar", "clean")])
+def test_a_note_outside_the_key_is_named(instrument: str, style: str) -> None:
+    part = synth.make_part(6, instrument=instrument, style=style, bpm=96, bars=2, swing=0.0)
+    clean, _ = _judge(part, 30, None)
+    assert not [f for f in clean.findings if f.kind == "wrong_note"], clean.findings
+    wrong, info = _judge(part, 31, "wrong_note")
+    found = [f for f in wrong.findings if f.kind == "wrong_note"]
+    assert found, wrong.findings
+    assert any(abs(f.start_s - info.start_s) < 0.05 and f.message.endswith(f"is outside {part.key}") for f in found)
+
+
+def test_a_buzzing_note_is_found_and_a_distorted_take_is_not_buzz() -> None:
+    part = synth.make_part(10, instrument="guitar", style="distorted", bpm=100, bars=2, swing=0.0)
+    clean, _ = _judge(part, 40, None)
+    assert not [f for f in clean.findings if f.kind == "buzz"]
+    buzzing, info = _judge(part, 41, "buzz", strength=1.0)
+    found = [f for f in buzzing.findings if f.kind == "buzz"]
+    assert found
+    assert abs(found[0].start_s - info.start_s) < 0.06
+
+
+def test_check_tells_which_note_where_and_by_how_much(tmp_path, capsys) -> None:
+    part = synth.make_part(3, instrument="bass", style="finger", bpm=120, bars=2, swing=0.0, scale="minor")
+    loop, _info = synth.play_part(part, 21, defect="timing_slip", strength=0.6)
+    name = f"bass_120bpm_{part.key.split()[0]}m.wav"
+    sf.write(tmp_path / name, loop.samples, loop.sample_rate, subtype="PCM_24")
+    assert main(["check", str(tmp_path / name)]) == 1
+    out = capsys.readouterr().out
+    assert f"judged at 120.0 BPM (name), {part.key} (name)" in out
+    assert "timing" in out
+    assert "ms " in out
+    assert "(bar " in out
+
+
+def test_musical_checks_join_run_checks_when_context_is_known_and_say_which() -> None:
+    part = synth.make_part(6, instrument="guitar", style="clean", bpm=96, bars=2, swing=0.0)
+    loop, _info = synth.play_part(part, 31, defect="wrong_note")
+    native = _native(loop)
+    assert not [f for f in checks.run_checks(native) if f.kind == "wrong_note"]  # nothing known: not judged
+    report = checks.check_take(native, context=TakeContext(bpm=part.bpm, key=part.key, source="request"))
+    assert "wrong_note" in [f.kind for f in report.findings]
+    assert report.music == {
+        "bpm": round(part.bpm, 2),
+        "bpm_from": "request",
+        "key": part.key,
+        "key_from": "request",
+        "meter": "4/4",
+        "meter_from": "default",
+    }
+
+
+def test_siblings_make_a_slip_stand_out(tmp_path) -> None:
+    part = synth.make_part(8, instrument="bass", style="slap", bpm=110, bars=2, swing=0.0)
+    paths = []
+    for k in range(3):
+        loop, _ = synth.play_part(part, 50 + k)
+        paths.append(str(tmp_path / f"earlier_{k}.wav"))
+        sf.write(paths[-1], loop.samples, loop.sample_rate)
+    loop, _info = synth.play_part(part, 60, defect="timing_slip", strength=0.8)
+    sf.write(tmp_path / "new.wav", loop.samples, loop.sample_rate)
+    ctx = TakeContext(siblings=tuple(paths), source="request")
+    found = checks.run_checks(read_native(tmp_path / "new.wav"), context=ctx)
+    timing = [f for f in found if f.kind == "timing"]
+    assert timing
+    assert "the other takes" in timing[0].message
