@@ -35,7 +35,7 @@ def peer():
 
 
 @pytest.fixture
-def serve(model_files, peer):
+def serve(model_files, peer):  # noqa: F811
     """Start a server on an ephemeral port whose default reply port is a fresh peer's; returns (server, peer)."""
     servers: list[OscServer] = []
 
@@ -62,7 +62,7 @@ def settle(*paths: Path) -> None:
 
 
 def test_score_replies_once_with_result_fields_and_flags_noise(serve, tmp_path):
-    server, client = serve()
+    _server, client = serve()
     clean, noise = _take(tmp_path), noise_take(tmp_path / "noise.wav")
     settle(clean, noise)
     client.send("/loopbridge/score", 1, str(clean))
@@ -85,7 +85,7 @@ def test_score_replies_once_with_result_fields_and_flags_noise(serve, tmp_path):
 
 
 def test_ping_reports_protocol_version_and_provider(serve):
-    server, client = serve(provider="CPUExecutionProvider")
+    _server, client = serve(provider="CPUExecutionProvider")
     client.send("/loopbridge/ping")
     version, lb_version, provider = client.next_of("/loopbridge/pong")
     assert version == protocol.PROTOCOL_VERSION
@@ -93,9 +93,9 @@ def test_ping_reports_protocol_version_and_provider(serve):
     assert lb_version
 
 
-def test_models_and_sensitivity_use_the_bundles_training_scores(serve, model_files, tmp_path):
+def test_models_and_sensitivity_use_the_bundles_training_scores(serve, model_files, tmp_path):  # noqa: F811
     scorer = make_scorer(model_files)
-    server, client = serve(scorer)
+    _server, client = serve(scorer)
     client.send("/loopbridge/models")
     name, encoder, primary, quantile, *pairs = client.next_of("/loopbridge/model")
     heads = dict(zip(pairs[::2], pairs[1::2], strict=False))
@@ -193,7 +193,7 @@ def test_bad_input_gets_a_clear_error_and_the_next_request_succeeds(serve, tmp_p
     data.mkdir()
     cases = _bad_inputs(data)
     request, code = cases[case]
-    server, client = serve(allow_roots=[data.resolve()], max_seconds=2.5)
+    _server, client = serve(allow_roots=[data.resolve()], max_seconds=2.5)
     good = _take(data, "good.wav")
     settle(good)
     with caplog.at_level(logging.INFO, logger="loopbridge.server"):
@@ -206,15 +206,18 @@ def test_bad_input_gets_a_clear_error_and_the_next_request_succeeds(serve, tmp_p
     errors = [p for a, p in client.inbox if a == "/loopbridge/error"]
     if code is None:
         logged = [r.getMessage() for r in caplog.records if r.name == "loopbridge.server.app"]
-        assert errors == [] and any("ignored" in m for m in logged), "ignored input must at least be logged"
+        assert errors == []
+        assert any("ignored" in m for m in logged), "ignored input must at least be logged"
     else:
-        assert len(errors) == 1 and errors[0][1] == code and errors[0][2], errors
+        assert len(errors) == 1, errors
+        assert errors[0][1] == code, errors
+        assert errors[0][2], errors
         if case in ("file does not exist", "directory", "not audio"):
             assert "good.wav" not in errors[0][2]
 
 
 def test_reasons_from_the_checks_arrive_most_severe_first_before_the_result(serve, tmp_path):
-    server, client = serve()
+    _server, client = serve()
     take = noise_take(tmp_path / "harsh.wav")  # full-scale noise: clips, too loud, hiss
     settle(take)
     client.send("/loopbridge/score", 3, str(take))
@@ -233,7 +236,7 @@ def test_reasons_from_the_checks_arrive_most_severe_first_before_the_result(serv
     assert msgs[-1][1][5] == 1
 
 
-def test_reasons_arrive_in_order_before_the_result_with_an_injected_scorer(serve, model_files, tmp_path):
+def test_reasons_arrive_in_order_before_the_result_with_an_injected_scorer(serve, model_files, tmp_path):  # noqa: F811
     """Dependency injection: a real Scorer whose results gain two findings, as the checks will add them."""
     real = make_scorer(model_files)
     findings = [
@@ -247,7 +250,7 @@ def test_reasons_arrive_in_order_before_the_result_with_an_injected_scorer(serve
         def score_clips(self, clips, contexts=None):
             return [replace(r, reasons=findings) for r in real.score_clips(clips, contexts)]
 
-    server, client = serve(WithReasons())
+    _server, client = serve(WithReasons())
     take = _take(tmp_path)
     settle(take)
     client.send("/loopbridge/score", "take-1", str(take))
@@ -280,7 +283,7 @@ def _grow(path: Path, data: bytes, pieces: int, every_s: float) -> threading.Thr
 
 
 def test_take_still_being_written_is_scored_when_complete(serve, tmp_path):
-    server, client = serve(wait_s=3.0)
+    _server, client = serve(wait_s=3.0)
     whole = _take(tmp_path, "whole.wav")
     settle(whole)
     client.send("/loopbridge/score", 1, str(whole))
@@ -294,7 +297,7 @@ def test_take_still_being_written_is_scored_when_complete(serve, tmp_path):
 
 
 def test_take_that_keeps_growing_past_the_wait_is_incomplete(serve, tmp_path):
-    server, client = serve(wait_s=0.5)
+    _server, client = serve(wait_s=0.5)
     data = tmp_path / "src.wav"
     write_audio(data, tone(6.0))
     writer = _grow(tmp_path / "endless.wav", data.read_bytes(), pieces=40, every_s=0.05)
@@ -306,7 +309,7 @@ def test_take_that_keeps_growing_past_the_wait_is_incomplete(serve, tmp_path):
 
 
 def test_batch_folder_sends_progress_results_file_errors_and_done(serve, tmp_path):
-    server, client = serve()
+    _server, client = serve()
     folder = tmp_path / "track"
     good = [_take(folder, f"clip_{i}.wav", seed=i) for i in range(3)] + [_take(folder / "sub", "deep.wav")]
     (folder / "broken.wav").write_text("nope")
@@ -327,7 +330,7 @@ def test_batch_folder_sends_progress_results_file_errors_and_done(serve, tmp_pat
 
 
 def test_take_goes_before_the_rest_of_a_long_batch(serve, tmp_path):
-    server, client = serve()
+    _server, client = serve()
     clip = _take(tmp_path, "clip.wav", seconds=4.0)
     take = _take(tmp_path, "take.wav")
     settle(clip, take)
@@ -343,7 +346,7 @@ def test_a_batch_keeps_its_fair_share_under_a_stream_of_takes(serve, tmp_path):
     """One micro-batch after every TAKES_PER_BATCH_STEP takes: the batch ends long before the stream does."""
     from loopbridge.server.worker import TAKES_PER_BATCH_STEP
 
-    server, client = serve(micro_batch=2, queue_size=128)
+    _server, client = serve(micro_batch=2, queue_size=128)
     clip = _take(tmp_path, "clip.wav", seconds=1.0)
     settle(clip)
     client.send("/loopbridge/batch", 1, *[str(clip)] * 6)  # 3 micro-batches
@@ -358,14 +361,14 @@ def test_a_batch_keeps_its_fair_share_under_a_stream_of_takes(serve, tmp_path):
 
 
 def test_full_queue_answers_busy_and_cancel_stops_a_batch(serve, tmp_path):
-    server, client = serve(queue_size=1)
+    _server, client = serve(queue_size=1)
     clip = _take(tmp_path, "clip.wav", seconds=4.0)
     settle(clip)
     client.send("/loopbridge/batch", 1, *[str(clip)] * 80)
     client.send("/loopbridge/score", 2, str(clip))
     assert client.terminal(2)[1][:2] == [2, protocol.BUSY]
     client.send("/loopbridge/cancel", 1)
-    addr, (rid, scored, flagged, failed) = client.terminal(1, timeout=120, batch=True)
+    addr, (_rid, scored, _flagged, failed) = client.terminal(1, timeout=120, batch=True)
     assert addr == "/loopbridge/done"
     assert scored < 80
     assert failed == 0
@@ -389,7 +392,7 @@ def test_a_request_may_name_its_own_reply_port(serve, peer, tmp_path):
     assert first.inbox == []
 
 
-def test_serving_beyond_loopback_needs_an_allow_root(model_files, tmp_path):
+def test_serving_beyond_loopback_needs_an_allow_root(model_files, tmp_path):  # noqa: F811
     with pytest.raises(LoopbridgeError, match="allow-root"):
         OscServer({MODEL: make_scorer(model_files)}, host="0.0.0.0", port=0)
     server = OscServer({MODEL: make_scorer(model_files)}, host="0.0.0.0", port=0, allow_roots=[tmp_path])
@@ -402,22 +405,22 @@ def test_server_writes_nothing_in_the_users_folders(serve, tmp_path):
     files = [_take(folder, f"t{i}.wav", seed=i) for i in range(3)]
     settle(*files)
     before = sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in folder.rglob("*"))
-    server, client = serve()
+    _server, client = serve()
     client.send("/loopbridge/score", 1, str(files[0]))
     client.send("/loopbridge/batch", 2, str(folder))
     client.terminal(1), client.terminal(2, batch=True)
     assert sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in folder.rglob("*")) == before
 
 
-def test_a_port_in_use_is_a_clear_error(model_files):
+def test_a_port_in_use_is_a_clear_error(model_files):  # noqa: F811
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
         taken.bind(("127.0.0.1", 0))
-        with pytest.raises(LoopbridgeError, match="cannot listen on 127.0.0.1"):
+        with pytest.raises(LoopbridgeError, match=r"cannot listen on 127\.0\.0\.1"):
             OscServer({MODEL: make_scorer(model_files)}, port=taken.getsockname()[1])
 
 
 def test_a_batch_request_over_8_kb_is_read_whole(serve, tmp_path):
-    server, client = serve()
+    _server, client = serve()
     take = _take(tmp_path / ("x" * 200), "take.wav")
     settle(take)
     client.send("/loopbridge/batch", 5, *[str(take)] * 60)  # about 14 KB

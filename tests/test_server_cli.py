@@ -18,7 +18,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def test_serve_answers_oscsend_and_oscdump_hears_the_result(model_files, tmp_path):
+def test_serve_answers_oscsend_and_oscdump_hears_the_result(model_files, tmp_path):  # noqa: F811
     bundle, _ = model_files
     env = {**os.environ, "LOOPBRIDGE_HOME": str(bundle.parents[2])}
     take = write_audio(tmp_path / "my take.wav", tone(2.0, freq=137.5, amp=0.35, seed=5))
@@ -71,7 +71,7 @@ def test_serve_answers_oscsend_and_oscdump_hears_the_result(model_files, tmp_pat
     assert server.returncode == 0
 
 
-def test_serve_refuses_a_public_address_without_allow_root(model_files):
+def test_serve_refuses_a_public_address_without_allow_root(model_files):  # noqa: F811
     bundle, _ = model_files
     env = {**os.environ, "LOOPBRIDGE_HOME": str(bundle.parents[2])}
     proc = subprocess.run(
