@@ -190,6 +190,11 @@ def test_clicking_a_point_selects_it_and_its_audio_plays(page, world):
     )
     _click_take_on_map(page, "clicky_take.wav")
     page.wait_for_function("document.getElementById('detail-name')?.textContent === 'clicky_take.wav'")
+    hover = page.text_content("#map .hoverlayer")  # the mouse is still on the point
+    clicky = next(r for r in world["reference"][None] if r["file"].endswith("clicky_take.wav"))
+    assert "clicky_take.wav" in hover
+    assert f"{clicky['score']:.3f}" in hover
+    assert clicky["reasons"][0]["message"] in hover
     assert page.get_attribute("#takes tr.selected", "data-path").endswith("clicky_take.wav")
     page.evaluate("document.getElementById('player').play()")
     page.wait_for_function("document.getElementById('player').currentTime > 0.2", timeout=20_000)
