@@ -116,8 +116,8 @@ class Scorer:
             chunk = clips[start : start + self.batch_size]
             chunk_ctx = ctxs[start : start + self.batch_size]
             # the checks run beside the front-end and encoder (numpy and ONNX Runtime both release the GIL)
-            reasons = self._checks_pool.map(
-                lambda c, ctx: checks.run_checks(c.native, self.bundle.checks, context=ctx), chunk, chunk_ctx
+            reports = self._checks_pool.map(
+                lambda c, ctx: checks.check_take(c.native, self.bundle.checks, context=ctx), chunk, chunk_ctx
             )
             scored = self.score_embeddings(
                 self.encoder.embed_clips(chunk),
@@ -125,8 +125,9 @@ class Scorer:
                 np.array([c.duration_s for c in chunk]),
                 [c.is_silent for c in chunk],
             )
-            for result, found, clip in zip(scored, reasons, chunk, strict=True):
-                result.reasons = found
+            for result, report, clip in zip(scored, reports, chunk, strict=True):
+                result.reasons = report.findings
+                result.context = report.music
                 result.region = clip.region
             results += scored
         return results

@@ -32,6 +32,7 @@ class TakeResult:
     reasons: list[Finding] = field(default_factory=list)  # most severe first
     silent: bool = False
     region: tuple[float, float] | None = None  # seconds of the file that were judged (None: all of it)
+    context: dict | None = None  # the musical context judged against and where each part came from (None: not judged)
 
     @property
     def flagged_by(self) -> list[str]:

@@ -116,6 +116,18 @@ def wanted(native: NativeAudio, context: TakeContext | None) -> bool:
 _warned: set[str] = set()
 
 
+def warm_up() -> bool:
+    """Load and run the note model once (a server's start), so its first take is as fast as the tenth.
+    False when the model is not installed (the musical checks will then be skipped, with a notice)."""
+    from . import model
+
+    try:
+        model.warm_up()
+        return True
+    except NoteModelMissing:
+        return False
+
+
 def judge(
     native: NativeAudio, context: TakeContext | None, calibration: dict | None, estimate: bool = False
 ) -> MusicReport | None:
@@ -155,4 +167,5 @@ __all__ = [
     "resolve",
     "transcribe",
     "wanted",
+    "warm_up",
 ]

@@ -135,6 +135,9 @@ class OscServer:
 
     def start(self) -> OscServer:
         """Serve in background threads (tests, the demo); `stop()` ends it."""
+        from ..music import warm_up
+
+        warm_up()  # the note model's session, before the first take
         self.queue.start()
         for target, name in ((self._udp.serve_forever, "loopbridge-udp"), (self._heartbeat, "loopbridge-clock")):
             t = threading.Thread(target=target, name=name, daemon=True)
