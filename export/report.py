@@ -26,6 +26,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from scipy.stats import gaussian_kde
 from sklearn.decomposition import PCA
 
+from loopbridge import heads_registry
 from loopbridge.errors import LoopbridgeError
 from loopbridge.limits import MAX_SECONDS
 
@@ -265,7 +266,7 @@ def render_html(
     for v in views:
         parts.append(
             f"<h2 id='head-{esc(v.name)}'>{esc(v.name)} <small>({'' if v.kind == v.name else esc(v.kind) + ', '}"
-            f"threshold {v.threshold:.4g}, "
+            f"{esc(_summary(v.kind))}threshold {v.threshold:.4g}, "
             f"{int(v.flagged.sum())} of {len(v.scores)} flagged)</small></h2><div class='figs'>"
         )
         for key, fig in head_figures(v, other_label).items():
@@ -347,6 +348,12 @@ def head_latents(bundle: Bundle, head: str, X: np.ndarray) -> np.ndarray | None:
     return np.asarray(session.run([LATENT], {"embedding": np.asarray(X, np.float32)})[0], dtype=np.float64)
 
 
+def _summary(kind: str) -> str:
+    """The registry's one line on a head, for its section title (nothing for a head the registry lacks)."""
+    info = heads_registry.REGISTRY.get(kind)
+    return f"{info.summary}; " if info else ""
+
+
 def head_views(bundle: Bundle, X: np.ndarray) -> list[HeadView]:
     """Every head of the bundle on the embeddings X: scores, latents (or X itself), threshold, training scores."""
     scores = bundle.scores(X)
@@ -387,7 +394,11 @@ def bundle_report(bundle: Bundle, X: np.ndarray, files: list[str], data_label: s
 
 
 def bundle_embeddings(
-    bundle: Bundle, data: list[str] | None, embeddings: Path | None, max_seconds: float = MAX_SECONDS, progress: bool = True
+    bundle: Bundle,
+    data: list[str] | None,
+    embeddings: Path | None,
+    max_seconds: float = MAX_SECONDS,
+    progress: bool = True,
 ) -> tuple[Embeddings, str]:
     """The rows to plot: audio embedded with the bundle's own encoder (through the cache), or saved embeddings.
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from helpers_heads import TINY_FIT_ARGS, normal_embeddings, tiny_fit_options, write_loops, write_noise
 
+from loopbridge import heads_registry
 from loopbridge.bundle import Bundle, EncoderRef
 from loopbridge.cli import main
 from loopbridge.encoders import Encoder
@@ -61,7 +62,7 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
 
 def test_fit_writes_a_bundle_with_every_head_and_a_summary(fitted):
     out = (fitted.parents[2] / "fit-output.txt").read_text()
-    for head in ("aewres", "ae", "iforest", "pca", "knn", "mahalanobis"):
+    for head in heads_registry.HEADS:
         assert any(line.startswith(head) and "threshold" in line for line in out.splitlines()), out
     bundle = Bundle.load("mylib")
     assert bundle.primary == "knn"
@@ -85,7 +86,7 @@ def test_score_ranks_gross_defects_first_and_flags_them(library, fitted, capsys)
     assert all(r["flag"] for r in noise)
     assert all(not r["reasons"] for r in loops)  # calibrated checks raise no false alarm on clean loops
     assert any(f["kind"] == "noise" for f in noise[0]["reasons"])  # white noise at -6 dBFS is heard as hiss
-    assert set(rows[0]["head_scores"]) == {"aewres", "ae", "iforest", "pca", "knn", "mahalanobis"}
+    assert set(rows[0]["head_scores"]) == set(heads_registry.HEADS)
     assert rows[0]["duration_s"] == pytest.approx(1.5)
 
 
@@ -250,7 +251,7 @@ def test_bad_inputs_give_a_clear_error_not_a_traceback(setup, argv, message, lb_
             EncoderRef(None, None, None, 16),
             {},
         )
-    code, out, err = run_cli(capsys, *(a.format(d=d) for a in argv))
+    code, _out, err = run_cli(capsys, *(a.format(d=d) for a in argv))
     assert code == 2
     assert message in err
     assert "Traceback" not in err
@@ -261,7 +262,7 @@ def test_unreadable_files_are_skipped_and_listed(library, lb_home, capsys, caplo
     write_loops(lib, 5)
     (lib / "broken.wav").write_bytes(b"RIFF junk")
     (lib / "empty.flac").write_bytes(b"")
-    code, out, err = run_cli(
+    code, out, _err = run_cli(
         capsys, "fit", str(lib), "--name", "s", "--encoder", "mel-stats", "--heads", "pca", "--no-progress"
     )
     assert code == 0
@@ -272,7 +273,7 @@ def test_unreadable_files_are_skipped_and_listed(library, lb_home, capsys, caplo
     assert m["files"] == 5
     assert sorted(Path(p).name for p in m["skipped"]) == ["broken.wav", "empty.flac"]
     caplog.clear()
-    code, out, err = run_cli(capsys, "score", str(lib), "--model", "s", "--json")
+    code, out, _err = run_cli(capsys, "score", str(lib), "--model", "s", "--json")
     assert code == 0
     assert len(json.loads(out)) == 5
     assert "broken.wav" in caplog.text

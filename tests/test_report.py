@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import numpy as np
 import pytest
 from helpers_report import Fitted, parse_report, shared_small_model
 
+from loopbridge import heads_registry
 from loopbridge.bundle import Bundle
 from loopbridge.cli import main
 from loopbridge.export.report import bundle_embeddings, head_latents, head_views
@@ -29,9 +31,11 @@ def test_report_page_has_every_figure_per_head_and_top_files(
     out = tmp_path / "rep"
     assert main(["report", "--model", fitted.model, "--data", str(fitted.data), "--out", str(out)]) == 0
     assert "→" in capsys.readouterr().out
-    page = parse_report((out / "index.html").read_text())
-    heads = ["aewres", "ae", "iforest", "pca", "knn", "mahalanobis"]
+    text = (out / "index.html").read_text()
+    page = parse_report(text)
+    heads = list(heads_registry.HEADS)
     assert page.images_per_head == {h: FIGURES for h in heads}
+    assert all(html.escape(heads_registry.get(h).summary) in text for h in heads)  # each section says what it is
     assert page.summary_images == 1
     assert all(src.startswith("data:image/png;base64,") and len(src) > 2000 for src in page.sources)
     assert len(page.top_rows) == 20

@@ -62,6 +62,14 @@ def test_wheel_installs_runtime_only_and_embeds_without_torch(tmp_path: Path) ->
     scored = _run(lb, "score", library / "loop0.wav", "--model", "shallow", "--json", env=env)
     assert scored.returncode == 0, scored.stderr[-2000:]
     assert "knn" in scored.stdout
+    noise = np.random.default_rng(0).standard_normal(88_200).astype(np.float32) * 0.5
+    write_audio(library / "noise.wav", noise, 44_100)
+    (library / "labels.csv").write_text(
+        "file,label\n" + "".join(f"loop{i}.wav,0\n" for i in range(8)) + "noise.wav,1\n"
+    )
+    evaluated = _run(lb, "evaluate", "--model", "shallow", "--labels", library / "labels.csv", "--no-progress", env=env)
+    assert evaluated.returncode == 0, evaluated.stderr[-2000:]  # scikit-learn's metrics come with the runtime
+    assert "AUROC" in evaluated.stdout
     neural = _run(lb, "fit", library, "--name", "deep", "--heads", "knn,aewres", "--encoder", "mel-stats", env=env)
     assert neural.returncode == 2, neural.stderr[-2000:]
     assert 'pip install "loopbridge[torch]"' in neural.stderr
