@@ -10,7 +10,7 @@ from .errors import LoopbridgeError
 # extra → the modules it brings that commands rely on
 EXTRAS: dict[str, tuple[str, ...]] = {
     "torch": ("torch", "sklearn", "matplotlib"),
-    "heads": ("sklearn", "skl2onnx"),  # the shallow heads: scikit-learn alone, no torch
+    "heads": ("sklearn",),  # the shallow heads: scikit-learn alone, no torch
     "clap": ("torch", "laion_clap"),
     "ray": ("ray", "pyarrow"),
     "browse": ("starlette", "uvicorn"),

@@ -75,7 +75,7 @@ REGISTRY: dict[str, HeadInfo] = {
             f"{_BASE}:IForestDetector",
             "Isolation Forest: how few random splits isolate the loop",
             "heads",
-            None,
+            ("sklearn",),
             (HeadOption("--iforest-trees", "n_estimators", int, 100, "trees in the Isolation Forest"),),
         ),
         HeadInfo(

@@ -74,7 +74,7 @@ def test_wheel_installs_runtime_only_and_embeds_without_torch(tmp_path: Path) ->
     assert neural.returncode == 2, neural.stderr[-2000:]
     assert 'pip install "loopbridge[torch]"' in neural.stderr
     assert "needs torch: " in neural.stderr
-    assert "--heads pca,knn,mahalanobis" in neural.stderr  # what does run here
+    assert "--heads iforest,pca,knn,mahalanobis" in neural.stderr  # what does run here
     assert "Traceback" not in neural.stderr
 
     # every torch-side command says which extra to install instead of a traceback (evaluate needs only
