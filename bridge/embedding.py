@@ -28,6 +28,15 @@ class Embeddings:
     def __len__(self) -> int:
         return len(self.files)
 
+    def sample(self, n: int, seed: int = 0) -> Embeddings:
+        """n rows drawn without replacement (all when n >= len), in their original order; same seed, same rows."""
+        if n >= len(self):
+            return self
+        keep = np.sort(np.random.default_rng(seed).choice(len(self), size=n, replace=False))
+        return Embeddings(
+            self.vectors[keep], [self.files[i] for i in keep], self.durations[keep], self.encoder_id, self.encoder_name
+        )
+
 
 @dataclass(frozen=True)
 class EmbedFailure:
@@ -137,10 +146,28 @@ def save_embeddings(emb: Embeddings, path: Path) -> None:
 
 
 def load_embeddings(path: str | Path) -> Embeddings:
-    """An .npz from `loopbridge embed`, or a plain .npy matrix (rows = clips; encoder unknown)."""
+    """An .npz from `loopbridge embed` (.parquet with `--engine ray`), or a plain .npy matrix (encoder unknown)."""
     p = Path(path)
     if not p.is_file():
         raise LoopbridgeError(f"{p}: embeddings file not found", "missing")
+    if p.suffix == ".parquet":  # from `loopbridge embed --engine ray`
+        from .scale.output import read_embeddings
+
+        emb = read_embeddings(p)
+    else:
+        emb = _load_numpy(p)
+    if emb.vectors.ndim != 2 or len(emb.vectors) == 0:
+        raise LoopbridgeError(f"{p}: expected a non-empty 2-D matrix, got shape {emb.vectors.shape}", "bad_embeddings")
+    bad = np.flatnonzero(~np.isfinite(emb.vectors).all(axis=1))
+    if bad.size:
+        raise LoopbridgeError(
+            f"{p}: {bad.size} row(s) contain NaN or inf (first: {emb.files[bad[0]]})", "bad_embeddings"
+        )
+    emb.vectors = emb.vectors.astype(np.float32, copy=False)
+    return emb
+
+
+def _load_numpy(p: Path) -> Embeddings:
     try:
         if p.suffix == ".npy":
             vectors = np.load(p, allow_pickle=False)
@@ -160,12 +187,4 @@ def load_embeddings(path: str | Path) -> Embeddings:
             f"{p}: not an embeddings file (expected .npz from `loopbridge embed` or a 2-D .npy): {exc}",
             "bad_embeddings",
         ) from exc
-    if emb.vectors.ndim != 2 or len(emb.vectors) == 0:
-        raise LoopbridgeError(f"{p}: expected a non-empty 2-D matrix, got shape {emb.vectors.shape}", "bad_embeddings")
-    bad = np.flatnonzero(~np.isfinite(emb.vectors).all(axis=1))
-    if bad.size:
-        raise LoopbridgeError(
-            f"{p}: {bad.size} row(s) contain NaN or inf (first: {emb.files[bad[0]]})", "bad_embeddings"
-        )
-    emb.vectors = emb.vectors.astype(np.float32, copy=False)
     return emb

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -189,6 +190,16 @@ def resolve(name_or_path: str | None) -> Path:
     raise EncoderError(f"unknown encoder '{name_or_path}': use one of {', '.join(PRESETS)} or a path to an .onnx file")
 
 
+def prepare_inputs(samples: np.ndarray, input_names: Collection[str]) -> dict[str, np.ndarray]:
+    """One 48 kHz mono clip → just the encoder inputs named (the front-end, without an ONNX session)."""
+    out: dict[str, np.ndarray] = {}
+    if any(k in input_names for k in features.FUSION_INPUTS):
+        out.update(features.fusion_arrays(features.fusion_input(samples)))
+    if "waveform" in input_names:
+        out["waveform"] = features.waveform_view(samples)
+    return out
+
+
 class Encoder:
     """An ONNX encoder session: clips in, one fixed-size embedding per clip out."""
 
@@ -244,14 +255,14 @@ class Encoder:
     def open(cls, name_or_path: str | None = None) -> Encoder:
         return cls(resolve(name_or_path))
 
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """What the graph reads; `prepare_inputs(samples, input_names)` needs no session (scale-out CPU tasks)."""
+        return tuple(self._inputs)
+
     def prepare(self, samples: np.ndarray) -> dict[str, np.ndarray]:
         """One 48 kHz mono clip → the inputs this graph reads (done off the inference thread by callers)."""
-        out: dict[str, np.ndarray] = {}
-        if any(k in self._inputs for k in features.FUSION_INPUTS):
-            out.update(features.fusion_arrays(features.fusion_input(samples)))
-        if "waveform" in self._inputs:
-            out["waveform"] = features.waveform_view(samples)
-        return out
+        return prepare_inputs(samples, self._inputs)
 
     def embed_prepared(self, prepared: list[dict[str, np.ndarray]]) -> np.ndarray:
         return self.embed_inputs({k: np.stack([p[k] for p in prepared]) for k in self._inputs})

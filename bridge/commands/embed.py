@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..errors import LoopbridgeError
 from ..limits import MAX_SECONDS
+from ..scale import cli as scale_cli
 
 log = logging.getLogger("loopbridge")
 
@@ -15,7 +16,12 @@ log = logging.getLogger("loopbridge")
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("embed", help="embed audio files with an encoder and save them as .npz")
     p.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="audio files or folders (searched recursively)")
-    p.add_argument("--out", required=True, type=Path, help="output .npz (embeddings, files, durations, encoder)")
+    p.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        help="output .npz (embeddings, files, durations, encoder); .parquet with --engine ray",
+    )
     p.add_argument(
         "--encoder", default=None, help="preset name or .onnx path (default: CLAP if installed, else mel-stats)"
     )
@@ -23,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-seconds", type=float, default=MAX_SECONDS, help="refuse files longer than this")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    scale_cli.add_arguments(p, with_out=False)
     p.set_defaults(func=run)
 
 
@@ -32,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     from ..embedding import embed_files, save_embeddings
     from ..encoders import Encoder
 
+    if args.engine == "ray":
+        return scale_cli.run(args, "embed")
     out: Path = args.out if args.out.suffix == ".npz" else args.out.with_suffix(".npz")
     if out.exists() and not args.force:
         raise LoopbridgeError(f"{out} already exists; use --force to overwrite it", "exists")

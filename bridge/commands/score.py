@@ -14,6 +14,7 @@ from ..cli_context import add_context_options, context_from_args
 from ..errors import LoopbridgeError
 from ..limits import MAX_SECONDS
 from ..results import TakeResult
+from ..scale import cli as scale_cli
 
 log = logging.getLogger("loopbridge")
 
@@ -35,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="JSON list on stdout")
     fmt.add_argument("--csv", action="store_true", help="CSV on stdout")
+    scale_cli.add_arguments(p, with_out=True)
     p.set_defaults(func=run)
 
 
@@ -46,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     if bool(args.inputs) == bool(args.embeddings):
         raise LoopbridgeError("give either FILE_OR_DIR... or --embeddings FILE (not both, not neither)", "usage")
     context = context_from_args(args)
+    if args.engine == "ray":
+        return scale_cli.run(args, "score", context)
     scorer = Scorer(args.model)
     if args.quantile is not None:
         scorer.bundle.set_quantile(args.quantile)

@@ -1,0 +1,10 @@
+"""Scale-out: `score`/`embed --engine ray` on Ray Data, results in Parquet (the `loopbridge[ray]` extra).
+
+    listing.py  folders, a text list or a Parquet list → paths
+    stages.py   the Ray Data stages: CPU decode + checks + encoder front-end, encoder actors + heads
+    output.py   the Parquet results: schema, part files per batch, resume (path + content hash), merge
+    job.py      connects to Ray, builds the pipeline, streams results into part files, prints the summary
+
+Nothing here imports ray at module import time except stages.py and job.py, which the commands import
+only after `extras.require("ray", ...)`.
+"""

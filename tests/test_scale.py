@@ -1,0 +1,231 @@
+"""`score`/`embed --engine ray` on a real Ray cluster started here (127.0.0.1, 2 CPUs, 200 MB object store):
+results equal to the single-process commands row for row, resume after SIGKILL and Ctrl-C, bad files as rows."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers_heads import TINY_FIT_ARGS, write_loops
+from helpers_scale import LOOPBRIDGE, RAY_ENV, ray_head, write_library
+
+from loopbridge import audio
+from loopbridge.encoders import Encoder
+
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+pytest.importorskip("ray")
+
+pytestmark = pytest.mark.ray
+N_FILES = 200
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory) -> str:
+    with ray_head(tmp_path_factory.mktemp("ray")) as address:
+        yield address
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory) -> dict[str, str]:
+    home = tmp_path_factory.mktemp("home")
+    return {**os.environ, **RAY_ENV, "LOOPBRIDGE_HOME": str(home)}
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("library")
+    assert len(write_library(root, N_FILES)) == N_FILES
+    return root
+
+
+@pytest.fixture(scope="module")
+def model(env, tmp_path_factory) -> str:
+    train = tmp_path_factory.mktemp("train")
+    write_loops(train, 16)
+    lb(env, "fit", str(train), "--name", "m", "--encoder", "mel-stats", *TINY_FIT_ARGS)
+    return "m"
+
+
+def lb(env: dict[str, str], *argv: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    done = subprocess.run([*LOOPBRIDGE, *argv], env=env, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def rows(path: Path) -> dict[str, dict]:
+    table = pq.read_table(path)
+    out = {r["path"]: r for r in table.to_pylist()}
+    assert len(out) == table.num_rows, "a path appears twice"
+    return out
+
+
+@pytest.fixture(scope="module")
+def single(env, library, model) -> dict[str, dict]:
+    """The single-process reference: `loopbridge score --json`."""
+    return {r["file"]: r for r in json.loads(lb(env, "score", str(library), "--model", model, "--json").stdout)}
+
+
+@pytest.fixture(scope="module")
+def full_run(env, library, model, cluster, tmp_path_factory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("full") / "scores.parquet"
+    done = lb(env, "score", str(library), "--model", model, "--engine", "ray", "--address", cluster, "--out", str(out))
+    return out, done.stdout
+
+
+def assert_same_as_single(got: dict[str, dict], single: dict[str, dict], library: Path) -> None:
+    failed = {p for p, r in got.items() if r["error_code"]}
+    assert failed == {
+        str(library / b) for b in ("bad/not_audio.wav", "bad/empty.wav", "bad/header_only.wav", "bad/nan.wav")
+    }
+    assert set(got) - failed == set(single)
+    for path, ref in single.items():
+        r = got[path]
+        assert r["content_hash"]
+        assert r["error_code"] is None
+        assert r["duration_s"] == pytest.approx(ref["duration_s"], abs=1e-9)
+        for head, s in ref["head_scores"].items():
+            assert r[f"score_{head}"] == pytest.approx(s, rel=1e-5, abs=1e-6), (path, head)
+        assert (r["head"], r["threshold"]) == (ref["head"], pytest.approx(ref["threshold"]))
+        assert (r["flag"], r["flagged_by"], r["silent"]) == (ref["flag"], ref["flagged_by"], ref["silent"]), path
+        assert r["reasons"] == ref["reasons"], path
+
+
+def test_score_on_the_cluster_equals_single_process_row_for_row(full_run, single, library):
+    out, stdout = full_run
+    got = rows(out)
+    assert len(got) == N_FILES
+    assert_same_as_single(got, single, library)
+    assert sum(r["flag"] for r in single.values()) > 0, "the noise files should be flagged"
+    codes = {Path(p).name: r["error_code"] for p, r in got.items() if r["error_code"]}
+    assert codes == {
+        "not_audio.wav": "not_audio",
+        "empty.wav": "empty",
+        "header_only.wav": "empty",
+        "nan.wav": "non_finite",
+    }
+    assert all(r["error_message"] for p, r in got.items() if r["error_code"])
+    flagged = sum(r["flag"] for r in single.values())
+    assert f"{N_FILES - 4} scored, {flagged} flagged, 4 failed, 0 already in" in stdout
+    assert not out.with_name(out.name + ".parts").exists(), "parts are merged away"
+
+
+def test_rerun_scores_only_new_or_changed_files(full_run, env, library, model, cluster, tmp_path):
+    out = tmp_path / "again.parquet"
+    out.write_bytes(full_run[0].read_bytes())
+    new = write_loops(library / "new", 2, seed=7000)
+    changed = library / "loops" / "loop_00.wav"
+    original = changed.read_bytes()
+    try:
+        before = rows(out)[str(changed)]
+        changed.write_bytes(write_loops(tmp_path / "other", 1, seed=9000)[0].read_bytes())
+        done = lb(
+            env, "score", str(library), "--model", model, "--engine", "ray", "--address", cluster, "--out", str(out)
+        )
+        assert "3 scored, " in done.stdout, done.stdout
+        assert f"{N_FILES - 1} already in" in done.stdout, done.stdout
+        after = rows(out)
+        assert len(after) == N_FILES + 2
+        assert {str(p) for p in new} <= set(after)
+        assert after[str(changed)]["content_hash"] != before["content_hash"]
+    finally:
+        changed.write_bytes(original)  # the other tests compare against the library as it was
+        for p in new:
+            p.unlink()
+        (library / "new").rmdir()
+
+
+def _interrupt(cmd: list[str], env: dict[str, str], parts: Path, sig: int) -> int:
+    """Start the job, wait until it has written two batches of its own, then send `sig` to it."""
+    before = set(parts.glob("part-*.parquet"))
+    job = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while len(set(parts.glob("part-*.parquet")) - before) < 2:
+        assert job.poll() is None, f"job ended before it could be interrupted: {job.communicate()[1][-2000:]}"
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    job.send_signal(sig)
+    job.communicate(timeout=120)
+    return job.returncode
+
+
+def test_a_killed_job_resumes_and_loses_only_batches_in_flight(
+    full_run, single, env, library, model, cluster, tmp_path
+):
+    out = tmp_path / "scores.parquet"
+    parts = out.with_name(out.name + ".parts")
+    # small batches, so the job is still running when the first parts appear
+    cmd = [*LOOPBRIDGE, "score", str(library), "--model", model, "--engine", "ray", "--address", cluster]
+    cmd += ["--out", str(out), "--batch-size", "4"]
+
+    assert _interrupt(cmd, env, parts, signal.SIGKILL) == -signal.SIGKILL
+    assert not out.exists(), "a SIGKILL leaves the part files, unmerged"
+    kept = sum(pq.read_table(p).num_rows for p in parts.glob("part-*.parquet"))
+    assert 0 < kept < N_FILES
+
+    assert _interrupt(cmd, env, parts, signal.SIGINT) == 130
+    assert out.exists(), "Ctrl-C merges what was written"
+    assert not parts.exists()
+    after_int = len(rows(out))
+    assert kept <= after_int < N_FILES
+
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"{after_int} already in" in done.stdout, done.stdout
+    got = rows(out)
+    assert len(got) == N_FILES
+    assert_same_as_single(got, single, library)
+
+
+def test_embed_on_the_cluster_then_fit_on_a_sample_of_the_parquet(env, library, cluster, tmp_path, lb_home):
+    out = tmp_path / "emb.parquet"
+    lb(env, "embed", str(library), "--encoder", "mel-stats", "--engine", "ray", "--address", cluster, "--out", str(out))
+    got = rows(out)
+    assert sum(1 for r in got.values() if r["error_code"]) == 4
+    encoder = Encoder.open("mel-stats")  # the single-process reference, on a few of the files
+    some = sorted(p for p, r in got.items() if not r["error_code"])[::20]
+    ref = encoder.embed_clips([audio.load(p) for p in some])
+    for path, vec in zip(some, ref, strict=True):
+        np.testing.assert_allclose(np.array(got[path]["embedding"]), vec, rtol=1e-5, atol=1e-6)
+
+    fit = [
+        "fit",
+        "--embeddings",
+        str(out),
+        "--sample",
+        "50",
+        "--seed",
+        "3",
+        "--heads",
+        "knn,mahalanobis",
+        "--no-progress",
+    ]
+    a = lb(env, *fit, "--name", "a")
+    lb(env, *fit, "--name", "b")
+    models = Path(env["LOOPBRIDGE_HOME"]) / "data" / "models"
+    manifests = [json.loads((models / n / "manifest.json").read_text()) for n in ("a", "b")]
+    assert manifests[0]["training"]["files"] == 50, a.stdout
+    assert manifests[0]["heads"]["knn"]["threshold"] == manifests[1]["heads"]["knn"]["threshold"]
+
+
+def test_another_job_cannot_write_into_the_same_out(full_run, env, library, model, cluster, tmp_path):
+    # other thresholds would leave rows flagged by two different rules in one file
+    cmd = [*LOOPBRIDGE, "score", str(library), "--model", model, "--quantile", "0.5", "--engine", "ray"]
+    cmd += ["--address", cluster]
+    done = subprocess.run([*cmd, "--out", str(full_run[0])], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert "holds results of another job" in done.stderr
+    assert "choose another --out" in done.stderr
+    not_ours = tmp_path / "mine.parquet"
+    pq.write_table(pa.table({"path": ["x"]}), not_ours)
+    before = not_ours.read_bytes()
+    done = subprocess.run([*cmd, "--out", str(not_ours)], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert "not a loopbridge results file" in done.stderr
+    assert not_ours.read_bytes() == before
