@@ -26,7 +26,7 @@ from loopbridge.encoders import Encoder
 from loopbridge.errors import LoopbridgeError, ModelError
 from loopbridge.heads_registry import HEADS
 
-from . import budget
+from . import budget, music_calibration
 from .detector import HELD_OUT, Detector
 
 if TYPE_CHECKING:
@@ -137,6 +137,7 @@ def fit_library(
         log.warning("note: the loops themselves were not found, so technical checks will use built-in limits")
     primary = resolve_primary(detectors, primary)
     decision, calibration = choose_decision(detectors, primary, rows, calibration, false_flags)
+    calibration = music_calibration.with_music(calibration, files, opts.progress)  # groove, keys, buzz
     return FittedLibrary(detectors, primary, calibration, decision)
 
 

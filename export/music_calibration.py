@@ -1,0 +1,115 @@
+"""What the musical checks learn from a library at `fit`: its groove, the notes it plays in its keys, how noisy its
+treble is after an attack. Stored in the bundle as calibration["music"] (beside the technical checks' quantiles);
+bridge/music reads it (Groove.from_calibration, wrong_notes' degree profile, buzz_limit_db, key_profiles).
+
+Each loop's context comes from its name or is estimated, as when scoring. Limits are set so that the library's
+own loops are rarely (≤ 5 %) flagged, within physical bounds: a groove never excuses more than 60 ms, buzz's
+limit stays between 10 and 40 dB.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from loopbridge import audio
+from loopbridge.errors import LoopbridgeError
+from loopbridge.music import buzz, mono_of, timing
+from loopbridge.music.context import resolve
+from loopbridge.music.model import NoteModelMissing
+from loopbridge.music.notes import transcribe
+
+log = logging.getLogger("loopbridge")
+VERSION = 1
+MIN_LOOPS = 8
+FLOOR_BOUNDS_S = (0.02, 0.06)
+BUZZ_BOUNDS_DB = (10.0, 40.0)
+
+
+def calibrate(files: list[str], progress: bool = True) -> dict[str, Any] | None:
+    """The library's musical calibration (None when the note model is missing or too few loops sound)."""
+    offsets: list[list[float]] = [[] for _ in range(timing.POSITIONS)]
+    worst_dev: list[float] = []
+    worst_buzz: list[float] = []
+    degrees = np.zeros(12)
+    profiles: dict[str, list[np.ndarray]] = {"major": [], "minor": []}
+    n = 0
+    try:
+        for f in tqdm(files, desc="learning the groove", unit="file", disable=not progress, leave=False):
+            try:
+                native = audio.read_native(f)
+            except LoopbridgeError:
+                continue
+            mono = mono_of(native)
+            notes = transcribe(mono, native.sample_rate)
+            if len(notes) < 3:
+                continue
+            n += 1
+            ctx = resolve(None, f, notes, mono, native.sample_rate)
+            evts = timing.events(notes)
+            if ctx.bpm and evts:
+                dev, _ = timing.deviations(evts, ctx.bpm, timing.Groove(floor_s=0.0))
+                off, pos = timing.grid_offsets(np.array([e.onset_s for e in evts]), ctx.bpm)
+                step = 60.0 / ctx.bpm / timing.POSITIONS
+                for p, o in zip(pos, off, strict=True):
+                    offsets[p].append(float(o))
+                inside = np.abs(dev) < 0.5 * step
+                if inside.any():
+                    worst_dev.append(float(np.abs(dev[inside]).max()))
+            ex = buzz.excess_db(buzz.treble_noise_db(mono, native.sample_rate, evts))
+            if np.isfinite(ex).any():
+                worst_buzz.append(float(np.nanmax(ex)))
+            if ctx.key is not None:
+                h = np.zeros(12)
+                for note in notes:
+                    h[(note.pitch - ctx.key.root) % 12] += max(note.offset_s - note.onset_s, 0.05) * note.velocity
+                degrees += h
+                if ctx.key_from == "name" and ctx.key.scale in profiles and h.sum() > 0:
+                    profiles[ctx.key.scale].append(h / h.sum())
+    except NoteModelMissing as exc:
+        log.warning("note: musical checks not calibrated: %s", exc.message)
+        return None
+    if n < MIN_LOOPS:
+        return None
+    return {
+        "version": VERSION,
+        "n": n,
+        "groove": _groove(offsets, worst_dev),
+        "degree_profile": [round(float(d), 4) for d in degrees / max(degrees.sum(), 1e-9)],
+        "key_profiles": {s: [round(float(v), 4) for v in np.mean(p, axis=0)] for s, p in profiles.items() if p} or None,
+        "buzz_limit_db": round(float(np.clip(np.quantile(worst_buzz, 0.95) + 1.0, *BUZZ_BOUNDS_DB)), 2)
+        if len(worst_buzz) >= MIN_LOOPS
+        else buzz.DEFAULT_LIMIT_DB,
+    }
+
+
+def _groove(offsets: list[list[float]], worst_dev: list[float]) -> dict[str, Any]:
+    """Per position: median offset and robust spread (MAD); the floor: the library's worst deviation per take, q95."""
+    default = timing.Groove()
+    out: dict[str, Any] = {"offset_s": [], "spread_s": []}
+    for p, vals in enumerate(offsets):
+        v = np.array(vals)
+        if v.size >= 10:
+            med = float(np.median(v))
+            out["offset_s"].append(round(med, 4))
+            out["spread_s"].append(round(max(0.003, 1.4826 * float(np.median(np.abs(v - med)))), 4))
+        else:
+            out["offset_s"].append(default.offset_s[p])
+            out["spread_s"].append(default.spread_s[p])
+    floor = np.quantile(worst_dev, 0.95) + 0.004 if len(worst_dev) >= MIN_LOOPS else default.floor_s
+    out["floor_s"] = round(float(np.clip(floor, *FLOOR_BOUNDS_S)), 4)
+    return out
+
+
+def with_music(calibration: dict[str, Any] | None, files: list[str], progress: bool = True) -> dict[str, Any] | None:
+    """The technical checks' calibration with the musical one added under "music" (unchanged when none)."""
+    music = calibrate(files, progress)
+    if music is None:
+        return calibration
+    return {**(calibration or {}), "music": music}
+
+
+__all__ = ["calibrate", "with_music"]

@@ -1,0 +1,55 @@
+"""`fit`'s musical calibration on rendered libraries: a swung library's groove is learned and a swung take is not
+late; a distorted library does not flag its own noise as buzz; the bundle carries it and `check --model` uses it."""
+
+from __future__ import annotations
+
+import numpy as np
+import soundfile as sf
+
+from loopbridge import synth
+from loopbridge.audio import read_native
+from loopbridge.checks import check_take
+from loopbridge.context import TakeContext
+from loopbridge.export import music_calibration
+
+
+def _library(folder, instrument: str, style: str, swing: float, n: int = 10) -> list[str]:
+    folder.mkdir()
+    files = []
+    for k in range(n):
+        part = synth.make_part(100 + k, instrument=instrument, style=style, bpm=100, bars=2, swing=swing, scale="minor")
+        loop, _ = synth.play_part(part, k)
+        files.append(str(folder / f"{instrument}_100bpm_{synth.KEY_NAMES[part.root].replace('#', 'sharp')}m_{k}.wav"))
+        sf.write(files[-1], loop.samples, loop.sample_rate)
+    return files
+
+
+def test_a_swung_library_teaches_its_groove(tmp_path) -> None:
+    files = _library(tmp_path / "swung", "bass", "slap", swing=1.0)
+    cal = music_calibration.calibrate(files, progress=False)
+    assert cal is not None
+    assert cal["n"] == len(files)
+    step = 60 / 100 / 4
+    groove = cal["groove"]
+    # off-beat sixteenths sit a third of a sixteenth late; the beats on the grid
+    assert abs(groove["offset_s"][1] - step / 3) < 0.012
+    assert abs(groove["offset_s"][3] - step / 3) < 0.012
+    assert abs(groove["offset_s"][0]) < 0.01
+    assert 0.02 <= groove["floor_s"] <= 0.06
+    profile = np.array(cal["degree_profile"])
+    minor = [0, 2, 3, 5, 7, 8, 10]
+    assert profile[minor].sum() > 0.9  # named minor keys: their notes are the scale's
+
+
+def test_calibration_reaches_the_checks_through_the_bundle_layout(tmp_path) -> None:
+    files = _library(tmp_path / "dist", "guitar", "distorted", swing=0.0)
+    cal = music_calibration.with_music({"version": 1, "n": 0, "measurements": {}}, files, progress=False)
+    music = cal["music"]
+    assert 10.0 <= music["buzz_limit_db"] <= 40.0
+    part = synth.make_part(100, instrument="guitar", style="distorted", bpm=100, bars=2, swing=0.0, scale="minor")
+    loop, _ = synth.play_part(part, 77)
+    path = tmp_path / "new.wav"
+    sf.write(path, loop.samples, loop.sample_rate)
+    report = check_take(read_native(path), cal, context=TakeContext(bpm=100, key=part.key, source="cli"))
+    assert report.music is not None
+    assert "buzz" not in [f.kind for f in report.findings]
