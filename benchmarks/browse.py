@@ -44,8 +44,9 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def synthetic_takes(scorer, n: int, real: list[Path], seed: int = 0):
-    """N TakeResults scored by nobody: scores drawn around the training scores, 5 % with a click reason."""
+def synthetic_takes(scorer, library: np.ndarray, n: int, real: list[Path], seed: int = 0):
+    """N TakeResults scored by nobody: scores drawn around the training scores, 5 % with a click reason, and
+    embeddings scattered around the library's loops (so the map looks like a library, not one blob)."""
     from loopbridge.results import Finding, TakeResult
 
     bundle = scorer.scorer.bundle
@@ -70,7 +71,9 @@ def synthetic_takes(scorer, n: int, real: list[Path], seed: int = 0):
                 reasons=reasons,
             )
         )
-    return takes, rng.standard_normal((n, bundle.dim)).astype(np.float32) + scorer.scorer.bundle.dim**-0.5
+    near = library[rng.integers(0, len(library), n)]
+    vectors = near + 0.5 * library.std(axis=0) * rng.standard_normal((n, library.shape[1]))
+    return takes, vectors.astype(np.float32)
 
 
 def serve(app) -> tuple[str, object]:
@@ -94,6 +97,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--takes", type=int, default=10_000)
     ap.add_argument("--repeat", type=int, default=3, help="page loads (median reported)")
+    ap.add_argument("--screenshot", type=Path, help="save the page (viewport) with a take selected here")
     args = ap.parse_args()
     from helpers_heads import write_loops
     from playwright.sync_api import sync_playwright
@@ -112,8 +116,8 @@ def main() -> int:
     rss0 = rss_mb()
     t0 = time.perf_counter()
     scorer = catalog.TakeScorer(Scorer("b"))
-    takes, vectors = synthetic_takes(scorer, args.takes, real[12:])
     library, _ = catalog.training_library(scorer.scorer)
+    takes, vectors = synthetic_takes(scorer, library.vectors, args.takes, real[12:])
     cat = catalog.build(scorer, takes, vectors, library)
     build_s = time.perf_counter() - t0
     app = create_app(cat, [tmp], tmp / "uploads")
@@ -153,6 +157,9 @@ def main() -> int:
         sort = timed(lambda: page.click("#takes th[data-sort='name']"))
         flagged = timed(lambda: page.check("#flagged-only"))
         selected = timed(select)
+        if args.screenshot:
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(args.screenshot))
         browser.close()
     assert points == args.takes, points
 

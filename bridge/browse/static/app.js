@@ -43,11 +43,14 @@ function colourScale() {
   };
 }
 
+const dense = () => state.data.takes.length > 2000;
+const markerSize = () => (dense() ? 5 : 9);
+
 function flaggedTrace() {
   const f = state.data.takes.filter((t) => flaggedBy(t).length);
   return {
     type: "scattergl", mode: "markers", name: "flagged", x: f.map((t) => t.x), y: f.map((t) => t.y), hoverinfo: "skip",
-    marker: { size: 15, color: "rgba(0,0,0,0)", line: { color: "#000", width: 2 } },
+    marker: { size: markerSize() + 4, color: "rgba(0,0,0,0)", line: { color: "rgba(0,0,0,0.7)", width: dense() ? 0.8 : 1.5 } },
   };
 }
 
@@ -64,7 +67,7 @@ function mapTraces() {
       customdata: takes.map((t) => t.id), text: takes.map(hoverText), hovertemplate: "%{text}<extra></extra>",
       marker: {
         color: takes.map((t) => t.head_scores[state.data.primary]), colorscale: [[0, "#2c7bb6"], [0.5, "#ffd700"], [1, "#d7191c"]],
-        size: 9, showscale: true, ...colourScale(),
+        size: markerSize(), showscale: true, ...colourScale(),
       },
     },
     selectedTrace(),
