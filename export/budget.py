@@ -33,7 +33,7 @@ class Budget:
     head_threshold: float
     head_quantile: float  # the head's threshold as a quantile of its threshold scores (what sensitivity speaks)
     loops: int  # library loops the split was measured on
-    pairing: str  # "per-loop" (head and checks on the same loops) or "independent"
+    pairing: str  # "per-loop" (head and checks on the same loops), "independent", or "head-only" (no loop measured)
     head_only: float  # share of loops flagged by the head alone (not also by a check)
     checks: float  # share flagged by the checks at their chosen limits
     combined: float  # share flagged by head OR checks
@@ -115,7 +115,7 @@ def choose(
         quantile = min(1.0 - p_head, float(np.nextafter(1.0, 0.0)))
         threshold = float(np.quantile(sorted_scores, quantile))
         head_only = float(np.mean(sorted_scores > threshold)) * (1.0 - p_checks)
-        combined, pairing = p_checks + head_only, "independent"
+        combined, pairing = p_checks + head_only, "independent" if flagged is not None else "head-only"
         n = n or len(sorted_scores)
     return Budget(
         false_flags=false_flags,
