@@ -20,7 +20,7 @@ import numpy as np
 from ..results import Finding
 from . import buzz as buzz_check
 from .context import MusicContext
-from .notes import Note
+from .notes import NAMES, Note
 from .timing import events, grid_offsets
 
 MATCH_S = 0.13  # the same note in another take starts within this
@@ -99,10 +99,10 @@ def departures(this: Take, others: list[Take], ctx: MusicContext, name: str = "t
     pair = len(others) == 1
     spread = _spread(others)
     limit = max(TIMING_FLOOR_S, SPREADS * spread)
-    in_key = ctx.key.pitch_classes if ctx.key else None
     out: list[Finding] = []
     mine = this.sure()
     timed: list[float] = []  # onsets already reported late/early: a chord's strings are one attack
+    changed: list[tuple[Note, list[Note]]] = []  # notes the others don't play, with what they play there
     for n in mine:
         matches = [m for o in others if (m := _match(n, o.notes)) is not None]
         if len(matches) >= need:
@@ -131,22 +131,42 @@ def departures(this: Take, others: list[Take], ctx: MusicContext, name: str = "t
             for m in o.sure()
             if abs(m.onset_s - n.onset_s) < NEIGHBOUR_S and _match(m, mine) is None and _match(m, [n]) is None
         ]
-        outside = in_key is not None and n.pitch % 12 not in in_key
-        severity = OUT_OF_KEY if outside else IN_KEY
-        others_word = "take plays" if pair else "takes play"
-        if instead:
-            common = max({m.name for m in instead}, key=[m.name for m in instead].count)
-            text = f"{name}: {n.name} at {n.onset_s:.2f} s where the other {others_word} {common}"
-        else:
-            text = f"{name}: an added {n.name} at {n.onset_s:.2f} s that the other " + (
-                "take doesn't play" if pair else "takes don't play"
-            )
-        if outside:
-            text += f" ({n.name} is outside {ctx.key})"
-        out.append(Finding("wrong_note", severity, round(n.onset_s, 4), round(n.offset_s - n.onset_s, 4), text))
+        changed.append((n, instead))
+    out += _changed(changed, ctx, name, pair)
     out += _missing(this, others, ctx, name, need, pair)
     out += _buzz(this, others, ctx, name)
     return sorted(out, key=lambda f: -f.severity)
+
+
+def _changed(changed: list[tuple[Note, list[Note]]], ctx: MusicContext, name: str, pair: bool) -> list[Finding]:
+    """One reason per attack: a chord's changed strings together ("F, G, C at 1.80 s where … play E, G#, B")."""
+    groups: list[list[tuple[Note, list[Note]]]] = []
+    for item in sorted(changed, key=lambda c: c[0].onset_s):
+        if groups and item[0].onset_s - groups[-1][0][0].onset_s < STRUM_S:
+            groups[-1].append(item)
+        else:
+            groups.append([item])
+    in_key = ctx.key.pitch_classes if ctx.key else None
+    out = []
+    for group in groups:
+        notes = [n for n, _ in group]
+        instead = sorted({m.pitch for _, alt in group for m in alt})
+        outside = [n for n in notes if in_key is not None and n.pitch % 12 not in in_key]
+        names = ", ".join(dict.fromkeys(n.name for n in notes))
+        t = notes[0].onset_s
+        if instead:
+            played = ", ".join(dict.fromkeys(NAMES[p % 12] for p in instead))
+            text = f"{name}: {names} at {t:.2f} s where the other " + ("take plays" if pair else "takes play")
+            text += f" {played}"
+        else:
+            text = f"{name}: an added {names} at {t:.2f} s that the other " + (
+                "take doesn't play" if pair else "takes don't play"
+            )
+        if outside:
+            text += f" ({', '.join(dict.fromkeys(n.name for n in outside))} outside {ctx.key})"
+        end = max(n.offset_s for n in notes)
+        out.append(Finding("wrong_note", OUT_OF_KEY if outside else IN_KEY, round(t, 4), round(end - t, 4), text))
+    return out
 
 
 def _missing(this: Take, others: list[Take], ctx: MusicContext, name: str, need: int, pair: bool) -> list[Finding]:

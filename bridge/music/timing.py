@@ -22,6 +22,7 @@ MIN_CONFIDENCE = 0.6
 DEFAULT_SPREAD_S = 0.009  # one player's onset spread, plus the transcription's own, on a normal take
 DEFAULT_FLOOR_S = 0.033  # never call a note late or early by less than this
 SPREADS = 3.0  # how many spreads past the groove's offset a note may lie
+AMBIGUOUS = 0.35  # past this share of a sixteenth a deviation may be the other way to the next one
 
 
 @dataclass(frozen=True)
@@ -102,13 +103,16 @@ def findings(notes: list[Note], ctx: MusicContext, groove: Groove) -> list[Findi
         severity = round(float(1.0 - 0.7 * np.exp(-2.0 * excess)), 3)
         ms = round(abs(d) * 1000)
         where = ctx.where(e.onset_s - d)
+        # far from its sixteenth it may as well be the neighbour's, off the other way: say both
+        other = f" (or {round((step - abs(d)) * 1000)} ms {'early' if d > 0 else 'late'} for the {'next' if d > 0 else 'previous'} sixteenth)"
         out.append(
             Finding(
                 "timing",
                 severity,
                 round(e.onset_s, 4),
                 round(abs(d), 4),
-                f"the note at {e.onset_s:.2f} s ({where}) is {ms} ms {'late' if d > 0 else 'early'}",
+                f"the note at {e.onset_s:.2f} s ({where}) is {ms} ms {'late' if d > 0 else 'early'}"
+                + (other if abs(d) > AMBIGUOUS * step else ""),
             )
         )
     return out
