@@ -7,9 +7,11 @@ terminal reply over UDP; datagrams that are not OSC, or not decodable, never sto
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 import pytest
+from conftest import tone, write_audio
 from helpers_server import MODEL, TERMINAL, OscPeer, make_scorer, model_files  # noqa: F401 - model_files is a fixture
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,6 +23,7 @@ from loopbridge.server.app import OscServer
 COMMANDS = [protocol.PREFIX + c for c in protocol.USAGE] + ["/loopbridge/scorch", "/loopbridge/*", "/other/x"]
 WORDS = [*protocol.SCORE_NAMES, "tempo", MODEL, "4/4", "G minor", "", " ", "13", "13.0", "-1", "1e3", "x" * 70]
 BOUNDED = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+OVER_UDP = settings(BOUNDED, max_examples=300)  # about 15 s: a third of them owe a terminal reply
 
 
 def _args(paths: list[str]) -> st.SearchStrategy[list]:
@@ -57,6 +60,18 @@ def test_the_parser_raises_only_protocol_errors_keeping_the_id(address, args):
         assert request.id != protocol.NO_ID or args[0] in (-1, -1.0, "-1")
 
 
+def _requests(paths: list[str]) -> st.SearchStrategy[list]:
+    """Anything at all, or an id followed by the protocol's own words and values in any order."""
+    rid = st.one_of(
+        st.integers(-5, 10**6),
+        st.integers(0, 1000).map(float),
+        st.integers(0, 1000).map(str),
+        st.sampled_from(["take-1", " 7 ", "x" * 64]),
+    )
+    word = st.sampled_from([*paths, *protocol.SCORE_NAMES, "tempo", MODEL, 0, 2, 4.0, "4/4", "G minor", "120", -1, 1.5])
+    return st.one_of(_args(paths), st.builds(lambda i, rest: [i, *rest], rid, st.lists(word, max_size=7)))
+
+
 def _expected_id(address: str, args: list):
     """The id whose one terminal reply the server owes, per the parser (None when it owes none)."""
     try:
@@ -80,6 +95,9 @@ def server_and_client(model_files, tmp_path_factory):  # noqa: F811 - the fixtur
     root = tmp_path_factory.mktemp("fuzz")
     (root / "sub").mkdir()
     (root / "junk.wav").write_text("not audio")
+    write_audio(root / "take.wav", tone(1.0))
+    old = time.time() - 5
+    os.utime(root / "take.wav", (old, old))
     client = OscPeer()
     server = OscServer(
         {MODEL: make_scorer(model_files)}, port=0, reply_port=client.port, allow_roots=[root.resolve()], wait_s=0.2
@@ -91,10 +109,10 @@ def server_and_client(model_files, tmp_path_factory):  # noqa: F811 - the fixtur
 
 def test_every_request_with_an_id_gets_exactly_one_terminal_reply(server_and_client, caplog):
     _server, client, root = server_and_client
-    paths = [str(root / "junk.wav"), str(root / "sub"), str(root / "none.wav"), str(root / "junk.wav") + "/"]
+    paths = [str(root / n) for n in ("take.wav", "junk.wav", "sub", "none.wav", "take.wav/")] + ["/etc/passwd"]
 
-    @BOUNDED
-    @given(address=st.sampled_from(COMMANDS), args=_args(paths))
+    @OVER_UDP
+    @given(address=st.sampled_from(COMMANDS), args=_requests(paths))
     def run(address, args):
         if address.endswith("/batch") and len(args) > 1:
             args = args[:3]  # keep batches short: the property, not the scoring, is under test

@@ -23,6 +23,8 @@ def _error(address: str, *args: object) -> ProtocolError:
         (SCORE, ["take.wav"], protocol.MISSING_ARGUMENT, "take.wav"),  # a word is an id: the path is missing
         (SCORE, [1, 42.5], protocol.BAD_ARGUMENT, 1),
         (SCORE, [1, ""], protocol.BAD_ARGUMENT, 1),
+        (SCORE, [1, "/a\0.wav"], protocol.BAD_ARGUMENT, 1),
+        ("/loopbridge/batch", [1, "/a", "/b\0"], protocol.BAD_ARGUMENT, 1),
         (SCORE, [1.5, "/a.wav"], protocol.BAD_ARGUMENT, protocol.NO_ID),
         (SCORE, [], protocol.MISSING_ARGUMENT, protocol.NO_ID),
         (SCORE, [1], protocol.MISSING_ARGUMENT, 1),
@@ -142,6 +144,13 @@ def test_ids_in_any_form_are_one_id_and_replies_use_the_form_sent():
     assert word.id == word.key_id == "take-1"
     assert parse("/loopbridge/cancel", ["1e3"]).key_id == 1000
     assert parse("/loopbridge/cancel", ["12abc"]).key_id == "12abc"
+
+
+def test_a_reply_with_a_nul_in_a_string_stays_one_readable_message():
+    from pythonosc.osc_message import OscMessage
+
+    msg = OscMessage(protocol.file_error(5, "/a\0b.wav", "missing", "x"))
+    assert msg.params == [5, "/a\\0b.wav", "missing", "x"]
 
 
 def test_wellformed_requests_parse_to_their_fields():

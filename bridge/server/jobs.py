@@ -264,8 +264,10 @@ class BatchJob:
         with self._lock:
             if self.finished:
                 return
-        self._file_failed("", protocol.INTERNAL, f"batch stopped: {exc}")
-        self._finish()
+        try:
+            self._file_failed("", protocol.INTERNAL, f"batch stopped: {exc}")
+        finally:  # the terminal `done` goes out even when the notice cannot
+            self._finish()
 
 
 def _as_requested(result: TakeResult, path: str) -> TakeResult:

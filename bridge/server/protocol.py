@@ -286,6 +286,8 @@ def _text(value: Any, what: str) -> str:
         value = value.decode("utf-8", "replace")
     if not isinstance(value, str) or not value.strip():
         raise ProtocolError(BAD_ARGUMENT, f"{what} must be a non-empty string, got {value!r}")
+    if "\0" in value:  # no file name holds one, and an OSC string ends at the first
+        raise ProtocolError(BAD_ARGUMENT, f"{what} must not contain a NUL character, got {value[:80]!r}")
     return value
 
 
@@ -314,8 +316,8 @@ def message(name: str, *args: Any) -> bytes:
             builder.add_arg(a, OscMessageBuilder.ARG_TYPE_INT)
         elif isinstance(a, float):
             builder.add_arg(a if math.isfinite(a) else 0.0, OscMessageBuilder.ARG_TYPE_FLOAT)
-        else:
-            builder.add_arg(str(a), OscMessageBuilder.ARG_TYPE_STRING)
+        else:  # an OSC string ends at its first NUL: one inside would shift every argument after it
+            builder.add_arg(str(a).replace("\0", "\\0"), OscMessageBuilder.ARG_TYPE_STRING)
     dgram = builder.build().dgram
     if len(dgram) > MAX_DATAGRAM:
         raise ValueError(f"reply {name} would be {len(dgram)} bytes, over the {MAX_DATAGRAM}-byte limit")
