@@ -80,7 +80,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     for info in heads_registry.REGISTRY.values():
         for opt in info.options:
             base.add_argument(
-                opt.flag, type=opt.type, default=opt.default, dest=_dest(info.name, opt.param), help=opt.help
+                opt.flag,
+                type=opt.type,
+                default=opt.default,
+                dest=_dest(info.name, opt.param),
+                metavar=opt.param.upper(),
+                help=f"{opt.help} (default {opt.default})",
             )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
