@@ -165,6 +165,26 @@ def test_sorting_and_filters_match_score_json(page, world):
     assert {Path(p).name for p in table_paths(page)} == {"noise_00.wav", "noise_01.wav"}
 
 
+def test_table_pages(browser, server, world):
+    pg = browser.new_page()
+    pg.goto(server + "/?page_size=3")
+    pg.wait_for_selector("body[data-ready='1']", timeout=60_000)
+    n = len(world["reference"][None])
+    pages = -(-n // 3)
+    seen = []
+    for page_no in range(1, pages + 1):
+        assert pg.text_content("#page") == f"page {page_no} of {pages} ({n} takes)"
+        rows = table_paths(pg)
+        assert len(rows) == min(3, n - 3 * (page_no - 1))
+        seen += rows
+        pg.click("#next")
+    assert pg.text_content("#page") == f"page {pages} of {pages} ({n} takes)"  # no page past the last
+    assert seen == [r["file"] for r in world["reference"][None]]
+    pg.click("#prev")
+    assert table_paths(pg) == seen[3:6]
+    pg.close()
+
+
 def _click_take_on_map(page: Page, name: str) -> None:
     """Move the mouse onto the take's point (pixel position from the plot's own axes) and click it."""
     xy = page.evaluate(

@@ -1,7 +1,8 @@
 // loopbridge browse: the page. Data from /api/*, audio from /audio, plots with the bundled plotly (WebGL map).
 "use strict";
 
-const PAGE_SIZE = 50;
+// rows per table page: 50, or ?page_size=N in the address
+const PAGE_SIZE = Math.max(1, Number(new URLSearchParams(location.search).get("page_size")) || 50);
 const REASON_COLOURS = {
   silence: "#888", clipping: "#d62728", click: "#ff7f0e", clicks: "#ff7f0e", dropout: "#9467bd",
   dc: "#8c564b", polarity: "#e377c2", truncation: "#7f7f7f", noise: "#bcbd22", level: "#17becf",
