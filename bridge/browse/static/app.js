@@ -281,7 +281,8 @@ async function start() {
   state.thresholds = state.data.thresholds;
   $("model").textContent = `· model ${state.data.model} (primary head ${state.data.primary})`;
   $("quantile").value = state.quantile;
-  for (const k of state.data.kinds) $("kind").append(new Option(k, k));
+  const seen = state.data.takes.flatMap((t) => t.reasons.map((r) => r.kind)); // kinds the checks list, and any other found
+  for (const k of new Set([...state.data.kinds, ...seen])) $("kind").append(new Option(k, k));
   redraw();
   $("map").on("plotly_click", (ev) => {
     const p = ev.points[0];
