@@ -245,8 +245,9 @@ class Encoder:
 
     def _open_openvino(self) -> engines.OpenVinoEngine | None:
         """OpenVINO when asked for; a graph it cannot compile falls back to ONNX Runtime with a warning."""
+        threads, precision = int(os.environ.get("LOOPBRIDGE_THREADS", "0")), engines.openvino_precision()
         try:
-            return engines.OpenVinoEngine(self.path, int(os.environ.get("LOOPBRIDGE_THREADS", "0")))
+            return engines.OpenVinoEngine(self.path, threads, precision)
         except Exception as exc:
             log.warning("OpenVINO could not run %s (%s); using ONNX Runtime", self.path, exc)
             return None

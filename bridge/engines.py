@@ -54,6 +54,15 @@ def choose() -> str:
     return "onnxruntime" if name == "auto" else name
 
 
+def openvino_precision() -> str:
+    """`LOOPBRIDGE_OPENVINO_PRECISION`: f32 (default, same numbers as ONNX Runtime) or bf16, which only CPUs with
+    bf16 dot products run faster (measured on an AMD EPYC Zen 4: 0.54× the CPU time, cosine to f32 0.99998)."""
+    precision = os.environ.get("LOOPBRIDGE_OPENVINO_PRECISION", "f32").strip().lower() or "f32"
+    if precision not in ("f32", "bf16"):
+        raise EncoderError(f"LOOPBRIDGE_OPENVINO_PRECISION={precision!r}: use f32 or bf16")
+    return precision
+
+
 class OpenVinoEngine:
     """An encoder graph compiled by OpenVINO for the CPU, in f32 unless `precision` says otherwise."""
 

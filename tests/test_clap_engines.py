@@ -49,6 +49,23 @@ def test_openvino_engine_reads_the_same_graph_and_agrees(monkeypatch: pytest.Mon
     assert err < 1e-3, err  # f32 on both; different kernels sum in different orders
 
 
+def test_openvino_bf16_on_request_stays_close_to_f32(monkeypatch: pytest.MonkeyPatch) -> None:
+    """LOOPBRIDGE_OPENVINO_PRECISION=bf16 (worth it on CPUs with bf16 dot products): cosine to f32 ≥ 0.999."""
+    pytest.importorskip("openvino")
+    onnx_path = exported("clap-htsat-fused").onnx
+    inputs = loop_batch()
+    monkeypatch.setenv("LOOPBRIDGE_ENGINE", "onnxruntime")
+    want = Encoder(onnx_path).embed_inputs(inputs)
+    monkeypatch.setenv("LOOPBRIDGE_ENGINE", "openvino")
+    monkeypatch.setenv("LOOPBRIDGE_OPENVINO_PRECISION", "bf16")
+    got = Encoder(onnx_path).embed_inputs(inputs)
+    cosine = (got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
+    assert cosine.min() >= 0.999, cosine
+    monkeypatch.setenv("LOOPBRIDGE_OPENVINO_PRECISION", "fp8")
+    with pytest.raises(EncoderError, match="use f32 or bf16"):
+        Encoder(onnx_path)
+
+
 def test_unknown_engine_names_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOOPBRIDGE_ENGINE", "tensorflow")
     with pytest.raises(EncoderError, match="onnxruntime, openvino"):
