@@ -83,6 +83,7 @@ def render(folder: Path, parts: int, seed: int) -> list[dict]:
 def run_setting(records: list[dict], setting: str, calibrations: list[dict | None]) -> tuple[dict, float, float]:
     scores: dict[str, dict[str, list[float]]] = {k: {"clean": [], "fault": []} for k in KINDS}
     flagged: dict[str, list[bool]] = {k: [] for k in ("clean", *KINDS)}
+    clean_by: dict[str, int] = {}
     seconds = audio_s = 0.0
     for rec, cal in zip(records, calibrations, strict=True):
         part = rec["part"]
@@ -100,6 +101,9 @@ def run_setting(records: list[dict], setting: str, calibrations: list[dict | Non
             audio_s += native.duration_s
             found = report.findings if report else []
             flagged[label].append(bool(found))
+            if label == "clean":
+                for kind in {f.kind for f in found}:
+                    clean_by[kind] = clean_by.get(kind, 0) + 1
             for kind, names in KINDS.items():
                 s = max((f.severity for f in found if f.kind in names), default=0.0)
                 if label == "clean":
@@ -107,6 +111,7 @@ def run_setting(records: list[dict], setting: str, calibrations: list[dict | Non
                 elif label == kind:
                     scores[kind]["fault"].append(s)
     row = {k: (auroc(v["clean"], v["fault"]), float(np.mean(flagged[k]))) for k, v in scores.items()}
+    run_setting.clean_by = clean_by  # type: ignore[attr-defined]
     return row, float(np.mean(flagged["clean"])), 1000.0 * seconds / max(audio_s, 1e-9)
 
 
@@ -138,7 +143,8 @@ def main() -> None:
             use = cals if setting in ("+calibration", "3 earlier takes") else [None] * len(records)
             row, clean, ms = run_setting(records, setting, use)
             cells = " | ".join(f"{a:.2f} / {d:.0%}" for a, d in row.values())
-            print(f"| {setting} | {cells} | {clean:.0%} | {ms:.0f} |", flush=True)
+            by = ", ".join(f"{k} {v}" for k, v in sorted(run_setting.clean_by.items()))  # type: ignore[attr-defined]
+            print(f"| {setting} | {cells} | {clean:.0%} ({by or 'none'}) | {ms:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

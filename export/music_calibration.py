@@ -1,6 +1,7 @@
 """What the musical checks learn from a library at `fit`: its groove, the notes it plays in its keys, how noisy its
 treble is after an attack. Stored in the bundle as calibration["music"] (beside the technical checks' quantiles);
-bridge/music reads it (Groove.from_calibration, wrong_notes' degree profile, buzz_limit_db, key_profiles).
+bridge/music reads it (Groove.from_calibration, wrong_notes' degree profile per scale, buzz_limit_db,
+key_profiles).
 
 Each loop's context comes from its name or is estimated, as when scoring. Limits are set so that the library's
 own loops are rarely (≤ 5 %) flagged, within physical bounds: a groove never excuses more than 60 ms, buzz's
@@ -34,7 +35,7 @@ def calibrate(files: list[str], progress: bool = True) -> dict[str, Any] | None:
     offsets: list[list[float]] = [[] for _ in range(timing.POSITIONS)]
     worst_dev: list[float] = []
     worst_buzz: list[float] = []
-    degrees = np.zeros(12)
+    degrees: dict[str, np.ndarray] = {}
     profiles: dict[str, list[np.ndarray]] = {"major": [], "minor": []}
     n = 0
     try:
@@ -66,7 +67,7 @@ def calibrate(files: list[str], progress: bool = True) -> dict[str, Any] | None:
                 h = np.zeros(12)
                 for note in notes:
                     h[(note.pitch - ctx.key.root) % 12] += max(note.offset_s - note.onset_s, 0.05) * note.velocity
-                degrees += h
+                degrees[ctx.key.scale] = degrees.get(ctx.key.scale, np.zeros(12)) + h
                 if ctx.key_from == "name" and ctx.key.scale in profiles and h.sum() > 0:
                     profiles[ctx.key.scale].append(h / h.sum())
     except NoteModelMissing as exc:
@@ -78,7 +79,7 @@ def calibrate(files: list[str], progress: bool = True) -> dict[str, Any] | None:
         "version": VERSION,
         "n": n,
         "groove": _groove(offsets, worst_dev),
-        "degree_profile": [round(float(d), 4) for d in degrees / max(degrees.sum(), 1e-9)],
+        "degree_profiles": {s: [round(float(d), 4) for d in h / max(h.sum(), 1e-9)] for s, h in degrees.items()},
         "key_profiles": {s: [round(float(v), 4) for v in np.mean(p, axis=0)] for s, p in profiles.items() if p} or None,
         "buzz_limit_db": round(float(np.clip(np.quantile(worst_buzz, 0.95) + 1.0, *BUZZ_BOUNDS_DB)), 2)
         if len(worst_buzz) >= MIN_LOOPS

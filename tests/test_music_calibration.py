@@ -36,7 +36,7 @@ def test_a_swung_library_teaches_its_groove(tmp_path) -> None:
     assert abs(groove["offset_s"][3] - step / 3) < 0.012
     assert abs(groove["offset_s"][0]) < 0.01
     assert 0.02 <= groove["floor_s"] <= 0.06
-    profile = np.array(cal["degree_profile"])
+    profile = np.array(cal["degree_profiles"]["minor"])
     minor = [0, 2, 3, 5, 7, 8, 10]
     assert profile[minor].sum() > 0.9  # named minor keys: their notes are the scale's
 

@@ -58,25 +58,34 @@ def analyse(
     calibration: dict | None = None,
     siblings: list[NativeAudio] | None = None,
 ) -> MusicReport:
-    """Notes, context and musical findings for one take; with sibling takes their comparison joins in."""
+    """Notes, context and musical findings for one take: against the grid, key and its own notes, or, given
+    sibling takes of the part, against those."""
     from . import compare
 
     cal = calibration or {}
     mono = mono_of(native)
     notes = transcribe(mono, native.sample_rate)
     ctx = resolve(given, native.path, notes, mono, native.sample_rate, cal.get("key_profiles"))
-    found = (
-        timing.findings(notes, ctx, timing.Groove.from_calibration(cal))
-        + wrong_notes.findings(notes, ctx, cal.get("degree_profile"))
-        + buzz.findings(
-            mono, native.sample_rate, timing.events(notes), ctx, float(cal.get("buzz_limit_db", buzz.DEFAULT_LIMIT_DB))
-        )
-    )
     if siblings:
+        # Earlier takes of the part are the better judge: what this take does that they don't, instead of the
+        # grid and the take's own notes (benchmarks/musical.py: the same faults found, fewer clean takes flagged).
+        # Only what the comparison flags counts (an in-key variation is not a fault).
         this = compare.Take(native.path, notes, mono, native.sample_rate)
         others = [sibling_take(s) for s in siblings]
-        # against earlier takes only what the comparison flags counts (an in-key variation is not a fault)
-        found += [f for f in compare.against_siblings(this, others, ctx) if f.severity >= compare.FLAG_SEVERITY]
+        found = [f for f in compare.against_siblings(this, others, ctx) if f.severity >= compare.FLAG_SEVERITY]
+    else:
+        profiles = cal.get("degree_profiles") or {}
+        found = (
+            timing.findings(notes, ctx, timing.Groove.from_calibration(cal))
+            + wrong_notes.findings(notes, ctx, profiles.get(ctx.key.scale) if ctx.key else None)
+            + buzz.findings(
+                mono,
+                native.sample_rate,
+                timing.events(notes),
+                ctx,
+                float(cal.get("buzz_limit_db", buzz.DEFAULT_LIMIT_DB)),
+            )
+        )
     return MusicReport(ctx, notes, found)
 
 
@@ -137,7 +146,14 @@ def judge(
         return None
     try:
         siblings = [_read_sibling(p) for p in (context.siblings if context else ())]
-        return analyse(native, context, calibration, [s for s in siblings if s is not None])
+        # takes of one part have one length; a sibling that is not (a whole loop-recording file, where only a
+        # region is the take) would be compared note for note with something else
+        same = [
+            s for s in siblings if s is not None and abs(s.duration_s - native.duration_s) <= 0.05 * native.duration_s
+        ]
+        if len(same) < len([s for s in siblings if s is not None]):
+            log.info("note: sibling takes of another length than the take were left out of the comparison")
+        return analyse(native, context, calibration, same)
     except NoteModelMissing as exc:
         if "model" not in _warned:
             _warned.add("model")

@@ -23,7 +23,7 @@ TOP_HZ = 9000.0
 START_S = 0.025
 MAX_S = 0.4
 MIN_S = 0.075
-DEFAULT_LIMIT_DB = 24.0  # clean rendered takes reach ~20 dB; a library's own limit (fit) is usually tighter
+DEFAULT_LIMIT_DB = 28.0  # clean rendered takes reach ~20–27 dB; a library's own limit (fit) is usually tighter
 SCALE_DB = 6.0
 N_FFT = 1024
 

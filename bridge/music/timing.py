@@ -20,7 +20,7 @@ POSITIONS = 4  # sixteenths per beat
 STRUM_S = 0.045  # onsets closer than this are one event (a strum, a chord)
 MIN_CONFIDENCE = 0.6
 DEFAULT_SPREAD_S = 0.009  # one player's onset spread, plus the transcription's own, on a normal take
-DEFAULT_FLOOR_S = 0.033  # never call a note late or early by less than this
+DEFAULT_FLOOR_S = 0.04  # never call a note late or early by less than this (slips under it hide in the transcription)
 SPREADS = 3.0  # how many spreads past the groove's offset a note may lie
 AMBIGUOUS = 0.35  # past this share of a sixteenth a deviation may be the other way to the next one
 
