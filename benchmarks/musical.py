@@ -119,6 +119,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--parts", type=int, default=16)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--settings", default="no context,tempo+key,+calibration,3 earlier takes", help="comma-separated")
     args = ap.parse_args()
     print(f"CPU: {cpu_name()} ({os.cpu_count()} logical cores; the machine may be busy with other work)")
     t0 = time.perf_counter()
@@ -139,7 +140,7 @@ def main() -> None:
             "| clean flagged | ms per s of audio |"
         )
         print("|---|---|---|---|---|---|")
-        for setting in ("no context", "tempo+key", "+calibration", "3 earlier takes"):
+        for setting in args.settings.split(","):
             use = cals if setting in ("+calibration", "3 earlier takes") else [None] * len(records)
             row, clean, ms = run_setting(records, setting, use)
             cells = " | ".join(f"{a:.2f} / {d:.0%}" for a, d in row.values())

@@ -31,6 +31,7 @@ SPREAD_FLOOR_S = 0.010
 TIMING_FLOOR_S = 0.03
 SPREADS = 4.0
 BUZZ_LIMIT_DB = 16.0
+OWN_BUZZ_DB = 8.0
 STRUM_S = 0.045
 OUT_OF_KEY = 0.85  # a note the others don't play, outside the key: almost surely wrong
 IN_KEY = 0.35  # a note added, changed or left out within the key: said, but not flagged (a player's variation)
@@ -203,9 +204,10 @@ def _buzz(this: Take, others: list[Take], ctx: MusicContext, name: str) -> list[
     shares = buzz_check.treble_noise_db(this.mono, this.sr, mine)
     theirs = [(events(o.notes), o) for o in others]
     their_shares = [buzz_check.treble_noise_db(o.mono, o.sr, e) for e, o in theirs]
+    own = buzz_check.excess_db(shares)  # it must also stand out from this take's other notes
     out = []
-    for e, s in zip(mine, shares, strict=True):
-        if not np.isfinite(s):
+    for e, s, o in zip(mine, shares, own, strict=True):
+        if not np.isfinite(s) or not o > OWN_BUZZ_DB:
             continue
         same = []
         for (evts, _), vals in zip(theirs, their_shares, strict=True):
