@@ -208,6 +208,7 @@ def score_labelled(
     head: str | None = None,
     max_seconds: float = limits.MAX_SECONDS,
     progress: bool = True,
+    results: Path | None = None,
 ) -> LabelledScores:
     """Every head, the technical checks and the combined decision on every labelled file, through the runtime.
 
@@ -215,7 +216,8 @@ def score_labelled(
     decision a take gets from `score` or the device), read back from its `TakeResult`. The checks' score is
     `check_score` of the reasons (the worst severity, 0 when none). The combined flag is `TakeResult.decision`
     with `head` deciding; its score is `head`'s margin past its threshold, or, where a check flags, the larger of
-    that and the check's severity: > 0 exactly when the runtime flags the take.
+    that and the check's severity: > 0 exactly when the runtime flags the take. With `results` (a Parquet
+    from `score --engine ray` with this model) the TakeResults are read from it instead of scored again.
     """
     from loopbridge import checks
     from loopbridge.pipeline import Scorer
@@ -233,18 +235,35 @@ def score_labelled(
     skipped: list[EmbedFailure] = []
     step = scorer.batch_size
     with tqdm(total=n, desc="evaluating", unit="file", disable=not progress, leave=False) as bar:
-        for start in range(0, n, step):
-            results, failed = scorer.score_files(labels.files[start : start + step], max_seconds)
+        batches = (
+            _from_results(results, bundle, where)
+            if results is not None  # `score --engine ray` results: read, not scored again
+            else (scorer.score_files(labels.files[start : start + step], max_seconds) for start in range(0, n, step))
+        )
+        for scored, failed in batches:
             skipped += failed
-            for r in results:
+            for r in scored:
                 i = where[os.path.realpath(r.path)]
                 for h, value in r.head_scores.items():
                     scores[h][i], flags[h][i] = value, value > r.head_thresholds[h]
                 scores[CHECKS][i], flags[CHECKS][i] = checks.check_score(r.reasons), bool(r.reasons)
                 flags[COMBINED][i] = r.decision(head)
-            bar.update(min(step, n - start))
+            bar.update(len(scored) + len(failed))
     if not np.isfinite(scores[CHECKS]).any():
         raise LoopbridgeError(f"none of the {n} labelled files could be read", "no_files")
     margin = head_margin(scores[head], bundle.thresholds[head], bundle.training_scores[head])
     scores[COMBINED] = np.where(flags[CHECKS], np.maximum(margin, scores[CHECKS]), margin)  # NaN stays NaN
     return LabelledScores(scores, flags, skipped, head)
+
+
+def _from_results(path: Path, bundle: Bundle, where: dict[str, int]) -> list[tuple[list, list]]:
+    """The labelled files' rows of a results Parquet; a labelled file it lacks is skipped, named."""
+    from loopbridge.embedding import EmbedFailure
+    from loopbridge.scale.output import read_results
+
+    found, failed = read_results(path, bundle.name, bundle.thresholds)
+    found = [r for r in found if os.path.realpath(r.path) in where]
+    failed = [f for f in failed if os.path.realpath(f.path) in where]
+    have = {os.path.realpath(x.path) for x in [*found, *failed]}
+    absent = [EmbedFailure(f, LoopbridgeError(f"{f}: not in {path}", "missing")) for f in where if f not in have]
+    return [(found, failed + absent)]

@@ -229,3 +229,20 @@ def test_another_job_cannot_write_into_the_same_out(full_run, env, library, mode
     assert done.returncode == 2
     assert "not a loopbridge results file" in done.stderr
     assert not_ours.read_bytes() == before
+
+
+def test_evaluate_reads_the_parquet_results_instead_of_scoring_again(full_run, env, library, model):
+    labels = library / "labels.csv"
+    rel = sorted(p.relative_to(library) for p in library.rglob("*.wav"))
+    labels.write_text("file,label\n" + "".join(f"{p},{1 if p.parts[0] == 'noise' else 0}\n" for p in rel))
+    try:
+        direct = json.loads(lb(env, "evaluate", "--model", model, "--labels", str(labels), "--json").stdout)
+        argv = ["evaluate", "--model", model, "--labels", str(labels), "--json", "--results", str(full_run[0])]
+        read = json.loads(lb(env, *argv).stdout)
+    finally:
+        labels.unlink()
+    assert read["metrics"] == direct["metrics"]
+    assert sorted(Path(s["file"]).name for s in read["skipped"]) == sorted(
+        Path(s["file"]).name for s in direct["skipped"]
+    )
+    assert len(direct["skipped"]) == 4

@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the metrics as JSON instead of tables")
     p.add_argument("--max-seconds", type=float, default=MAX_SECONDS, help="skip files longer than this")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--results", type=Path, metavar="FILE.parquet", help="read scores from `score --engine ray` instead of scoring"
+    )
     p.set_defaults(func=run)
 
 
@@ -35,7 +38,9 @@ def run(args: argparse.Namespace) -> int:
 
     labels = read_labels(args.labels)
     bundle = Bundle.load(args.model)
-    scored = score_labelled(bundle, labels, args.head, args.max_seconds, progress=not args.no_progress)
+    scored = score_labelled(
+        bundle, labels, args.head, args.max_seconds, progress=not args.no_progress, results=args.results
+    )
     for f in scored.skipped:
         log.warning("skipped %s", f.error.message)
     metrics = evaluate_sources(labels, scored.scores, scored.flags)

@@ -44,6 +44,7 @@ class Summary:
     failed: int = 0
     seconds: float = 0.0
     rows_in_out: int = 0
+    first_result_s: float = math.nan  # start-up: Ray's workers, the encoder sessions, the first batch
 
     def line(self, out: Path) -> str:
         done = self.scored + self.failed
@@ -99,7 +100,7 @@ def _run(
         ds = _pipeline(
             ray, files, ray.put(frozenset(done)) if done else None, encoder, calibration, with_checks, actor, opts
         )
-        _drain(ds, store, summary)
+        _drain(ds, store, summary, start)
     finally:
         summary.seconds = time.perf_counter() - start
         summary.skipped = summary.listed - summary.scored - summary.failed
@@ -155,10 +156,12 @@ def _pipeline(ray: Any, files, done_ref, encoder: Encoder, calibration, with_che
     )
 
 
-def _drain(ds: Any, store: output.ResultStore, summary: Summary) -> None:
+def _drain(ds: Any, store: output.ResultStore, summary: Summary, start: float) -> None:
     """Each finished batch becomes a part file as soon as it arrives, so a kill loses only batches in flight."""
     for table in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
         store.write_part(table)
+        if math.isnan(summary.first_result_s):
+            summary.first_result_s = time.perf_counter() - start
         failed = sum(1 for c in table["error_code"].to_pylist() if c)
         summary.failed += failed
         summary.scored += table.num_rows - failed

@@ -1,7 +1,8 @@
 """The Parquet results of a scale-out job: one row per file, written as part files per batch, merged at the end.
 
 Layout for `--out results.parquet`: finished batches land in `results.parquet.parts/part-<run>-<n>.parquet`
-(each written to a temporary name and renamed, so a part is whole or absent); when the job ends — finished,
+(each written to a temporary name and renamed, so a part is whole or absent; every COMPACT_EVERY parts are
+rewritten as one, so a million files do not make a million parts); when the job ends — finished,
 failed or interrupted — the parts and the previous `results.parquet` are merged into a new `results.parquet`
 (again via a temporary file) and the parts are removed. A rerun reads both, and skips every file whose path
 and content hash are already there; a newer row for a path replaces the older one. Rows of files that could
@@ -23,9 +24,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ..embedding import Embeddings
+from ..embedding import Embeddings, EmbedFailure
 from ..errors import LoopbridgeError
-from ..results import TakeResult
+from ..results import Finding, TakeResult
 
 JOB_KEY = b"loopbridge.job"
 COMPACT_EVERY = 256
@@ -221,3 +222,47 @@ def read_embeddings(path: Path) -> Embeddings:
         meta.get("encoder", ""),
         meta.get("encoder_name", ""),
     )
+
+
+def read_results(path: Path, model: str, thresholds: dict[str, float]) -> tuple[list[TakeResult], list[EmbedFailure]]:
+    """`score --engine ray` results back as TakeResults and failures (for `evaluate --results`); refuses results
+    of another model or other thresholds, whose flags would not be this model's."""
+    from ..extras import require
+
+    require("ray", f"reading {path}", ("pyarrow",))
+    try:
+        meta = json.loads((pq.read_schema(path).metadata or {}).get(JOB_KEY, b"{}"))
+        rows = pq.read_table(path).to_pylist()
+    except (OSError, ValueError, pa.ArrowInvalid) as exc:
+        raise LoopbridgeError(
+            f"{path}: not a results Parquet from `loopbridge score --engine ray` ({exc})", "bad_results"
+        ) from exc
+    if meta.get("kind") != "score":
+        raise LoopbridgeError(f"{path}: not a results Parquet from `loopbridge score --engine ray`", "bad_results")
+    mine = {h: round(t, 12) for h, t in sorted(thresholds.items())}
+    if meta.get("model") != model or meta.get("thresholds") != mine:
+        raise LoopbridgeError(
+            f"{path} holds results of model '{meta.get('model')}' with other thresholds; score again", "bad_results"
+        )
+    results, failures = [], []
+    for r in rows:
+        if r["error_code"]:
+            failures.append(EmbedFailure(r["path"], LoopbridgeError(r["error_message"], r["error_code"])))
+            continue
+        scores = {h: r[f"score_{h}"] for h in thresholds}
+        results.append(
+            TakeResult(
+                path=r["path"],
+                model=model,
+                duration_s=r["duration_s"],
+                head=r["head"],
+                score=r["score"],
+                threshold=r["threshold"],
+                head_flag=bool(r["score"] > r["threshold"]),  # as Scorer.score_embeddings decides
+                head_scores=scores,
+                head_thresholds=dict(thresholds),
+                reasons=[Finding(**f) for f in r["reasons"]],
+                silent=r["silent"],
+            )
+        )
+    return results, failures
