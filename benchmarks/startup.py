@@ -88,7 +88,11 @@ def serve_until_pong(model: str, env: dict[str, str], timeout_s: float = 120.0) 
             raise RuntimeError("no pong within the timeout")
         finally:
             proc.terminate()
-            proc.wait(10)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def encoder_time(wav: Path) -> tuple[float, float]:

@@ -55,12 +55,15 @@ def synthetic_embeddings(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return draw(N_TRAIN, 0.1), draw(100, 0.1), draw(100, 0.45)
 
 
+FIT_EXTRA: list[str] = []  # --fit-args: the same extra `fit` options for every run (e.g. a fixed number of epochs)
+
+
 def fit_cli(args: list[str], home: Path) -> tuple[float, float]:
     """(wall, CPU) seconds of one `loopbridge fit` run in its own process (imports included, as a user waits).
     CPU time (user + system) is what to compare on a shared machine: wall time there mostly measures the others."""
     env = {**os.environ, "LOOPBRIDGE_HOME": str(home)}
     before, t = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
-    subprocess.run([sys.executable, "-m", "loopbridge", "fit", *args, "--no-progress"], env=env, check=True)
+    subprocess.run([sys.executable, "-m", "loopbridge", "fit", *args, *FIT_EXTRA, "--no-progress"], env=env, check=True)
     wall, after = time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
@@ -142,7 +145,13 @@ def main() -> None:
     ap.add_argument("--only", choices=("embeddings", "audio"))
     ap.add_argument("--loops", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--fit-args",
+        default="",
+        help="extra fit options, e.g. '--epochs 30 --patience 1000' to compare the cost of a fixed number of epochs",
+    )
     args = ap.parse_args()
+    FIT_EXTRA[:] = args.fit_args.split()
 
     load = os.getloadavg()[0]
     print(f"loopbridge from {Path(loopbridge.__file__).parent}; load average {load:.1f} on {os.cpu_count()} CPUs")
