@@ -40,9 +40,8 @@ def mel_filterbank() -> np.ndarray:
     Triangles between N_MELS + 2 points evenly spaced in mel, each 1 at its centre and 0 at its neighbours (the
     weights librosa.filters.mel(htk=True, norm=None) gives, to the bit; tests compare). Written here because
     importing librosa for it cost a one-file `score` about 2 s of CPU."""
-    hz = 700.0 * (
-        10.0 ** (np.linspace(*(2595.0 * np.log10(1.0 + np.array([FMIN, FMAX]) / 700.0)), N_MELS + 2) / 2595.0) - 1.0
-    )
+    lo, hi = 2595.0 * np.log10(1.0 + np.array([FMIN, FMAX]) / 700.0)  # HTK mel of the band edges
+    hz = 700.0 * (10.0 ** (np.linspace(lo, hi, N_MELS + 2) / 2595.0) - 1.0)
     ramps = hz[:, None] - np.fft.rfftfreq(N_FFT, 1.0 / SAMPLE_RATE)[None, :]
     width = np.diff(hz)
     rising, falling = -ramps[:-2] / width[:-1, None], ramps[2:] / width[1:, None]
