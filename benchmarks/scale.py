@@ -152,7 +152,7 @@ def main() -> int:
     print(f"{len(files)} files (1–2 s loops at 48 kHz, 4 bad); CPU: {_cpu()}, {os.cpu_count()} cores")
     print(f"load average at start {load:.1f}: a busy shared machine makes every number below smaller\n")
     print(
-        "| encoder | engine | files/s (whole job; with ray.init) | first result after | "
+        "| encoder | engine | files/s (whole job; with ray.init) | first result after "
         "| peak RSS decode worker | peak RSS encoder actor |"
     )
     print("|---|---|---|---|---|---|")
