@@ -13,6 +13,7 @@ import argparse
 import csv
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -83,8 +84,8 @@ def main() -> None:
             epochs = f"{m['epochs_pretrain']}+{m['epochs_svdd']}" if "epochs_svdd" in m else "–"
             flagged = s > bundle.thresholds[head]
             print(
-                f"| {head} | {fit_s[head]:.1f} | {epochs} | {median_ms(lambda: bundle.scores(one, [head]), 200):.3f} | "
-                f"{median_ms(lambda: bundle.scores(batch, [head]), 50):.3f} | {roc_auc_score(y, s):.3f} | "
+                f"| {head} | {fit_s[head]:.1f} | {epochs} | {median_ms(partial(bundle.scores, one, [head]), 200):.3f} | "
+                f"{median_ms(partial(bundle.scores, batch, [head]), 50):.3f} | {roc_auc_score(y, s):.3f} | "
                 f"{flagged[y == 0].mean():.0%} | {flagged[y == 1].mean():.0%} |"
             )
 

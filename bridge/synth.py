@@ -92,7 +92,7 @@ def pluck(
     kernel = np.array([1.0])
     for _ in range(taps):
         kernel = np.convolve(kernel, [0.5, 0.5])
-    period = max(2, int(round(sr / freq - taps / 2)))  # the filter adds taps/2 samples of delay
+    period = max(2, round(sr / freq - taps / 2))  # the filter adds taps/2 samples of delay
     loss = 10.0 ** (-3.0 / max(decay_s * freq, 1e-3))
     burst = rng.uniform(-1.0, 1.0, period)
     # The pick's brightness is the excitation's bandwidth: about 1 kHz (finger) to 7 kHz (slap).
@@ -158,13 +158,13 @@ def make_loop(
     peak_db = float(peak_db if peak_db is not None else rng.uniform(-10.0, -1.5))  # true peak stays below 0 dBTP
 
     step_s = 60.0 / bpm / 4
-    loop_n = int(round(bars * _STEPS_PER_BAR * step_s * sr))
+    loop_n = round(bars * _STEPS_PER_BAR * step_s * sr)
     notes = _pattern(rng, instrument, style, bars, step_s, rest_start)
     tail_n = int(1.5 * sr)
     out = np.zeros(loop_n + tail_n)
     for note in notes:
         voice = _render_note(note, instrument, style, sr, rng)
-        i = int(round(note.start_s * sr))
+        i = round(note.start_s * sr)
         out[i : i + voice.size] += voice[: out.size - i]
     if style == "distorted":
         out = lfilter(*_cabinet(sr), np.tanh(6.0 * out / max(np.max(np.abs(out)), 1e-9)))
@@ -625,7 +625,7 @@ def play_part(
         info = Defect("wrong_note", float(starts[target]), part.notes[target].steps * step_s)
     buzz_len = float(rng.uniform(0.08, 0.7))
     buzz_rng = np.random.default_rng(int(rng.integers(2**31)))  # its own: the take is the same but for the rattle
-    loop_n = int(round(part.bars * _STEPS_PER_BAR * step_s * sr))
+    loop_n = round(part.bars * _STEPS_PER_BAR * step_s * sr)
     out = np.zeros(loop_n + int(1.5 * sr))
     played: list[Note] = []
     strum = 0.012 if part.instrument == "guitar" and part.style != "distorted" else 0.0
@@ -637,7 +637,7 @@ def play_part(
             voice = _render_note(note, part.instrument, part.style, sr, rng)
             if defect == "buzz" and i == target:
                 voice = _rattle(voice, sr, buzz_rng, strength, buzz_len)
-            j = int(round(note.start_s * sr))
+            j = round(note.start_s * sr)
             out[j : j + voice.size] += voice[: out.size - j]
             played.append(note)
     if defect == "buzz":

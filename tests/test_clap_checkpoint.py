@@ -108,5 +108,5 @@ def test_projection_weights_are_optional_as_a_group(fused) -> None:
     weights = audio_state(state, fused.tower, "no-projection.pt")
     assert weights.keys() == state.keys()  # loads: the graph then has no clap_embedding output
     partial = dict(state, **{"audio_projection.0.weight": fused.tower.state_dict()["audio_projection.0.weight"]})
-    with pytest.raises(EncoderError, match="'audio_projection.0.bias' is missing"):
+    with pytest.raises(EncoderError, match=r"'audio_projection\.0\.bias' is missing"):
         audio_state(partial, fused.tower, "half-projection.pt")

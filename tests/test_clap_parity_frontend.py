@@ -10,9 +10,9 @@ import pytest
 from loopbridge import features as F
 
 torch = pytest.importorskip("torch")
-from helpers_clap import laion_data_module
+from helpers_clap import laion_data_module  # noqa: E402 - needs torch, skipped above without it
 
-from loopbridge.export.clap import model_config
+from loopbridge.export.clap import model_config  # noqa: E402
 
 # measured: ≤ 4e-4 dB for mel views, ≤ 1.3e-3 dB for the shrunk global view of a long clip (float32 both sides)
 MAX_MEL_DB = 1e-3

@@ -74,7 +74,7 @@ def test_read_labels_resolves_relative_paths_and_kinds(tmp_path: Path) -> None:
 )
 def test_bad_label_files_say_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:
     _touch(tmp_path, "a.wav", "b.wav")
-    with pytest.raises(LoopbridgeError, match="labels.csv") as err:
+    with pytest.raises(LoopbridgeError, match=r"labels\.csv") as err:
         read_labels(_csv(tmp_path / "labels.csv", text))
     assert message in err.value.message
 

@@ -22,7 +22,7 @@ def _numpy_reference(view: np.ndarray, valid: int) -> np.ndarray:
             *pct,
             [level.mean(), level.std(), level.max(), level.max() - level.mean()],
             [flux.mean(), flux.std(), flux.max(), onset, centroid.mean(), centroid.std()],
-        ]  # fmt: skip
+        ]
     )
 
 

@@ -21,7 +21,7 @@ def _loop(seed: int = 3, **kw) -> synth.Loop:
 @pytest.mark.parametrize("sr", [44_100, 48_000])
 def test_loop_has_musical_length_and_layout(channels: int, sr: int) -> None:
     loop = synth.make_loop(7, bpm=100, bars=3, sr=sr, channels=channels)
-    expected = int(round(3 * 4 * 60 / 100 * sr))
+    expected = round(3 * 4 * 60 / 100 * sr)
     assert loop.samples.shape == ((expected,) if channels == 1 else (expected, 2))
     assert loop.samples.dtype == np.float32
     assert np.isfinite(loop.samples).all()
@@ -82,7 +82,7 @@ def _inject(kind: str, channels: int = 1, seed: int = 0) -> tuple[np.ndarray, np
 
 
 def _span(d: synth.Defect) -> slice:
-    return slice(int(round(d.start_s * SR)), int(round((d.start_s + d.duration_s) * SR)))
+    return slice(round(d.start_s * SR), round((d.start_s + d.duration_s) * SR))
 
 
 @pytest.mark.parametrize("kind", synth.DEFECT_KINDS)
@@ -104,13 +104,13 @@ def test_click_is_a_spike_of_a_few_samples(seed: int) -> None:
     x, y, d = _inject("click", seed=seed)
     changed = np.flatnonzero(y != x)
     assert 1 <= changed.size <= 3
-    assert changed[0] == int(round(d.start_s * SR))
+    assert changed[0] == round(d.start_s * SR)
     assert np.max(np.abs(y - x)) >= 0.25
 
 
 @pytest.mark.parametrize("seed", range(4))
 def test_clipping_produces_flat_runs_at_the_ceiling(seed: int) -> None:
-    _, y, d = _inject("clipping", seed=seed)
+    _, y, _d = _inject("clipping", seed=seed)
     a = np.abs(y)
     at_ceiling = a >= a.max() - 1e-6
     runs = np.diff(np.flatnonzero(np.diff(np.concatenate([[0], at_ceiling.astype(int), [0]]))))[::2]
@@ -196,7 +196,7 @@ def test_hiss_raises_the_noise_floor() -> None:
 def test_level_defect_is_far_too_quiet_or_squashed() -> None:
     peaks = []
     for seed in range(6):
-        x, y, _ = _inject("level", seed=seed)
+        _x, y, _ = _inject("level", seed=seed)
         peaks.append(20 * np.log10(np.max(np.abs(y))))
     assert min(peaks) < -40
     assert max(peaks) > -0.2
