@@ -22,6 +22,7 @@ import io
 import logging
 import os
 import re
+import shutil
 import sys
 import tempfile
 import threading
@@ -180,6 +181,7 @@ def main() -> int:
     for label, (cpu_ms, enc_ms, mb) in stage.items():
         print(f"| {label} | {cpu_ms:.1f} | {enc_ms:.1f} | {mb:.2f} |")
     print(f"\nload average at end {os.getloadavg()[0]:.1f}")
+    shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

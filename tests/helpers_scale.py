@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -61,6 +62,7 @@ def ray_head(tmp: Path, num_cpus: int = 2) -> Iterator[str]:
             os.killpg(head.pid, signal.SIGKILL)
             head.wait()
         log.close()
+        shutil.rmtree(temp_dir, ignore_errors=True)  # the cluster's session logs and sockets
 
 
 def write_bad_files(root: Path) -> list[Path]:
