@@ -128,6 +128,7 @@ class Scorer:
             for result, report, clip in zip(scored, reports, chunk, strict=True):
                 result.reasons = report.findings
                 result.context = report.music
+                result.standing = report.standing
                 result.region = clip.region
             results += scored
         return results

@@ -16,6 +16,18 @@ class Finding:
     message: str
 
 
+@dataclass(frozen=True)
+class Standing:
+    """Where a take stands among its sibling takes (OSC `compare`): rank 1 is the tightest of them all."""
+
+    rank: int
+    of: int  # how many takes were compared: the take and its siblings
+    score: float  # the comparison's score for this take (0 = plays what the others play)
+    kind: str  # the kind of its first departure ("timing", "wrong_note", ...), "none" when it departs nowhere
+    departs_s: float  # where it first departs, -1 when nowhere
+    message: str  # "tightest so far", or its first departure in words
+
+
 @dataclass
 class TakeResult:
     """One take scored by one model bundle: the learned heads plus the technical checks."""
@@ -33,6 +45,7 @@ class TakeResult:
     silent: bool = False
     region: tuple[float, float] | None = None  # seconds of the file that were judged (None: all of it)
     context: dict | None = None  # the musical context judged against and where each part came from (None: not judged)
+    standing: Standing | None = None  # the take among its sibling takes (None: no siblings were compared)
 
     @property
     def flagged_by(self) -> list[str]:

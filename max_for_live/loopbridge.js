@@ -83,6 +83,69 @@ var REPLY_SCHEMA = {
                 ]
             }
         },
+        "context": {
+            "args": [
+                {
+                    "name": "id",
+                    "type": "id"
+                },
+                {
+                    "name": "bpm",
+                    "type": "f"
+                },
+                {
+                    "name": "key",
+                    "type": "s"
+                },
+                {
+                    "name": "meter",
+                    "type": "s"
+                },
+                {
+                    "name": "bpm_from",
+                    "type": "s"
+                },
+                {
+                    "name": "key_from",
+                    "type": "s"
+                },
+                {
+                    "name": "meter_from",
+                    "type": "s"
+                }
+            ]
+        },
+        "compare": {
+            "args": [
+                {
+                    "name": "id",
+                    "type": "id"
+                },
+                {
+                    "name": "rank",
+                    "type": "i"
+                },
+                {
+                    "name": "of",
+                    "type": "i"
+                },
+                {
+                    "name": "measure",
+                    "type": "s"
+                },
+                {
+                    "name": "departs_s",
+                    "type": "f"
+                }
+            ],
+            "rest": {
+                "name": "message",
+                "kind": "text",
+                "types": [
+                    "s"
+                ]
+            }
+        },
         "result": {
             "args": [
                 {
@@ -403,7 +466,7 @@ var Ui = (function () {
             return line + ": tightest so far";
         }
         if (compare && compare.departs_s >= 0) {
-            return line + ": departs at " + compare.departs_s.toFixed(2) + " s (" + compare.measure + ")";
+            return line + ": departs at " + compare.departs_s.toFixed(2) + " s (" + String(compare.measure).replace(/_/g, " ") + ")";
         }
         var first = null;
         for (var i = 0; i < r.reasons.length; i++) {
@@ -412,6 +475,23 @@ var Ui = (function () {
             }
         }
         return first ? line + ": departs at " + first.start_s.toFixed(2) + " s (" + first.kind.replace(/_/g, " ") + ")" : line;
+    }
+
+    var FROM = {request: "from Live", cli: "given", name: "from the file name", estimate: "estimated",
+        "default": "assumed"};
+
+    // "judged at 96 BPM (from Live), G minor (estimated), 4/4 (assumed)": the musical context of a `context`
+    // reply (bpm -1 and key "" when unknown).
+    function judged(c) {
+        function from(source) {
+            return FROM.hasOwnProperty(source) ? FROM[source] : source;
+        }
+        var parts = [c.bpm > 0 ? formatNumber(c.bpm) + " BPM (" + from(c.bpm_from) + ")" : "tempo unknown",
+            c.key ? c.key + " (" + from(c.key_from) + ")" : "key unknown"];
+        if (c.meter) {
+            parts.push(c.meter + " (" + from(c.meter_from) + ")");
+        }
+        return "judged at " + parts.join(", ");
     }
 
     function scoring(name, takeNumber, siblings) {
@@ -449,7 +529,7 @@ var Ui = (function () {
 
     return {NOT_RUNNING: NOT_RUNNING, PORT_HINT: PORT_HINT, NO_TRACK: NO_TRACK, formatNumber: formatNumber,
         ratio: ratio, connected: connected, result: result, reasons: reasons, scoring: scoring, progress: progress,
-        trackDone: trackDone, takeLine: takeLine, threshold: threshold, fileError: fileError, failed: failed};
+        trackDone: trackDone, takeLine: takeLine, judged: judged, threshold: threshold, fileError: fileError, failed: failed};
 })();
 
 // ---- src/marks.js ----
@@ -1442,8 +1522,11 @@ var Device = (function () {
             clips = request.clipsByPath[r.path] || [];
             requests.batchResult(r.id, r.flag);
         }
+        var judged = contexts[r.id] ? "\n" + Ui.judged(contexts[r.id]) : "";
         delete compares[r.id];
-        show(OUT.RESULT, Ui.result(clips.length ? Marks.label(Lom.byId(clips[0])) : r.path, r, latency) + standing);
+        delete contexts[r.id];
+        show(OUT.RESULT, Ui.result(clips.length ? Marks.label(Lom.byId(clips[0])) : r.path, r, latency) + standing +
+            judged);
         show(OUT.REASONS, Ui.reasons(r));
         defer(function () {
             for (var i = 0; i < clips.length; i++) {
@@ -1452,12 +1535,17 @@ var Device = (function () {
         });
     };
 
-    // The server's comparison of a take with its siblings, before its result (a `compare` reply: handled
-    // once the shared schema, bridge/server/replies.json, names it).
+    // The server's comparison of a take with its siblings, and the musical context it judged the take
+    // against, both before its result (`compare` and `context` replies, bridge/server/replies.json).
     var compares = {};
+    var contexts = {};
 
     HANDLERS.compare = function (r) {
         compares[r.id] = r;
+    };
+
+    HANDLERS.context = function (r) {
+        contexts[r.id] = r;
     };
 
     HANDLERS.progress = function (r) {

@@ -32,6 +32,10 @@ BUILDERS: dict[str, Callable[[list[Any]], bytes]] = {
     "pong": lambda a: protocol.pong(a[1], a[2]),
     "model": lambda a: protocol.model(a[0], a[1], a[2], a[3], _pairs(a[4:])),
     "reason": lambda a: protocol.reason(*a),
+    "context": lambda a: protocol.context(
+        a[0], {"bpm": a[1], "key": a[2], "meter": a[3], "bpm_from": a[4], "key_from": a[5], "meter_from": a[6]}
+    ),
+    "compare": lambda a: protocol.compare(*a),
     "result": lambda a: protocol.result(a[0], a[1], a[2], a[3], a[4], bool(a[5]), a[6]),
     "progress": lambda a: protocol.progress(*a),
     "done": lambda a: protocol.done(*a),
@@ -63,6 +67,12 @@ def test_each_reply_the_server_builds_has_the_schema_address_types_and_values(na
         assert extra == [rest["types"][i % len(rest["types"])] for i in range(len(extra))]
     for got, want in zip(message.params, example, strict=True):
         assert got == (pytest.approx(want, rel=1e-6) if isinstance(want, float) else want)
+
+
+def test_unknown_tempo_and_key_read_as_minus_one_and_empty() -> None:
+    judged = {"bpm": None, "bpm_from": "unknown", "key": None, "key_from": "unknown", "meter": "4/4"}
+    message = OscMessage(protocol.context(5, judged))
+    assert list(message.params) == [5, -1.0, "", "4/4", "unknown", "unknown", "unknown"]
 
 
 def test_a_word_id_is_a_string_where_the_schema_says_id() -> None:

@@ -49,8 +49,9 @@ def test_musical_reasons_reach_the_client_before_the_result(model_files, tmp_pat
         client.close()
     addresses = [a for a, _ in by_key]
     assert addresses[-1] == "/loopbridge/result"
-    assert set(addresses[:-1]) == {"/loopbridge/reason"}
-    reasons = {p[1]: p for _, p in by_key[:-1]}
+    assert addresses[0] == "/loopbridge/context"  # what the reasons were judged against, first
+    assert set(addresses[1:-1]) == {"/loopbridge/reason"}
+    reasons = {p[1]: p for _, p in by_key[1:-1]}
     assert "wrong_note" in reasons
     _, _, severity, start_s, _, text = reasons["wrong_note"]
     assert severity >= 0.5

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 from conftest import tone, write_audio
 from helpers_server import MODEL, OscPeer, make_scorer, model_files  # noqa: F401 - model_files is a fixture
 
+from loopbridge import synth
 from loopbridge.context import TakeContext
 from loopbridge.server import protocol
 from loopbridge.server.app import OscServer
@@ -133,3 +135,53 @@ def test_cancel_finds_a_take_sent_with_its_id_in_another_form(serve, tmp_path):
     client.send("/loopbridge/cancel", "214")
     addr, args = client.terminal(214)
     assert (addr, args[:2]) == ("/loopbridge/error", [214, protocol.CANCELLED])
+
+
+def _played(path: Path, part: synth.Part, seed: int, defect: str | None = None) -> synth.Defect | None:
+    loop, info = synth.play_part(part, seed, defect=defect, strength=0.6, channels=2)
+    sf.write(path, loop.samples, loop.sample_rate, subtype="PCM_24")
+    _settled(path)
+    return info
+
+
+def test_a_take_with_siblings_gets_its_context_and_its_standing_before_the_result(serve, tmp_path):
+    """`context` first, reasons, `compare` (rank among the take and its siblings), then `result`."""
+    _server, client = serve()
+    part = synth.make_part(6, instrument="guitar", style="clean", bpm=96, bars=2, swing=0.0)
+    earlier = [tmp_path / f"take_{k}.wav" for k in range(3)]
+    for k, p in enumerate(earlier):
+        _played(p, part, 40 + k)
+    slipped = tmp_path / "take_late.wav"
+    slip = _played(slipped, part, 50, "timing_slip")
+    siblings = [a for p in earlier for a in ("sibling", str(p))]
+    client.send("/loopbridge/score", 1, str(slipped), "bpm", 96, "key", part.key, *siblings)
+    client.send(
+        "/loopbridge/score", 2, str(earlier[0]), *[a for p in (*earlier[1:], slipped) for a in ("sibling", str(p))]
+    )
+    client.send("/loopbridge/score", 3, str(earlier[1]))  # nothing musical known: neither reply
+    for rid in (1, 2, 3):
+        assert client.terminal(rid, timeout=120)[0] == "/loopbridge/result"
+    late, clean, plain = client.for_id(1), client.for_id(2), client.for_id(3)
+
+    addresses = [a for a, _ in late]
+    assert addresses[0] == "/loopbridge/context"
+    assert addresses[-2:] == ["/loopbridge/compare", "/loopbridge/result"]
+    assert set(addresses[1:-2]) == {"/loopbridge/reason"}
+    assert late[0][1] == [1, 96.0, part.key, "4/4", "request", "request", "default"]
+    _, rank, of, measure, departs_s, text = late[-2][1]
+    assert (of, measure) == (4, "timing")
+    assert rank > 1  # the slipped take is not the tightest of the four
+    assert slip.start_s - 0.05 < departs_s < slip.start_s + slip.duration_s
+    assert "the other takes" in text
+    assert not text.startswith("take ")
+
+    context = clean[0][1]
+    assert clean[0][0] == "/loopbridge/context"
+    assert context[4] in ("estimate", "unknown")
+    assert context[5] in ("estimate", "unknown")
+    compared = [p for a, p in clean if a == "/loopbridge/compare"]
+    assert len(compared) == 1
+    assert compared[0][2] == 4
+    assert compared[0][1] < rank  # a clean take ranks above the slipped one
+    assert (compared[0][1] == 1) == (compared[0][5] == "tightest so far")
+    assert {a for a, _ in plain} <= {"/loopbridge/reason", "/loopbridge/result"}  # technical reasons only

@@ -25,9 +25,10 @@ import numpy as np
 
 from ..audio import NativeAudio
 from ..context import TakeContext
-from ..results import Finding
+from ..results import Finding, Standing
 from . import clicks, clipping, dc, dropouts, level, noise, polarity, silence, truncation
 from .rules import Rule
+from .standing import standing
 from .take import Take, Where
 
 FAMILIES = (clipping, clicks, dropouts, dc, polarity, truncation, noise, level)
@@ -141,6 +142,7 @@ class CheckReport:
 
     findings: list[Finding]
     music: dict[str, Any] | None = None  # MusicContext.as_dict(): tempo, key, meter and where each came from
+    standing: Standing | None = None  # the take among its sibling takes, when siblings were compared
 
 
 def check_take(
@@ -166,7 +168,12 @@ def check_take(
     report = music.judge(native, context, (calibration or {}).get("music"), estimate)
     if report is None:
         return CheckReport(findings)
-    return CheckReport(_one_per_kind(findings + report.findings), report.context.as_dict())
+    siblings = context.siblings if context is not None else ()
+    return CheckReport(
+        _one_per_kind(findings + report.findings),
+        report.context.as_dict(),
+        standing(native, report, siblings) if siblings else None,
+    )
 
 
 def check_score(findings: list[Finding]) -> float:

@@ -58,9 +58,14 @@ class Settings:
 
 
 def send_result(send: Send, rid: protocol.RequestId, result: TakeResult, received: float) -> None:
-    """Reasons first, most severe first, then the result that ends the take."""
+    """The musical context judged against (when the musical checks ran), reasons, most severe first, the take's
+    standing among its siblings (when they were compared), then the result that ends the take."""
+    if result.context is not None:
+        send(protocol.context(rid, result.context))
     for f in sorted(result.reasons, key=lambda f: -f.severity):
         send(protocol.reason(rid, f.kind, f.severity, f.start_s, f.duration_s, f.message))
+    if (s := result.standing) is not None:
+        send(protocol.compare(rid, s.rank, s.of, s.kind, s.departs_s, s.message))
     ms = (time.perf_counter() - received) * 1000.0
     send(protocol.result(rid, result.path, result.model, result.score, result.threshold, result.flag, ms))
 

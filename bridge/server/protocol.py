@@ -352,6 +352,28 @@ def reason(rid: RequestId, kind: str, severity: float, start_s: float, duration_
     return message("reason", rid, kind, float(severity), float(start_s), float(duration_s), short(text))
 
 
+def compare(rid: RequestId, rank: int, of: int, measure: str, departs_s: float, text: str) -> bytes:
+    """`compare <id> <rank> <of> <measure> <departs_s> <message>`: the take among its siblings (rank 1 = tightest);
+    measure is the kind of its first departure ("none" when it departs nowhere, then departs_s is -1)."""
+    return message("compare", rid, int(rank), int(of), measure, float(departs_s), short(text))
+
+
+def context(rid: RequestId, judged: dict[str, Any]) -> bytes:
+    """`context <id> <bpm> <key> <meter> <bpm_from> <key_from> <meter_from>`: what the musical checks judged the
+    take against (MusicContext.as_dict()); an unknown tempo is -1, an unknown key "", each *_from says where."""
+    bpm = judged.get("bpm")
+    return message(
+        "context",
+        rid,
+        -1.0 if bpm is None else float(bpm),
+        judged.get("key") or "",
+        judged.get("meter") or "",
+        judged.get("bpm_from") or "unknown",
+        judged.get("key_from") or "unknown",
+        judged.get("meter_from") or "unknown",
+    )
+
+
 def result(rid: RequestId, path: str, model: str, score: float, threshold: float, flag: bool, ms: float) -> bytes:
     return message("result", rid, path, model, float(score), float(threshold), int(flag), float(ms))
 

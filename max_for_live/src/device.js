@@ -302,8 +302,11 @@ var Device = (function () {
             clips = request.clipsByPath[r.path] || [];
             requests.batchResult(r.id, r.flag);
         }
+        var judged = contexts[r.id] ? "\n" + Ui.judged(contexts[r.id]) : "";
         delete compares[r.id];
-        show(OUT.RESULT, Ui.result(clips.length ? Marks.label(Lom.byId(clips[0])) : r.path, r, latency) + standing);
+        delete contexts[r.id];
+        show(OUT.RESULT, Ui.result(clips.length ? Marks.label(Lom.byId(clips[0])) : r.path, r, latency) + standing +
+            judged);
         show(OUT.REASONS, Ui.reasons(r));
         defer(function () {
             for (var i = 0; i < clips.length; i++) {
@@ -312,12 +315,17 @@ var Device = (function () {
         });
     };
 
-    // The server's comparison of a take with its siblings, before its result (a `compare` reply: handled
-    // once the shared schema, bridge/server/replies.json, names it).
+    // The server's comparison of a take with its siblings, and the musical context it judged the take
+    // against, both before its result (`compare` and `context` replies, bridge/server/replies.json).
     var compares = {};
+    var contexts = {};
 
     HANDLERS.compare = function (r) {
         compares[r.id] = r;
+    };
+
+    HANDLERS.context = function (r) {
+        contexts[r.id] = r;
     };
 
     HANDLERS.progress = function (r) {

@@ -65,7 +65,7 @@ var Ui = (function () {
             return line + ": tightest so far";
         }
         if (compare && compare.departs_s >= 0) {
-            return line + ": departs at " + compare.departs_s.toFixed(2) + " s (" + compare.measure + ")";
+            return line + ": departs at " + compare.departs_s.toFixed(2) + " s (" + String(compare.measure).replace(/_/g, " ") + ")";
         }
         var first = null;
         for (var i = 0; i < r.reasons.length; i++) {
@@ -74,6 +74,23 @@ var Ui = (function () {
             }
         }
         return first ? line + ": departs at " + first.start_s.toFixed(2) + " s (" + first.kind.replace(/_/g, " ") + ")" : line;
+    }
+
+    var FROM = {request: "from Live", cli: "given", name: "from the file name", estimate: "estimated",
+        "default": "assumed"};
+
+    // "judged at 96 BPM (from Live), G minor (estimated), 4/4 (assumed)": the musical context of a `context`
+    // reply (bpm -1 and key "" when unknown).
+    function judged(c) {
+        function from(source) {
+            return FROM.hasOwnProperty(source) ? FROM[source] : source;
+        }
+        var parts = [c.bpm > 0 ? formatNumber(c.bpm) + " BPM (" + from(c.bpm_from) + ")" : "tempo unknown",
+            c.key ? c.key + " (" + from(c.key_from) + ")" : "key unknown"];
+        if (c.meter) {
+            parts.push(c.meter + " (" + from(c.meter_from) + ")");
+        }
+        return "judged at " + parts.join(", ");
     }
 
     function scoring(name, takeNumber, siblings) {
@@ -111,5 +128,5 @@ var Ui = (function () {
 
     return {NOT_RUNNING: NOT_RUNNING, PORT_HINT: PORT_HINT, NO_TRACK: NO_TRACK, formatNumber: formatNumber,
         ratio: ratio, connected: connected, result: result, reasons: reasons, scoring: scoring, progress: progress,
-        trackDone: trackDone, takeLine: takeLine, threshold: threshold, fileError: fileError, failed: failed};
+        trackDone: trackDone, takeLine: takeLine, judged: judged, threshold: threshold, fileError: fileError, failed: failed};
 })();

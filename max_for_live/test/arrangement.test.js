@@ -195,3 +195,26 @@ test("the result says which take of its part this is, and where it departs from 
     assert.match(device.text(2), /^Bass 3: score .*\ntake 3 of 3: departs at 1\.75 s \(timing\)$/);
     assert.equal(named(device.oscTo("/loopbridge/score")[3]).sibling.length, 2);
 });
+
+test("the server's `context` and `compare` replies before a take's result: where it stands, what it was judged against", () => {
+    const device = connectedDevice();
+    device.live.record(0, { name: "Bass 1", filePath: "/takes/b1.wav" });
+    device.clock.advance(0);
+    device.live.record(1, { name: "Bass 2", filePath: "/takes/b2.wav" });
+    device.clock.advance(0);
+    const id = device.oscTo("/loopbridge/score")[1][1];
+    device.receive("/loopbridge/context", id, 120, "A minor", "4/4", "request", "request", "default");
+    device.receive("/loopbridge/reason", id, "timing", 0.8, 2.31, 0.045, "this take: the note at 2.31 s comes 45 ms after the other take");
+    device.receive("/loopbridge/compare", id, 2, 2, "timing", 2.31, "the", "note", "at", "2.31", "s", "comes", "45", "ms", "after", "the", "other", "take");
+    device.receive("/loopbridge/result", id, "/takes/b2.wav", "loops", 0.5, 1.5, 1, 9);
+    device.clock.advance(0);
+    const shown = device.text(2);
+    assert.match(shown, /take 2 of 2: the note at 2\.31 s comes 45 ms after the other take/);
+    assert.match(shown, /judged at 120 BPM \(from Live\), A minor \(from Live\), 4\/4 \(assumed\)/);
+    device.live.record(2, { name: "Bass 3", filePath: "/takes/b3.wav" });
+    device.clock.advance(0);
+    const next = device.oscTo("/loopbridge/score")[2][1];
+    device.receive("/loopbridge/result", next, "/takes/b3.wav", "loops", 0.5, 1.5, 0, 9);
+    device.clock.advance(0);
+    assert.doesNotMatch(device.text(2), /judged at|the note at/, "one take's context and standing never reach the next");
+});

@@ -119,3 +119,17 @@ test("where a take stands among its part: the server's comparison when it sends 
     assert.equal(Ui.takeLine({ number: 2, of: 2 }, { reasons: [{ kind: "missing_note", start_s: 0.5 }] }), "take 2 of 2: departs at 0.50 s (missing note)");
     assert.equal(Ui.takeLine({ number: 2, of: 2 }, { reasons: [{ kind: "clipping", start_s: 0.1 }] }), "take 2 of 2");
 });
+
+test("the musical context a take was judged against, from the server's `context` reply", () => {
+    const { Protocol, Ui } = loadModules(["protocol.js", "ui.js"]);
+    const c = Protocol.decode("/loopbridge/context", [7, 96, "G minor", "4/4", "request", "estimate", "default"]);
+    assert.equal(Ui.judged(c), "judged at 96 BPM (from Live), G minor (estimated), 4/4 (assumed)");
+    const unknown = Protocol.decode("/loopbridge/context", [7, -1, "", "4/4", "unknown", "unknown", "default"]);
+    assert.equal(Ui.judged(unknown), "judged at tempo unknown, key unknown, 4/4 (assumed)");
+    const r = Protocol.decode("/loopbridge/compare", [7, 2, 4, "wrong_note", 3.1, "E", "at", "3.10", "s", "where", "the", "other", "takes", "play", "F"]);
+    assert.equal(r.rank, 2);
+    assert.equal(r.of, 4);
+    assert.equal(Ui.takeLine({ number: 4, of: 4 }, { reasons: [] }, r), "take 4 of 4: E at 3.10 s where the other takes play F");
+    assert.equal(Ui.takeLine({ number: 4, of: 4 }, { reasons: [] }, { message: "", rank: 2, of: 4, measure: "wrong_note", departs_s: 3.1 }),
+        "take 4 of 4: departs at 3.10 s (wrong note)");
+});
