@@ -137,7 +137,9 @@ def fit_library(
         log.warning("note: the loops themselves were not found, so technical checks will use built-in limits")
     primary = resolve_primary(detectors, primary)
     decision, calibration = choose_decision(detectors, primary, rows, calibration, false_flags)
-    calibration = music_calibration.with_music(calibration, files, opts.progress)  # groove, keys, buzz
+    # groove, keys, buzz; their limits take their share of the same budget (fit --quantile: the default one)
+    budget_share = DEFAULT_FALSE_FLAGS if false_flags is None else false_flags
+    calibration = music_calibration.with_music(calibration, files, opts.progress, budget_share)
     return FittedLibrary(detectors, primary, calibration, decision)
 
 

@@ -3,9 +3,11 @@ treble is after an attack. Stored in the bundle as calibration["music"] (beside 
 bridge/music reads it (Groove.from_calibration, wrong_notes' degree profile per scale, buzz_limit_db,
 key_profiles).
 
-Each loop's context comes from its name or is estimated, as when scoring. Limits are set so that the library's
-own loops are rarely (≤ 5 %) flagged, within physical bounds: a groove never excuses more than 60 ms, buzz's
-limit stays between 10 and 40 dB.
+Each loop's context comes from its name or is estimated, as when scoring. The limits take their share of `fit`'s
+false-flag budget: the musical checks may flag at most MUSIC_SHARE of it among the library's own loops, split
+between timing and buzz (each at the library's 1 − budget × MUSIC_SHARE / 2 quantile of its worst note per loop,
+judged on the notes the checks judge), within physical bounds: a groove never excuses more than 70 ms, buzz's
+limit stays between 10 and 40 dB. Wrong notes need no quantile: the library's degree profile says what it plays.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from loopbridge import audio
+from loopbridge.bundle import DEFAULT_FALSE_FLAGS
 from loopbridge.errors import LoopbridgeError
 from loopbridge.music import buzz, mono_of, timing
 from loopbridge.music.context import resolve
@@ -26,12 +29,16 @@ from loopbridge.music.notes import transcribe
 log = logging.getLogger("loopbridge")
 VERSION = 1
 MIN_LOOPS = 8
-FLOOR_BOUNDS_S = (0.02, 0.06)
+FLOOR_BOUNDS_S = (0.02, 0.07)
+MUSIC_SHARE = 0.5  # the most of the false-flag budget the musical checks may use on the library's own loops
 BUZZ_BOUNDS_DB = (10.0, 40.0)
 
 
-def calibrate(files: list[str], progress: bool = True) -> dict[str, Any] | None:
+def calibrate(
+    files: list[str], progress: bool = True, false_flags: float = DEFAULT_FALSE_FLAGS
+) -> dict[str, Any] | None:
     """The library's musical calibration (None when the note model is missing or too few loops sound)."""
+    q = 1.0 - false_flags * MUSIC_SHARE / 2
     offsets: list[list[float]] = [[] for _ in range(timing.POSITIONS)]
     worst_dev: list[float] = []
     worst_buzz: list[float] = []
@@ -57,10 +64,12 @@ def calibrate(files: list[str], progress: bool = True) -> dict[str, Any] | None:
                 step = 60.0 / ctx.bpm / timing.POSITIONS
                 for p, o in zip(pos, off, strict=True):
                     offsets[p].append(float(o))
-                inside = np.abs(dev) < 0.5 * step
+                judged = np.array([e.strength >= timing.MIN_STRENGTH for e in evts])
+                inside = (np.abs(dev) < 0.5 * step) & judged
                 if inside.any():
                     worst_dev.append(float(np.abs(dev[inside]).max()))
             ex = buzz.excess_db(buzz.treble_noise_db(mono, native.sample_rate, evts))
+            ex[[e.strength < buzz.MIN_STRENGTH for e in evts]] = np.nan
             if np.isfinite(ex).any():
                 worst_buzz.append(float(np.nanmax(ex)))
             if ctx.key is not None:
@@ -78,17 +87,19 @@ def calibrate(files: list[str], progress: bool = True) -> dict[str, Any] | None:
     return {
         "version": VERSION,
         "n": n,
-        "groove": _groove(offsets, worst_dev),
+        "false_flags": round(false_flags * MUSIC_SHARE, 4),
+        "groove": _groove(offsets, worst_dev, q),
         "degree_profiles": {s: [round(float(d), 4) for d in h / max(h.sum(), 1e-9)] for s, h in degrees.items()},
         "key_profiles": {s: [round(float(v), 4) for v in np.mean(p, axis=0)] for s, p in profiles.items() if p} or None,
-        "buzz_limit_db": round(float(np.clip(np.quantile(worst_buzz, 0.95) + 1.0, *BUZZ_BOUNDS_DB)), 2)
+        "buzz_limit_db": round(float(np.clip(np.quantile(worst_buzz, q) + 1.0, *BUZZ_BOUNDS_DB)), 2)
         if len(worst_buzz) >= MIN_LOOPS
         else buzz.DEFAULT_LIMIT_DB,
     }
 
 
-def _groove(offsets: list[list[float]], worst_dev: list[float]) -> dict[str, Any]:
-    """Per position: median offset and robust spread (MAD); the floor: the library's worst deviation per take, q95."""
+def _groove(offsets: list[list[float]], worst_dev: list[float], q: float) -> dict[str, Any]:
+    """Per position: median offset and robust spread (MAD); the floor: the library's worst deviation per take at
+    quantile `q`."""
     default = timing.Groove()
     out: dict[str, Any] = {"offset_s": [], "spread_s": []}
     for p, vals in enumerate(offsets):
@@ -100,14 +111,19 @@ def _groove(offsets: list[list[float]], worst_dev: list[float]) -> dict[str, Any
         else:
             out["offset_s"].append(default.offset_s[p])
             out["spread_s"].append(default.spread_s[p])
-    floor = np.quantile(worst_dev, 0.95) + 0.004 if len(worst_dev) >= MIN_LOOPS else default.floor_s
+    floor = np.quantile(worst_dev, q) + 0.004 if len(worst_dev) >= MIN_LOOPS else default.floor_s
     out["floor_s"] = round(float(np.clip(floor, *FLOOR_BOUNDS_S)), 4)
     return out
 
 
-def with_music(calibration: dict[str, Any] | None, files: list[str], progress: bool = True) -> dict[str, Any] | None:
+def with_music(
+    calibration: dict[str, Any] | None,
+    files: list[str],
+    progress: bool = True,
+    false_flags: float = DEFAULT_FALSE_FLAGS,
+) -> dict[str, Any] | None:
     """The technical checks' calibration with the musical one added under "music" (unchanged when none)."""
-    music = calibrate(files, progress)
+    music = calibrate(files, progress, false_flags)
     if music is None:
         return calibration
     return {**(calibration or {}), "music": music}

@@ -10,7 +10,8 @@ from loopbridge import checks, synth
 from loopbridge.audio import NativeAudio, read_native
 from loopbridge.cli import main
 from loopbridge.context import TakeContext
-from loopbridge.music import analyse, context, model, transcribe
+from loopbridge.music import analyse, context, model, transcribe, wrong_notes
+from loopbridge.music.notes import Note
 
 
 def _native(loop: synth.Loop, path: str = "take.wav") -> NativeAudio:
@@ -131,7 +132,7 @@ def test_a_buzzing_note_is_found_and_a_distorted_take_is_not_buzz() -> None:
 
 def test_check_tells_which_note_where_and_by_how_much(tmp_path, capsys) -> None:
     part = synth.make_part(3, instrument="bass", style="finger", bpm=120, bars=2, swing=0.0, scale="minor")
-    loop, _info = synth.play_part(part, 21, defect="timing_slip", strength=0.6)
+    loop, _info = synth.play_part(part, 21, defect="timing_slip", strength=0.3)  # ~57 ms, under half a sixteenth
     name = f"bass_120bpm_{part.key.split()[0]}m.wav"
     sf.write(tmp_path / name, loop.samples, loop.sample_rate, subtype="PCM_24")
     assert main(["check", str(tmp_path / name)]) == 1
@@ -173,3 +174,31 @@ def test_siblings_make_a_slip_stand_out(tmp_path) -> None:
     timing = [f for f in found if f.kind == "timing"]
     assert timing
     assert "the other takes" in timing[0].message
+
+
+def test_an_estimated_key_is_not_judged_by_default_only_with_musical() -> None:
+    """A name with only a tempo: the default decision says the key is unknown and judges no note against a guess."""
+    part = synth.make_part(6, instrument="guitar", style="clean", bpm=96, bars=2, swing=0.0)
+    loop, _info = synth.play_part(part, 31, defect="wrong_note")
+    native = _native(loop)
+    default = analyse(native, TakeContext(bpm=part.bpm, source="cli"))
+    assert default.context.key is None
+    assert default.context.key_from == "unknown"
+    assert not [f for f in default.findings if f.kind == "wrong_note"]
+    musical = analyse(native, TakeContext(bpm=part.bpm, source="cli"), estimate=True)
+    assert musical.context.key_from == "estimate"
+
+
+def test_a_power_chords_fifth_is_not_a_wrong_note_but_a_wrong_root_is() -> None:
+    """On E major's 7th degree (D#) a power chord's fifth is A#, outside the scale: the player's shape, not a slip."""
+    ctx = context.resolve(TakeContext(bpm=120, key="E major", source="cli"), "take.wav")
+
+    def chord(*pitches: int) -> list[Note]:
+        return [Note(1.0, 1.4, p, 0.7, 0.9, True) for p in pitches]
+
+    assert wrong_notes.findings(chord(63, 70), ctx) == []  # D# + A#
+    assert wrong_notes.findings(chord(63, 58), ctx) == []  # the model hears the fifth an octave low
+    wrong_root = wrong_notes.findings(chord(62, 69), ctx)  # D + A: D is outside E major, A is its fifth
+    assert [f.message.split(" at ")[0] for f in wrong_root] == ["D"]
+    triad = wrong_notes.findings(chord(64, 68, 70), ctx)  # E, G#, A#: a triad's wrong string stays wrong
+    assert [f.message.split(" at ")[0] for f in triad] == ["A#"]

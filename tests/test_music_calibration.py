@@ -53,3 +53,16 @@ def test_calibration_reaches_the_checks_through_the_bundle_layout(tmp_path) -> N
     report = check_take(read_native(path), cal, context=TakeContext(bpm=100, key=part.key, source="cli"))
     assert report.music is not None
     assert "buzz" not in [f.kind for f in report.findings]
+
+
+def test_the_musical_limits_take_their_share_of_the_false_flag_budget(tmp_path) -> None:
+    """A tighter budget can only raise the limits: the library's own loops are then flagged less."""
+    files = _library(tmp_path / "lib", "bass", "finger", swing=0.0)
+    loose = music_calibration.calibrate(files, progress=False, false_flags=0.2)
+    tight = music_calibration.calibrate(files, progress=False, false_flags=0.01)
+    assert loose is not None
+    assert tight is not None
+    assert loose["false_flags"] == 0.1
+    assert tight["false_flags"] == 0.005
+    assert tight["groove"]["floor_s"] >= loose["groove"]["floor_s"]
+    assert tight["buzz_limit_db"] >= loose["buzz_limit_db"]

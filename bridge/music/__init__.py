@@ -57,15 +57,19 @@ def analyse(
     given: TakeContext | None = None,
     calibration: dict | None = None,
     siblings: list[NativeAudio] | None = None,
+    estimate: bool = False,
 ) -> MusicReport:
     """Notes, context and musical findings for one take: against the grid, key and its own notes, or, given
-    sibling takes of the part, against those."""
+    sibling takes of the part, against those. Only with `estimate` (`--musical`) is an estimated tempo or key
+    judged against; otherwise the report's context says it is unknown."""
     from . import compare
 
     cal = calibration or {}
     mono = mono_of(native)
     notes = transcribe(mono, native.sample_rate)
     ctx = resolve(given, native.path, notes, mono, native.sample_rate, cal.get("key_profiles"))
+    if not estimate:
+        ctx = ctx.known()
     if siblings:
         # Earlier takes of the part are the better judge: what this take does that they don't, instead of the
         # grid and the take's own notes (benchmarks/musical.py: the same faults found, fewer clean takes flagged).
@@ -153,7 +157,7 @@ def judge(
         ]
         if len(same) < len([s for s in siblings if s is not None]):
             log.info("note: sibling takes of another length than the take were left out of the comparison")
-        return analyse(native, context, calibration, same)
+        return analyse(native, context, calibration, same, estimate)
     except NoteModelMissing as exc:
         if "model" not in _warned:
             _warned.add("model")

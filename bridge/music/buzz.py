@@ -25,6 +25,7 @@ MAX_S = 0.4
 MIN_S = 0.075
 DEFAULT_LIMIT_DB = 28.0  # clean rendered takes reach ~20–27 dB; a library's own limit (fit) is usually tighter
 SCALE_DB = 6.0
+MIN_STRENGTH = 0.33  # a faint note's treble is mostly the noise floor: not judged
 N_FFT = 1024
 
 
@@ -67,7 +68,7 @@ def findings(
     ex = excess_db(treble_noise_db(mono, sr, evts))
     out = []
     for e, x in zip(evts, ex, strict=True):
-        if not np.isfinite(x) or x <= limit_db:
+        if not np.isfinite(x) or x <= limit_db or e.strength < MIN_STRENGTH:
             continue
         severity = round(float(1.0 - 0.7 * np.exp(-(x - limit_db) / SCALE_DB)), 3)
         where = ctx.where(e.onset_s)

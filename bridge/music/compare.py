@@ -29,9 +29,10 @@ MIN_CONFIDENCE = 0.6
 MIN_VELOCITY = 0.45
 SPREAD_FLOOR_S = 0.010
 TIMING_FLOOR_S = 0.03
+MIN_STRENGTH = 0.4  # only a clear attack (velocity × confidence) is called early or late: faint onsets drift
 SPREADS = 4.0
 BUZZ_LIMIT_DB = 16.0
-OWN_BUZZ_DB = 8.0
+OWN_BUZZ_DB = 20.0  # clean rendered notes reach ~20 dB over their take's median; buzz 24–46 dB
 STRUM_S = 0.045
 OUT_OF_KEY = 0.85  # a note the others don't play, outside the key: almost surely wrong
 IN_KEY = 0.35  # a note added, changed or left out within the key: said, but not flagged (a player's variation)
@@ -107,10 +108,14 @@ def departures(this: Take, others: list[Take], ctx: MusicContext, name: str = "t
     for n in mine:
         matches = [m for o in others if (m := _match(n, o.notes)) is not None]
         if len(matches) >= need:
-            d = n.onset_s - float(np.median([m.onset_s for m in matches]))
+            there = float(np.median([m.onset_s for m in matches]))
+            d = n.onset_s - there
+            if any(o is not n and (o.pitch - n.pitch) % 12 == 0 and abs(o.onset_s - there) < abs(d) for o in mine):
+                continue  # the note model split one note in two: the other onset is the one the takes share
             if any(abs(n.onset_s - t) < STRUM_S for t in timed):
                 continue
-            if abs(d) > limit and (not pair or _off_grid(n.onset_s, ctx) > _off_grid(n.onset_s - d, ctx)):
+            clear = n.velocity * n.confidence >= MIN_STRENGTH
+            if clear and abs(d) > limit and (not pair or _off_grid(n.onset_s, ctx) > _off_grid(n.onset_s - d, ctx)):
                 timed.append(n.onset_s)
                 side = "after" if d > 0 else "before"
                 out.append(

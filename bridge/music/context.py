@@ -9,7 +9,7 @@ library's pitch-class profile). The grid starts at the take's first sample: take
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -138,6 +138,18 @@ class MusicContext:
         index = int(np.floor(t / beat + 0.5))
         bar, b = divmod(max(index, 0), self.meter[0])
         return f"bar {bar + 1}, beat {b + 1}"
+
+    def known(self) -> MusicContext:
+        """Without what was only estimated: the default decision judges against known tempo and key alone (an
+        estimate from one short take is often a neighbouring key or a related tempo; `--musical` uses it)."""
+        drop_bpm, drop_key = self.bpm_from == "estimate", self.key_from == "estimate"
+        return replace(
+            self,
+            bpm=None if drop_bpm else self.bpm,
+            bpm_from="unknown" if drop_bpm else self.bpm_from,
+            key=None if drop_key else self.key,
+            key_from="unknown" if drop_key else self.key_from,
+        )
 
     def as_dict(self) -> dict:
         return {

@@ -20,7 +20,8 @@ POSITIONS = 4  # sixteenths per beat
 STRUM_S = 0.045  # onsets closer than this are one event (a strum, a chord)
 MIN_CONFIDENCE = 0.6
 DEFAULT_SPREAD_S = 0.009  # one player's onset spread, plus the transcription's own, on a normal take
-DEFAULT_FLOOR_S = 0.04  # never call a note late or early by less than this (slips under it hide in the transcription)
+DEFAULT_FLOOR_S = 0.05  # never call a note late or early by less than this without a library's own floor (`fit`)
+MIN_STRENGTH = 0.4  # only an attack this clear (velocity × confidence) is judged: faint notes' onsets drift
 SPREADS = 3.0  # how many spreads past the groove's offset a note may lie
 AMBIGUOUS = 0.35  # past this share of a sixteenth a deviation may be the other way to the next one
 
@@ -32,13 +33,14 @@ class Groove:
     offset_s: tuple[float, ...] = (0.0,) * POSITIONS
     spread_s: tuple[float, ...] = (DEFAULT_SPREAD_S,) * POSITIONS
     floor_s: float = DEFAULT_FLOOR_S
+    learned: bool = False  # from a library (fit); the built-in one does not know whether the part swings
 
     @classmethod
     def from_calibration(cls, calibration: dict | None) -> Groove:
         g = (calibration or {}).get("groove")
         if not g:
             return cls()
-        return cls(tuple(g["offset_s"]), tuple(g["spread_s"]), float(g.get("floor_s", DEFAULT_FLOOR_S)))
+        return cls(tuple(g["offset_s"]), tuple(g["spread_s"]), float(g.get("floor_s", DEFAULT_FLOOR_S)), True)
 
 
 @dataclass(frozen=True)
@@ -80,9 +82,16 @@ def deviations(evts: list[Event], bpm: float, groove: Groove) -> tuple[np.ndarra
     off, pos = grid_offsets(onsets, bpm)
     expected = np.array([groove.offset_s[p] for p in pos])
     # the take's own feel: the off-beat sixteenths (1, 3) pooled, then each position it plays 3+ times
+    felt = np.zeros(onsets.size, bool)
     for here in [(pos % 2) == 1] + [pos == p for p in range(POSITIONS)]:
         if here.sum() >= 3:
             expected[here] = float(np.median(off[here]))
+            felt |= here
+    # an off-beat whose feel neither the take nor a library shows may be swung: anywhere from straight to a
+    # third of a sixteenth late is normal there
+    unknown = ((pos % 2) == 1) & ~felt & (not groove.learned)
+    swung = np.clip(off, expected, expected + 60.0 / bpm / POSITIONS / 3)
+    expected = np.where(unknown, swung, expected)
     tolerance = np.maximum(groove.floor_s, SPREADS * np.array([groove.spread_s[p] for p in pos]))
     return off - expected, tolerance
 
@@ -97,7 +106,7 @@ def findings(notes: list[Note], ctx: MusicContext, groove: Groove) -> list[Findi
     out = []
     for e, d, t in zip(evts, dev, tol, strict=True):
         # beyond half a sixteenth the note belongs to the next grid point: that is a different part, not a slip
-        if abs(d) <= t or abs(d) >= 0.5 * step:
+        if abs(d) <= t or abs(d) >= 0.5 * step or e.strength < MIN_STRENGTH:
             continue
         excess = (abs(d) - t) / max(t, 1e-3)
         severity = round(float(1.0 - 0.7 * np.exp(-2.0 * excess)), 3)

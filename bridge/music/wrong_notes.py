@@ -17,6 +17,7 @@ RARE = 0.01  # a degree holding under 1 % of the library's notes in its key is r
 MIN_CONFIDENCE = 0.6
 MIN_DURATION_S = 0.06
 MIN_VELOCITY = 0.38
+STRUM_S = 0.045  # notes struck together
 
 
 def allowed_degrees(profile: list[float] | None, scale_degrees: frozenset[int]) -> frozenset[int]:
@@ -25,6 +26,16 @@ def allowed_degrees(profile: list[float] | None, scale_degrees: frozenset[int]) 
         return scale_degrees
     common = {d for d, share in enumerate(profile) if share >= RARE}
     return frozenset(scale_degrees | common)
+
+
+def _power_chord_fifth(n: Note, notes: list[Note], scale_degrees: frozenset[int], root: int) -> bool:
+    """A fifth stacked on an in-key root struck with it: a power chord's shape (on the 7th degree the fifth falls
+    outside the scale; the player chose the shape, the root names the chord). A wrong root is still caught."""
+    struck = [m for m in notes if abs(m.onset_s - n.onset_s) < STRUM_S]
+    if len({m.pitch % 12 for m in struck}) != 2:  # a triad's wrong string sits among three pitch classes
+        return False
+    # pitch classes: the note model now and then hears the fifth an octave low
+    return any((n.pitch - m.pitch) % 12 == 7 and (m.pitch - root) % 12 in scale_degrees for m in struck)
 
 
 def findings(notes: list[Note], ctx: MusicContext, profile: list[float] | None = None) -> list[Finding]:
@@ -39,6 +50,8 @@ def findings(notes: list[Note], ctx: MusicContext, profile: list[float] | None =
         if (n.pitch - key.root) % 12 in ok:
             continue
         if n.confidence < MIN_CONFIDENCE or n.velocity < MIN_VELOCITY or n.offset_s - n.onset_s < MIN_DURATION_S:
+            continue
+        if _power_chord_fifth(n, notes, scale_degrees, key.root):
             continue
         weight = n.velocity * min(1.0, (n.offset_s - n.onset_s) / 0.25)
         severity = round(float(1.0 - 0.7 * np.exp(-3.0 * weight)), 3)
