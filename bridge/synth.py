@@ -268,7 +268,7 @@ def _pattern(
     if not one_bar:
         one_bar = [0]
     # Loops repeat a one-bar motif with small variations, as players do.
-    steps = []
+    steps: list[int] = []
     for b in range(bars):
         bar = [s for s in one_bar if rng.random() > 0.1] or one_bar[:1]
         steps.extend(b * _STEPS_PER_BAR + s for s in bar)

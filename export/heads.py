@@ -14,7 +14,8 @@ import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from itertools import pairwise
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import onnx
@@ -70,7 +71,7 @@ class Encoder(nn.Module):
     def __init__(self, dim: int, cfg: SVDDConfig) -> None:
         super().__init__()
         sizes = (dim, *cfg.hidden)
-        self.blocks = nn.ModuleList(_block(a, b, cfg) for a, b in zip(sizes[:-2], sizes[1:-1], strict=False))
+        self.blocks = nn.ModuleList(_block(a, b, cfg) for a, b in pairwise(sizes[:-1]))
         self.latent = nn.Linear(sizes[-2], sizes[-1], bias=False)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -88,7 +89,7 @@ class AutoEncoder(nn.Module):
         super().__init__()
         self.encoder = Encoder(dim, cfg)
         sizes = (*reversed(cfg.hidden),)
-        self.decoder = nn.ModuleList(_block(a, b, cfg) for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+        self.decoder = nn.ModuleList(_block(a, b, cfg) for a, b in pairwise(sizes))
         self.out = nn.Linear(sizes[-1], dim, bias=False)
         self.residual = residual
 
@@ -221,12 +222,16 @@ class DeepSVDDDetector(Detector):
     def _graph(self) -> onnx.ModelProto:
         nodes, inits, x = [], [], "embedding"
         for i, block in enumerate(self.net_.blocks):
-            linear, bn = block[0], block[1]
-            scale = 1.0 / torch.sqrt(bn.running_var + bn.eps)
+            layers = cast(nn.Sequential, block)
+            linear, bn = cast(nn.Linear, layers[0]), cast(nn.BatchNorm1d, layers[1])
+            var, mean = bn.running_var, bn.running_mean
+            assert var is not None, "batch norm tracks running statistics (the default)"
+            assert mean is not None
+            scale = 1.0 / torch.sqrt(var + bn.eps)
             inits += [
                 const(f"w{i}", linear.weight.detach().T.numpy().astype(np.float32)),
                 const(f"bn_scale{i}", scale.numpy().astype(np.float32)),
-                const(f"bn_shift{i}", (-bn.running_mean * scale).numpy().astype(np.float32)),
+                const(f"bn_shift{i}", (-mean * scale).numpy().astype(np.float32)),
             ]
             nodes += [
                 helper.make_node("MatMul", [x, f"w{i}"], [f"h{i}"]),

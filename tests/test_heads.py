@@ -9,9 +9,9 @@ from helpers_heads import gross_outliers, normal_embeddings, tiny_fit_options, t
 from sklearn.metrics import roc_auc_score
 
 from loopbridge.errors import ModelError
+from loopbridge.export.baselines import IForestDetector
 from loopbridge.export.detector import Detector, NotFittedError
 from loopbridge.export.fit import HEADS, fit_heads, make_detector
-from loopbridge.export.baselines import IForestDetector
 from loopbridge.export.heads import MIN_HELD_OUT, DeepSVDDDetector
 
 TRAIN = normal_embeddings(160, seed=1)

@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..checks import DEFAULTS_NOTICE
-    from ..embedding import load_embeddings
+    from ..embedding import EmbedFailure, load_embeddings
     from ..pipeline import Scorer
 
     if bool(args.inputs) == bool(args.embeddings):
@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     if args.embeddings:
         emb = load_embeddings(args.embeddings)
         scorer.check_embedding_source(emb.encoder_id)
-        results, failures = scorer.score_embeddings(emb.vectors, emb.files, emb.durations), []
+        results = scorer.score_embeddings(emb.vectors, emb.files, emb.durations)
+        failures: list[EmbedFailure] = []
     else:
         if scorer.bundle.checks is None:
             log.warning("note: %s", DEFAULTS_NOTICE)

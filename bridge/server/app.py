@@ -10,7 +10,7 @@ import ipaddress
 import logging
 import threading
 import time
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +95,7 @@ class OscServer:
 
     def __init__(
         self,
-        models: dict[str, ScorerLike],
+        models: Mapping[str, ScorerLike],
         *,
         host: str = "127.0.0.1",
         port: int = protocol.DEFAULT_PORT,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,7 +41,7 @@ class ScorerLike(Protocol):
 class Settings:
     """The server's fixed choices, shared by every job."""
 
-    models: dict[str, ScorerLike]  # by name; the first is the default for `score` without a model
+    models: Mapping[str, ScorerLike]  # by name; the first is the default for `score` without a model
     allow_roots: list[Path] = field(default_factory=list)
     max_seconds: float = DEFAULT_MAX_SECONDS
     wait_s: float = files.DEFAULT_WAIT_S
