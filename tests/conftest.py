@@ -31,3 +31,7 @@ def tone(seconds: float, sr: int = 48_000, freq: float = 110.0, amp: float = 0.5
     env = np.exp(-3.0 * (t % 0.5))
     y = amp * env * np.sin(2 * np.pi * freq * t) + 0.01 * rng.standard_normal(t.size)
     return y.astype(np.float32)
+
+
+# A fixture defined beside its helpers (which import this module's functions, hence last), shared by every test.
+from helpers_server import model_files  # noqa: E402, F401

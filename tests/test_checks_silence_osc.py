@@ -8,12 +8,12 @@ import time
 
 import numpy as np
 from conftest import write_audio
-from helpers_server import MODEL, OscPeer, make_scorer, model_files  # noqa: F401 - model_files is a fixture
+from helpers_server import MODEL, OscPeer, make_scorer
 
 from loopbridge.server.app import OscServer
 
 
-def test_a_silent_take_gets_a_silence_reason_before_its_result(model_files, tmp_path) -> None:  # noqa: F811
+def test_a_silent_take_gets_a_silence_reason_before_its_result(model_files, tmp_path) -> None:
     take = write_audio(tmp_path / "unarmed.wav", np.zeros((4 * 48_000, 2), np.float32), 48_000, "PCM_24")
     old = time.time() - 5  # a finished recording, past the server's "still being written" window
     os.utime(take, (old, old))

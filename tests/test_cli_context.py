@@ -11,7 +11,6 @@ import sys
 import numpy as np
 import pytest
 from conftest import tone, write_audio
-from helpers_server import MODEL, model_files  # noqa: F401 - model_files is a fixture
 
 from loopbridge.cli import main
 
@@ -59,7 +58,7 @@ def test_a_region_past_the_file_is_a_clear_skip(tmp_path, capsys, caplog):
     assert "outside the file" in caplog.text
 
 
-def test_score_with_a_region_and_context_records_the_region(tmp_path, capsys, model_files, monkeypatch):  # noqa: F811
+def test_score_with_a_region_and_context_records_the_region(tmp_path, capsys, model_files, monkeypatch):
     bundle, _ = model_files
     take = _clean_then_clipped(tmp_path / "take.wav")
     argv = ["score", str(take), "--model", str(bundle), "--json", "--bpm", "120", "--key", "G minor", "--meter", "4/4"]

@@ -12,7 +12,7 @@ import time
 
 import pytest
 from conftest import tone, write_audio
-from helpers_server import MODEL, TERMINAL, OscPeer, make_scorer, model_files  # noqa: F401 - model_files is a fixture
+from helpers_server import MODEL, TERMINAL, OscPeer, make_scorer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pythonosc.osc_message_builder import OscMessageBuilder
@@ -91,7 +91,7 @@ def _datagram(address: str, args: list) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def server_and_client(model_files, tmp_path_factory):  # noqa: F811 - the fixture imported above
+def server_and_client(model_files, tmp_path_factory):
     root = tmp_path_factory.mktemp("fuzz")
     (root / "sub").mkdir()
     (root / "junk.wav").write_text("not audio")

@@ -7,7 +7,7 @@ import os
 import time
 
 import soundfile as sf
-from helpers_server import MODEL, OscPeer, make_scorer, model_files  # noqa: F401 - model_files is a fixture
+from helpers_server import MODEL, OscPeer, make_scorer
 
 from loopbridge import synth
 from loopbridge.context import TakeContext
@@ -28,7 +28,7 @@ def _ask(server: OscServer, client: OscPeer, rid: int, *args) -> list:
     return client.for_id(rid)
 
 
-def test_musical_reasons_reach_the_client_before_the_result(model_files, tmp_path) -> None:  # noqa: F811
+def test_musical_reasons_reach_the_client_before_the_result(model_files, tmp_path) -> None:
     part = synth.make_part(6, instrument="guitar", style="clean", bpm=96, bars=2, swing=0.0)
     wrong = tmp_path / "take_wrong.wav"
     info = _take(wrong, part, 31, "wrong_note")
@@ -65,7 +65,7 @@ def test_musical_reasons_reach_the_client_before_the_result(model_files, tmp_pat
     assert slip.start_s - 0.05 < timing[0][3] < slip.start_s + slip.duration_s
 
 
-def test_score_records_the_context_it_judged_against(model_files, tmp_path) -> None:  # noqa: F811
+def test_score_records_the_context_it_judged_against(model_files, tmp_path) -> None:
     part = synth.make_part(6, instrument="bass", style="slap", bpm=96, bars=2, swing=0.0)
     named = tmp_path / f"bass_96bpm_{part.key.split()[0].replace('#', 'sharp')}_{part.scale}.wav"
     _take(named, part, 3)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import tone, write_audio
-from helpers_server import MODEL, OscPeer, make_scorer, model_files, noise_take  # noqa: F401 - model_files is a fixture
+from helpers_server import MODEL, OscPeer, make_scorer, noise_take
 
 from loopbridge.errors import LoopbridgeError
 from loopbridge.results import Finding
@@ -35,7 +35,7 @@ def peer():
 
 
 @pytest.fixture
-def serve(model_files, peer):  # noqa: F811
+def serve(model_files, peer):
     """Start a server on an ephemeral port whose default reply port is a fresh peer's; returns (server, peer)."""
     servers: list[OscServer] = []
 
@@ -93,7 +93,7 @@ def test_ping_reports_protocol_version_and_provider(serve):
     assert lb_version
 
 
-def test_models_and_sensitivity_use_the_bundles_training_scores(serve, model_files, tmp_path):  # noqa: F811
+def test_models_and_sensitivity_use_the_bundles_training_scores(serve, model_files, tmp_path):
     scorer = make_scorer(model_files)
     _server, client = serve(scorer)
     client.send("/loopbridge/models")
@@ -236,7 +236,7 @@ def test_reasons_from_the_checks_arrive_most_severe_first_before_the_result(serv
     assert msgs[-1][1][5] == 1
 
 
-def test_reasons_arrive_in_order_before_the_result_with_an_injected_scorer(serve, model_files, tmp_path):  # noqa: F811
+def test_reasons_arrive_in_order_before_the_result_with_an_injected_scorer(serve, model_files, tmp_path):
     """Dependency injection: a real Scorer whose results gain two findings, as the checks will add them."""
     real = make_scorer(model_files)
     findings = [
@@ -392,7 +392,7 @@ def test_a_request_may_name_its_own_reply_port(serve, peer, tmp_path):
     assert first.inbox == []
 
 
-def test_serving_beyond_loopback_needs_an_allow_root(model_files, tmp_path):  # noqa: F811
+def test_serving_beyond_loopback_needs_an_allow_root(model_files, tmp_path):
     with pytest.raises(LoopbridgeError, match="allow-root"):
         OscServer({MODEL: make_scorer(model_files)}, host="0.0.0.0", port=0)
     server = OscServer({MODEL: make_scorer(model_files)}, host="0.0.0.0", port=0, allow_roots=[tmp_path])
@@ -412,7 +412,7 @@ def test_server_writes_nothing_in_the_users_folders(serve, tmp_path):
     assert sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in folder.rglob("*")) == before
 
 
-def test_a_port_in_use_is_a_clear_error(model_files):  # noqa: F811
+def test_a_port_in_use_is_a_clear_error(model_files):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
         taken.bind(("127.0.0.1", 0))
         with pytest.raises(LoopbridgeError, match=r"cannot listen on 127\.0\.0\.1"):

@@ -10,7 +10,7 @@ import time
 
 import pytest
 from conftest import tone, write_audio
-from helpers_server import free_udp_port, lines_of, model_files, start_process, stop_process, wait_for_line  # noqa: F401
+from helpers_server import free_udp_port, lines_of, start_process, stop_process, wait_for_line
 
 pytestmark = pytest.mark.skipif(
     not shutil.which("oscsend") or not shutil.which("oscdump"),
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def test_serve_answers_oscsend_and_oscdump_hears_the_result(model_files, tmp_path):  # noqa: F811
+def test_serve_answers_oscsend_and_oscdump_hears_the_result(model_files, tmp_path):
     bundle, _ = model_files
     env = {**os.environ, "LOOPBRIDGE_HOME": str(bundle.parents[2])}
     take = write_audio(tmp_path / "my take.wav", tone(2.0, freq=137.5, amp=0.35, seed=5))
@@ -71,7 +71,7 @@ def test_serve_answers_oscsend_and_oscdump_hears_the_result(model_files, tmp_pat
     assert server.returncode == 0
 
 
-def test_serve_refuses_a_public_address_without_allow_root(model_files):  # noqa: F811
+def test_serve_refuses_a_public_address_without_allow_root(model_files):
     bundle, _ = model_files
     env = {**os.environ, "LOOPBRIDGE_HOME": str(bundle.parents[2])}
     proc = subprocess.run(

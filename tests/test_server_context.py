@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from conftest import tone, write_audio
-from helpers_server import MODEL, OscPeer, make_scorer, model_files  # noqa: F401 - model_files is a fixture
+from helpers_server import MODEL, OscPeer, make_scorer
 
 from loopbridge import synth
 from loopbridge.context import TakeContext
@@ -19,7 +19,7 @@ from loopbridge.server.app import OscServer
 
 
 @pytest.fixture
-def serve(model_files):  # noqa: F811 - the fixture imported above
+def serve(model_files):
     made: list[tuple[OscServer, OscPeer]] = []
 
     def start(scorer=None, **kw) -> tuple[OscServer, OscPeer]:
@@ -82,7 +82,7 @@ def test_named_values_are_not_the_reply_port(serve, tmp_path):
     assert client.terminal(31)[0] == "/loopbridge/result"
 
 
-def test_the_device_s_context_reaches_the_scorer_with_siblings_resolved(serve, model_files, tmp_path):  # noqa: F811
+def test_the_device_s_context_reaches_the_scorer_with_siblings_resolved(serve, model_files, tmp_path):
     scorer = Recording(make_scorer(model_files))
     _server, client = serve(scorer)
     take = _clean_then_harsh(tmp_path / "Gtr 0003.wav")

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 from conftest import tone, write_audio
-from helpers_server import MODEL, OscPeer, make_scorer, model_files  # noqa: F401 - model_files is a fixture
+from helpers_server import MODEL, OscPeer, make_scorer
 
 from loopbridge.server import protocol
 from loopbridge.server.app import OscServer
 
 
 @pytest.fixture
-def serve(model_files):  # noqa: F811 - the fixture imported above
+def serve(model_files):
     made: list[tuple[OscServer, OscPeer]] = []
 
     def start(**kw) -> OscPeer:

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 from conftest import tone, write_audio
-from helpers_server import MODEL, OscPeer, make_scorer, model_files  # noqa: F401 - model_files is a fixture
+from helpers_server import MODEL, OscPeer, make_scorer
 
 from loopbridge import audio, pipeline
 from loopbridge.context import TakeContext
@@ -43,7 +43,7 @@ def test_load_blocks_covers_the_take_in_equal_blocks(tmp_path):
     assert next(b.region for b in audio.load_blocks(take, region=(2.0, None), block_s=4.0)) == (2.0, 7.0)
 
 
-def test_a_long_take_is_scored_in_blocks_with_reasons_placed_in_the_take(model_files, tmp_path):  # noqa: F811
+def test_a_long_take_is_scored_in_blocks_with_reasons_placed_in_the_take(model_files, tmp_path):
     scorer = make_scorer(model_files)
     take = _long_take(tmp_path / "long.wav")
     (whole,), failures = scorer.score_files([take])
@@ -58,7 +58,7 @@ def test_a_long_take_is_scored_in_blocks_with_reasons_placed_in_the_take(model_f
     assert 6.9 <= next(f for f in part.reasons if f.kind == "clipping").start_s <= 7.6  # from the region's start
 
 
-def test_the_server_scores_long_takes_and_batches_in_blocks(model_files, tmp_path):  # noqa: F811
+def test_the_server_scores_long_takes_and_batches_in_blocks(model_files, tmp_path):
     client = OscPeer()
     server = OscServer({MODEL: make_scorer(model_files)}, port=0, reply_port=client.port).start()
     try:

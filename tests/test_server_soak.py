@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 from conftest import tone, write_audio
-from helpers_server import OscPeer, model_files, start_server_process, stop_process  # noqa: F401 - fixture
+from helpers_server import OscPeer, start_server_process, stop_process
 from pythonosc.osc_message import OscMessage
 
 CLIENTS = 4
@@ -110,7 +110,7 @@ class SoakClient(threading.Thread):
             self.peer.close()
 
 
-def test_soak_every_request_gets_exactly_one_terminal_reply_and_memory_stays_bounded(model_files, tmp_path):  # noqa: F811
+def test_soak_every_request_gets_exactly_one_terminal_reply_and_memory_stays_bounded(model_files, tmp_path):
     bundle, _ = model_files
     env = {**os.environ, "LOOPBRIDGE_HOME": str(bundle.parents[2])}
     take = write_audio(tmp_path / "short take.wav", tone(0.5, freq=137.5, amp=0.35, seed=1))
