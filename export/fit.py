@@ -139,7 +139,7 @@ def fit_library(
     decision, calibration = choose_decision(detectors, primary, rows, calibration, false_flags)
     # groove, keys, buzz; their limits take their share of the same budget (fit --quantile: the default one)
     budget_share = DEFAULT_FALSE_FLAGS if false_flags is None else false_flags
-    calibration = music_calibration.with_music(calibration, files, opts.progress, budget_share)
+    calibration = music_calibration.with_music(calibration, files, opts.progress, budget_share, opts.seed)
     return FittedLibrary(detectors, primary, calibration, decision)
 
 

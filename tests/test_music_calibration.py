@@ -66,3 +66,14 @@ def test_the_musical_limits_take_their_share_of_the_false_flag_budget(tmp_path) 
     assert tight["false_flags"] == 0.005
     assert tight["groove"]["floor_s"] >= loose["groove"]["floor_s"]
     assert tight["buzz_limit_db"] >= loose["buzz_limit_db"]
+
+
+def test_a_large_library_is_calibrated_on_a_reproducible_sample(tmp_path, monkeypatch) -> None:
+    """Past MAX_LOOPS the loops are sampled (fit stays fast); the same seed draws the same loops."""
+    files = _library(tmp_path / "big", "bass", "finger", swing=0.0, n=12)
+    monkeypatch.setattr(music_calibration, "MAX_LOOPS", 9)
+    first = music_calibration.with_music(None, files, progress=False, seed=3)
+    again = music_calibration.with_music(None, files, progress=False, seed=3)
+    assert first is not None
+    assert first["music"]["n"] <= 9
+    assert first == again
