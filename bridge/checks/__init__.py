@@ -168,12 +168,7 @@ def check_take(
     report = music.judge(native, context, (calibration or {}).get("music"), estimate)
     if report is None:
         return CheckReport(findings)
-    siblings = context.siblings if context is not None else ()
-    return CheckReport(
-        _one_per_kind(findings + report.findings),
-        report.context.as_dict(),
-        standing(native, report, siblings) if siblings else None,
-    )
+    return CheckReport(_one_per_kind(findings + report.findings), report.context.as_dict(), standing(report))
 
 
 def check_score(findings: list[Finding]) -> float:

@@ -3,7 +3,7 @@
     transcribe(audio) -> notes (Basic Pitch in ONNX Runtime, see model.py)
     resolve(context, path, notes, audio) -> MusicContext (request/cli > file name > estimate; says which)
     timing / wrong_notes / buzz .findings(...) -> reasons like the technical checks'
-    compare.compare_takes([...]) -> where takes of one part depart from each other (siblings, `compare`)
+    compare.compare_takes([...]) -> where takes of one part depart from each other, ranked (siblings, `compare`)
 
 `analyse()` runs them on one take; calibration (learned at `fit`, see export/music_calibration.py) holds the
 library's groove, key profile and buzz limit; without it built-in defaults apply (DEFAULTS_NOTICE).
@@ -16,6 +16,7 @@ import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from threading import Lock
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,8 +29,12 @@ from .context import MusicContext, key_from_name, resolve
 from .model import NoteModelMissing
 from .notes import Note, transcribe
 
+if TYPE_CHECKING:
+    from .compare import Comparison
+
 log = logging.getLogger("loopbridge")
 
+LENGTH_TOLERANCE = 0.05  # a sibling more than this share longer or shorter than the take is not compared
 KINDS = ("timing", "wrong_note", "missing_note", "buzz")
 DEFAULTS_NOTICE = (
     "musical checks use built-in limits (no calibrated model given); fit a model on your own takes so the "
@@ -39,11 +44,14 @@ DEFAULTS_NOTICE = (
 
 @dataclass
 class MusicReport:
-    """One take's notes, the context they were judged in, and what was found."""
+    """One take's notes, the context they were judged in, and what was found. When sibling takes were compared,
+    `ranking` is the one comparison of the take (first) and its siblings, each against all the others: the
+    take's reasons are its row's, and its rank among them is the OSC `compare` reply (bridge/checks/standing.py)."""
 
     context: MusicContext
     notes: list[Note]
     findings: list[Finding] = field(default_factory=list)
+    ranking: list[Comparison] | None = None
 
 
 def mono_of(native: NativeAudio) -> np.ndarray:
@@ -73,23 +81,24 @@ def analyse(
     if siblings:
         # Earlier takes of the part are the better judge: what this take does that they don't, instead of the
         # grid and the take's own notes (benchmarks/musical.py: the same faults found, fewer clean takes flagged).
-        # Only what the comparison flags counts (an in-key variation is not a fault).
+        # Only what the comparison flags counts (an in-key variation is not a fault). The siblings are compared
+        # with each other too, once, so the take's rank among them comes from the same comparison.
         this = compare.Take(native.path, notes, mono, native.sample_rate)
-        others = [sibling_take(s) for s in siblings]
-        found = [f for f in compare.against_siblings(this, others, ctx) if f.severity >= compare.FLAG_SEVERITY]
-    else:
-        profiles = cal.get("degree_profiles") or {}
-        found = (
-            timing.findings(notes, ctx, timing.Groove.from_calibration(cal))
-            + wrong_notes.findings(notes, ctx, profiles.get(ctx.key.scale) if ctx.key else None)
-            + buzz.findings(
-                mono,
-                native.sample_rate,
-                timing.events(notes),
-                ctx,
-                float(cal.get("buzz_limit_db", buzz.DEFAULT_LIMIT_DB)),
-            )
+        ranking = compare.compare_takes([this, *[sibling_take(s) for s in siblings]], ctx, "this take")
+        found = [f for f in ranking[0].findings if f.severity >= compare.FLAG_SEVERITY]
+        return MusicReport(ctx, notes, found, ranking)
+    profiles = cal.get("degree_profiles") or {}
+    found = (
+        timing.findings(notes, ctx, timing.Groove.from_calibration(cal))
+        + wrong_notes.findings(notes, ctx, profiles.get(ctx.key.scale) if ctx.key else None)
+        + buzz.findings(
+            mono,
+            native.sample_rate,
+            timing.events(notes),
+            ctx,
+            float(cal.get("buzz_limit_db", buzz.DEFAULT_LIMIT_DB)),
         )
+    )
     return MusicReport(ctx, notes, found)
 
 
@@ -153,7 +162,9 @@ def judge(
         # takes of one part have one length; a sibling that is not (a whole loop-recording file, where only a
         # region is the take) would be compared note for note with something else
         same = [
-            s for s in siblings if s is not None and abs(s.duration_s - native.duration_s) <= 0.05 * native.duration_s
+            s
+            for s in siblings
+            if s is not None and abs(s.duration_s - native.duration_s) <= LENGTH_TOLERANCE * native.duration_s
         ]
         if len(same) < len([s for s in siblings if s is not None]):
             log.info("note: sibling takes of another length than the take were left out of the comparison")
@@ -179,6 +190,7 @@ def _read_sibling(path: str) -> NativeAudio | None:
 __all__ = [
     "DEFAULTS_NOTICE",
     "KINDS",
+    "LENGTH_TOLERANCE",
     "MusicContext",
     "MusicReport",
     "Note",

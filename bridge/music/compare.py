@@ -236,16 +236,12 @@ def _buzz(this: Take, others: list[Take], ctx: MusicContext, name: str) -> list[
     return out
 
 
-def against_siblings(this: Take, siblings: list[Take], ctx: MusicContext) -> list[Finding]:
-    """A new take judged against earlier takes of its part (`score` with siblings, OSC `sibling`)."""
-    return departures(this, siblings, ctx, "this take")
-
-
-def compare_takes(takes: list[Take], ctx: MusicContext) -> list[Comparison]:
-    """Each take against all the others, scored and ranked (rank 1 = tightest)."""
+def compare_takes(takes: list[Take], ctx: MusicContext, first: str = "take 1") -> list[Comparison]:
+    """Each take against all the others, scored and ranked (rank 1 = tightest). The reasons call the first take
+    `first` (a new take judged against its siblings: "this take") and the others "take 2", "take 3", …"""
     rows = []
     for i, t in enumerate(takes):
-        found = departures(t, takes[:i] + takes[i + 1 :], ctx, f"take {i + 1}")
+        found = departures(t, takes[:i] + takes[i + 1 :], ctx, first if i == 0 else f"take {i + 1}")
         score = round(sum(f.severity for f in found if f.severity >= 0.3), 3)
         rows.append(Comparison(t.path, found, score, any(f.severity >= FLAG_SEVERITY for f in found)))
     for rank, row in enumerate(sorted(rows, key=lambda r: r.score), start=1):
@@ -253,4 +249,4 @@ def compare_takes(takes: list[Take], ctx: MusicContext) -> list[Comparison]:
     return rows
 
 
-__all__ = ["Comparison", "Take", "against_siblings", "compare_takes", "departures"]
+__all__ = ["Comparison", "Take", "compare_takes", "departures"]
