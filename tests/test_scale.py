@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers_heads import TINY_FIT_ARGS, write_loops
+from helpers_heads import TINY_FIT_ARGS, write_loops, write_noise
 from helpers_scale import LOOPBRIDGE, RAY_ENV, ray_head, write_library
 
 from loopbridge import audio
@@ -153,6 +153,39 @@ def _interrupt(cmd: list[str], env: dict[str, str], parts: Path, sig: int) -> in
     job.send_signal(sig)
     job.communicate(timeout=120)
     return job.returncode
+
+
+def test_the_command_lines_context_reaches_the_checks_and_the_decode(env, model, cluster, tmp_path):
+    """--bpm/--key/--start/--end on the cluster give what single-process `score` gives with them, row for row."""
+    files = [*write_loops(tmp_path / "takes", 4, seed=4000), *write_noise(tmp_path / "takes", 1)]
+    ctx = ["--bpm", "120", "--key", "A minor", "--start", "0.25", "--end", "1.25"]
+    base = ["score", str(tmp_path / "takes"), "--model", model]
+    single = {r["file"]: r for r in json.loads(lb(env, *base, *ctx, "--json").stdout)}
+    plain = {r["file"]: r for r in json.loads(lb(env, *base, "--json").stdout)}
+    out = tmp_path / "ctx.parquet"
+    lb(env, *base, *ctx, "--engine", "ray", "--address", cluster, "--out", str(out), "--batch-size", "2")
+    got = rows(out)
+    assert set(got) == set(single) == {str(f) for f in files}
+    for path, ref in single.items():
+        r = got[path]
+        assert r["error_code"] is None, r["error_message"]
+        assert r["region"] == ref["region"] == [0.25, 1.25]
+        assert r["duration_s"] == pytest.approx(ref["duration_s"], abs=1e-9) == 1.0
+        for head, s in ref["head_scores"].items():
+            assert r[f"score_{head}"] == pytest.approx(s, rel=1e-5, abs=1e-6), (path, head)
+        assert (r["flag"], r["flagged_by"], r["silent"]) == (ref["flag"], ref["flagged_by"], ref["silent"]), path
+        assert r["reasons"] == ref["reasons"], path
+    assert any(single[p]["reasons"] != plain[p]["reasons"] for p in single), "the context should change the checks"
+    # another context is another job: its rows must not land in this --out
+    again = subprocess.run(
+        [*LOOPBRIDGE, *base, "--bpm", "90", "--engine", "ray", "--address", cluster, "--out", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert again.returncode == 2, again.stderr[-2000:]
+    assert "holds results of another job" in again.stderr
 
 
 def test_a_killed_job_resumes_and_loses_only_batches_in_flight(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..context import TakeContext
 from ..errors import LoopbridgeError
 from ..extras import require
 
@@ -42,14 +43,9 @@ def options(args: argparse.Namespace):
     )
 
 
-def run(args: argparse.Namespace, kind: str, context: object | None = None) -> int:
-    """`loopbridge score|embed --engine ray`: prints the summary; rerunning with the same --out resumes."""
-    if context is not None:
-        raise LoopbridgeError(
-            "a take's context (--bpm, --key, --meter, --start/--end, --sibling) is not passed to --engine ray yet: "
-            "score those takes without --engine ray",
-            "usage",
-        )
+def run(args: argparse.Namespace, kind: str, context: TakeContext | None = None) -> int:
+    """`loopbridge score|embed --engine ray`: prints the summary; rerunning with the same --out resumes.
+    `context` (score's --bpm/--key/--meter/--start/--end) goes to every file's decode and checks."""
     require("ray", f"loopbridge {kind} --engine ray")
     from . import job
     from .listing import list_files
@@ -61,7 +57,7 @@ def run(args: argparse.Namespace, kind: str, context: object | None = None) -> i
     if not files:
         raise LoopbridgeError("no audio files found in " + ", ".join(map(str, args.inputs)), "no_files")
     if kind == "score":
-        summary = job.score(files, args.model, out, options(args))
+        summary = job.score(files, args.model, out, options(args), context)
     else:
         summary = job.embed(files, args.encoder, out, options(args))
     print(summary.line(out))

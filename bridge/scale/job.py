@@ -12,11 +12,12 @@ import logging
 import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from .. import audio
+from ..context import TakeContext
 from ..encoders import Encoder
 from ..errors import LoopbridgeError
 from ..pipeline import LONG_TAKE_S, Scorer
@@ -55,7 +56,8 @@ class Summary:
         )
 
 
-def score(files: list[str], model: str, out: Path, opts: Options) -> Summary:
+def score(files: list[str], model: str, out: Path, opts: Options, context: TakeContext | None = None) -> Summary:
+    """`context` (the command line's --bpm/--key/--meter/--start/--end) applies to every file, as in `score`."""
     scorer = Scorer(model)
     if opts.quantile is not None:
         scorer.bundle.set_quantile(opts.quantile)
@@ -67,11 +69,13 @@ def score(files: list[str], model: str, out: Path, opts: Options) -> Summary:
         "thresholds": {h: round(t, 12) for h, t in sorted(bundle.thresholds.items())},
         "checks": bundle.checks is not None,
     }
-    schema = output.score_schema(bundle.heads, job)
+    if context is not None:  # another context judges the takes differently: its rows must not mix with these
+        job["context"] = {k: v for k, v in asdict(context).items() if k != "source"}
+    schema = output.score_schema(bundle.heads, job, with_region=context is not None and context.region is not None)
     kwargs = {"encoder_path": str(encoder.path), "bundle_path": str(bundle.path), "quantile": opts.quantile}
     kwargs["max_seconds"] = opts.max_seconds
-    actor = (stages.ScoreActor, {**kwargs, "schema": schema})
-    return _run(files, output.ResultStore(out, schema), encoder, bundle.checks, True, actor, opts)
+    actor = (stages.ScoreActor, {**kwargs, "schema": schema, "context": context})
+    return _run(files, output.ResultStore(out, schema), encoder, bundle.checks, True, actor, opts, context)
 
 
 def embed(files: list[str], encoder_name: str | None, out: Path, opts: Options) -> Summary:
@@ -89,6 +93,7 @@ def _run(
     with_checks: bool,
     actor: tuple[type, dict[str, Any]],
     opts: Options,
+    context: TakeContext | None = None,
 ) -> Summary:
     import ray
 
@@ -97,9 +102,8 @@ def _run(
     _connect(opts.address)
     start = time.perf_counter()
     try:
-        ds = _pipeline(
-            ray, files, ray.put(frozenset(done)) if done else None, encoder, calibration, with_checks, actor, opts
-        )
+        done_ref = ray.put(frozenset(done)) if done else None
+        ds = _pipeline(ray, files, done_ref, encoder, calibration, with_checks, actor, opts, context)
         _drain(ds, store, summary, start)
     finally:
         summary.seconds = time.perf_counter() - start
@@ -119,7 +123,17 @@ def _connect(address: str | None) -> None:
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
 
 
-def _pipeline(ray: Any, files, done_ref, encoder: Encoder, calibration, with_checks: bool, actor, opts: Options):
+def _pipeline(
+    ray: Any,
+    files,
+    done_ref,
+    encoder: Encoder,
+    calibration,
+    with_checks: bool,
+    actor,
+    opts: Options,
+    context: TakeContext | None,
+):
     resources = ray.cluster_resources()
     gpus, cpus = resources.get("GPU", 0.0), resources.get("CPU", 1.0)
     if gpus:
@@ -143,6 +157,7 @@ def _pipeline(ray: Any, files, done_ref, encoder: Encoder, calibration, with_che
             "long_s": LONG_TAKE_S if with_checks else None,  # scoring judges long takes in blocks; embed does not
             "max_seconds": opts.max_seconds,
             "done": done_ref,
+            "context": context,
         },
         num_cpus=1,
     )

@@ -43,11 +43,14 @@ _COMMON = [("path", pa.string()), ("content_hash", pa.string()), ("duration_s", 
 _ERROR = [("error_code", pa.string()), ("error_message", pa.string())]
 
 
-def score_schema(heads: list[str], job: dict[str, Any]) -> pa.Schema:
-    """Every head's score as `score_<head>`, then the primary head's score, threshold and the decision."""
+def score_schema(heads: list[str], job: dict[str, Any], with_region: bool = False) -> pa.Schema:
+    """Every head's score as `score_<head>`, then the primary head's score, threshold and the decision.
+    `with_region` (a job given --start/--end) adds `region`: [start, end] of the file judged, in seconds."""
+    region = [("region", pa.list_(pa.float64()))] if with_region else []
     return pa.schema(
         [
             *_COMMON,
+            *region,
             ("silent", pa.bool_()),
             *[(f"score_{h}", pa.float64()) for h in heads],
             ("head", pa.string()),
@@ -77,6 +80,7 @@ def score_row(r: TakeResult, content_hash: str) -> dict[str, Any]:
         "path": r.path,
         "content_hash": content_hash,
         "duration_s": None if math.isnan(r.duration_s) else r.duration_s,
+        "region": list(r.region) if r.region else None,  # kept only by a schema with_region
         "silent": r.silent,
         **{f"score_{h}": s for h, s in r.head_scores.items()},
         "head": r.head,
@@ -263,6 +267,7 @@ def read_results(path: Path, model: str, thresholds: dict[str, float]) -> tuple[
                 head_thresholds=dict(thresholds),
                 reasons=[Finding(**f) for f in r["reasons"]],
                 silent=r["silent"],
+                region=tuple(r["region"]) if r.get("region") else None,
             )
         )
     return results, failures

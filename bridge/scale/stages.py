@@ -1,8 +1,9 @@
 """The two Ray Data stages. Both work on batches (dicts of numpy columns) and never raise for a bad file:
 a file that fails becomes a row with an error code and message.
 
-decode_batch (CPU task): content hash, skip what is already done, decode + resample, the checks, and the
-encoder's front-end (log-mel / fusion input), so the encoder actors only run the ONNX graph.
+decode_batch (CPU task): content hash, skip what is already done, decode (only the context's region, when the
+command line gave one) + resample, the checks (with the take's context), and the encoder's front-end (log-mel /
+fusion input), so the encoder actors only run the ONNX graph.
 ScoreActor / EmbedActor (actor pool): one ONNX Runtime session each (on a GPU when given one), batched;
 ScoreActor also scores with the bundle's heads and joins the checks' reasons, exactly as `Scorer` does.
 """
@@ -18,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from .. import audio, checks
+from ..context import TakeContext
 from ..encoders import Encoder, prepare_inputs
 from ..errors import LoopbridgeError
 from ..hashing import file_sha256
@@ -37,8 +39,10 @@ def decode_batch(
     max_seconds: float,
     done: Any,
     long_s: float | None = None,
+    context: TakeContext | None = None,
 ) -> dict[str, np.ndarray]:
-    """Paths → what the encoder actors need, plus each file's hash, duration, reasons or error.
+    """Paths → what the encoder actors need, plus each file's hash, duration, region decoded, reasons or error.
+    `context` (the same for every file, as `score` gives it to each of its inputs) sets the region and the checks.
 
     With `long_s`, a take longer than that is only marked `long`: the actor scores it block by block, as
     `Scorer.score_files` does, so memory stays bounded and the verdict is the same."""
@@ -51,7 +55,7 @@ def decode_batch(
             digest = ""  # audio.load names the problem below
         if digest and (path, digest) in skip:
             continue
-        rows.append(_decode_one(path, digest, input_names, calibration, with_checks, max_seconds, long_s))
+        rows.append(_decode_one(path, digest, input_names, calibration, with_checks, max_seconds, long_s, context))
     zeros = _zero_inputs(input_names)
     return {
         "path": np.array([r["path"] for r in rows], dtype=object),
@@ -59,6 +63,9 @@ def decode_batch(
         "duration_s": np.array([r.get("duration_s", np.nan) for r in rows], dtype=np.float64),
         "silent": np.array([r.get("silent", False) for r in rows], dtype=bool),
         "long": np.array([r.get("long", False) for r in rows], dtype=bool),
+        # the region decoded, in seconds of the file (NaN: the whole file)
+        "region_start": np.array([r.get("region", (np.nan, np.nan))[0] for r in rows], dtype=np.float64),
+        "region_end": np.array([r.get("region", (np.nan, np.nan))[1] for r in rows], dtype=np.float64),
         "reasons": np.array([r.get("reasons", "[]") for r in rows], dtype=object),
         "error_code": np.array([r.get("error_code", "") for r in rows], dtype=object),
         "error_message": np.array([r.get("error_message", "") for r in rows], dtype=object),
@@ -79,15 +86,20 @@ def _decode_one(
     with_checks: bool,
     max_s: float,
     long_s: float | None,
+    context: TakeContext | None,
 ) -> dict[str, Any]:
     row: dict[str, Any] = {"path": path, "content_hash": digest}
+    region = context.region if context else None
     try:
         if long_s is not None:
-            start, end = audio.probe(path, max_s)
+            start, end = audio.probe(path, max_s, region)
             if end - start > long_s:
                 return {**row, "long": True}
-        clip = audio.load(path, max_s)
-        found = checks.check_take(clip.native, calibration).findings if with_checks else []  # as Scorer does
+        clip = audio.load(path, max_s, region)
+        # as Scorer does
+        found = checks.check_take(clip.native, calibration, context=context).findings if with_checks else []
+        if clip.region:
+            row["region"] = clip.region
         row.update(
             duration_s=clip.duration_s,
             silent=clip.is_silent,
@@ -160,10 +172,17 @@ class EmbedActor(_EncoderActor):
 
 class ScoreActor(_EncoderActor):
     def __init__(
-        self, encoder_path: str, bundle_path: str, quantile: float | None, max_seconds: float, schema: pa.Schema
+        self,
+        encoder_path: str,
+        bundle_path: str,
+        quantile: float | None,
+        max_seconds: float,
+        schema: pa.Schema,
+        context: TakeContext | None = None,
     ) -> None:
         super().__init__(encoder_path)
         self.max_seconds = max_seconds
+        self.context = context  # for long takes, which this actor decodes and checks block by block
         self.scorer = Scorer(bundle_path, self.encoder)
         if quantile is not None:
             self.scorer.bundle.set_quantile(quantile)
@@ -184,7 +203,7 @@ class ScoreActor(_EncoderActor):
             h, code = batch["content_hash"][i], batch["error_code"][i]
             if batch["long"][i]:
                 try:
-                    rows.append(output.score_row(self.scorer.score_long(path, self.max_seconds), h))
+                    rows.append(output.score_row(self.scorer.score_long(path, self.max_seconds, self.context), h))
                 except LoopbridgeError as exc:
                     rows.append(output.error_row(path, h, exc.code, exc.message))
             elif code:
@@ -192,5 +211,7 @@ class ScoreActor(_EncoderActor):
             else:
                 r = next(scored)
                 r.reasons = [Finding(**f) for f in json.loads(batch["reasons"][i])]
+                start, end = batch["region_start"][i], batch["region_end"][i]
+                r.region = None if np.isnan(start) else (float(start), float(end))
                 rows.append(output.score_row(r, h))
         return pa.Table.from_pylist(rows, schema=self.schema)
