@@ -103,11 +103,17 @@ class Scorer:
         ]
 
     def score_clips(
-        self, clips: Sequence[audio.Clip], contexts: Sequence[TakeContext | None] | None = None
+        self,
+        clips: Sequence[audio.Clip],
+        contexts: Sequence[TakeContext | None] | None = None,
+        *,
+        embeddings: list[np.ndarray] | None = None,
     ) -> list[TakeResult]:
         """Heads on the encoder's embedding, checks on the audio as recorded (calibrated by the bundle).
 
         `contexts` (one per clip, or None) is what the caller knows about each take: tempo, key, region, siblings.
+        `embeddings`, when given, gets each result's embedding appended in the results' order (the browse map
+        places the takes by them without embedding anything twice).
         """
         clips = list(clips)
         ctxs = _one_per(contexts, len(clips), "clip")
@@ -119,8 +125,11 @@ class Scorer:
             reports = self._checks_pool.map(
                 lambda c, ctx: checks.check_take(c.native, self.bundle.checks, context=ctx), chunk, chunk_ctx
             )
+            X = self.encoder.embed_clips(chunk)
+            if embeddings is not None:
+                embeddings.extend(X)
             scored = self.score_embeddings(
-                self.encoder.embed_clips(chunk),
+                X,
                 [c.path for c in chunk],
                 np.array([c.duration_s for c in chunk]),
                 [c.is_silent for c in chunk],
@@ -138,10 +147,13 @@ class Scorer:
         paths: Sequence[str | Path],
         max_seconds: float = audio.DEFAULT_MAX_SECONDS,
         contexts: Sequence[TakeContext | None] | None = None,
+        *,
+        embeddings: list[np.ndarray] | None = None,
     ) -> tuple[list[TakeResult], list[EmbedFailure]]:
         """Files and folders, each with its context (a folder's files share it; its region applies to each).
 
-        A file that can't be read is listed as a failure and the rest are scored.
+        A file that can't be read is listed as a failure and the rest are scored. `embeddings`: as in score_clips
+        (a long take's is that of its worst block).
         """
         results: list[TakeResult] = []
         failures: list[EmbedFailure] = []
@@ -156,33 +168,42 @@ class Scorer:
             try:
                 start, end = audio.probe(path, max_seconds, region)
                 if end - start > LONG_TAKE_S:
-                    results.append(self.score_long(path, max_seconds, ctx))
+                    results.append(self.score_long(path, max_seconds, ctx, embeddings=embeddings))
                 else:
                     pending.append((audio.load(path, max_seconds, region), ctx))
             except LoopbridgeError as exc:  # audio reports OS errors as AudioError too
                 failures.append(EmbedFailure(str(path), exc))
             if len(pending) == self.batch_size or (i == len(todo) - 1 and pending):
-                results += self.score_clips([c for c, _ in pending], [ctx for _, ctx in pending])
+                results += self.score_clips([c for c, _ in pending], [ctx for _, ctx in pending], embeddings=embeddings)
                 pending = []
         return results, failures
 
     def score_long(
-        self, path: str | Path, max_seconds: float = audio.DEFAULT_MAX_SECONDS, context: TakeContext | None = None
+        self,
+        path: str | Path,
+        max_seconds: float = audio.DEFAULT_MAX_SECONDS,
+        context: TakeContext | None = None,
+        *,
+        embeddings: list[np.ndarray] | None = None,
     ) -> TakeResult:
         """A long take judged block by block (BLOCK_S): memory is one block's, the verdict the worst block's.
 
         Each head's score is its highest over the blocks; reasons keep their place in the take (seconds from the
-        start of the take or its region), worst first.
+        start of the take or its region), worst first. `embeddings`, when given, gets the worst block's appended.
         """
         region = context.region if context else None
         blocks: list[TakeResult] = []
+        vectors: list[np.ndarray] = []
         origin = audio.probe(path, max_seconds, region)[0]
         for clip in audio.load_blocks(path, max_seconds, region, BLOCK_S):
-            (result,) = self.score_clips([clip], [context])
+            (result,) = self.score_clips([clip], [context], embeddings=vectors)
             offset = clip.region[0] - origin if clip.region else 0.0
             result.reasons = [replace(f, start_s=f.start_s + offset) for f in result.reasons]
             blocks.append(result)
-        worst = max(blocks, key=lambda r: r.score)
+        at = max(range(len(blocks)), key=lambda i: blocks[i].score)
+        worst = blocks[at]
+        if embeddings is not None:
+            embeddings.append(vectors[at])
         reasons = sorted((f for r in blocks for f in r.reasons), key=lambda f: -f.severity)
         return replace(
             worst,

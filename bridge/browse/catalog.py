@@ -1,7 +1,7 @@
 """What the browse page shows: the scored takes and the model's library, each with its embedding and map position.
 
-Takes are scored by `pipeline.Scorer` exactly as `loopbridge score` scores them; the Scorer's encoder is wrapped
-so each clip's embedding is kept for the map without embedding anything twice. The library is the model's
+Takes are scored by `pipeline.Scorer` exactly as `loopbridge score` scores them; the Scorer hands back the
+embeddings it computed (its `embeddings` list), so the map embeds nothing twice. The library is the model's
 training set: the saved embeddings it was fitted on, or its folders embedded through the persistent cache
 (a hit for every loop `fit` embedded on this machine).
 """
@@ -14,7 +14,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -22,29 +22,12 @@ from .. import audio
 from ..bundle import Bundle
 from ..cache import EmbeddingCache
 from ..embedding import Embeddings, EmbedFailure, embed_files, load_embeddings
-from ..encoders import Encoder
 from ..errors import LoopbridgeError
 from ..pipeline import Scorer
 from ..results import Finding, TakeResult
 from .projection import Projection, nearest
 
 log = logging.getLogger("loopbridge")
-
-
-class _KeepEmbeddings:
-    """Forwards to the Scorer's encoder and remembers each clip's embedding by path."""
-
-    def __init__(self, inner: Encoder) -> None:
-        self._inner = inner
-        self.vectors: dict[str, np.ndarray] = {}
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def embed_clips(self, clips: list[audio.Clip]) -> np.ndarray:
-        X = self._inner.embed_clips(clips)
-        self.vectors.update((c.path, v) for c, v in zip(clips, X, strict=True))
-        return X
 
 
 @dataclass
@@ -125,18 +108,16 @@ class TakeScorer:
     """Scores files like `loopbridge score` (same Scorer, same bundle) and keeps each take's embedding for the map."""
 
     def __init__(self, scorer: Scorer) -> None:
-        self._tap = _KeepEmbeddings(scorer.encoder)
-        self.scorer = Scorer(scorer.bundle, encoder=cast(Encoder, self._tap), batch_size=scorer.batch_size)
+        self.scorer = scorer
         self._lock = threading.Lock()
 
     def score(
         self, inputs: Sequence[str | Path], max_seconds: float = audio.DEFAULT_MAX_SECONDS
     ) -> tuple[list[TakeResult], np.ndarray, list[EmbedFailure]]:
         """Results, their embeddings (rows match) and the files that could not be read."""
+        rows: list[np.ndarray] = []
         with self._lock:
-            self._tap.vectors.clear()
-            results, failures = self.scorer.score_files(list(inputs), max_seconds)
-            rows = [self._tap.vectors[r.path] for r in results]
+            results, failures = self.scorer.score_files(list(inputs), max_seconds, embeddings=rows)
         dim = self.scorer.bundle.dim
         return results, np.array(rows, dtype=np.float32).reshape(len(results), dim), failures
 
