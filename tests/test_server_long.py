@@ -75,3 +75,21 @@ def test_the_server_scores_long_takes_and_batches_in_blocks(model_files, tmp_pat
     finally:
         server.stop()
         client.close()
+
+
+def test_the_embeddings_handed_back_follow_the_results_and_a_long_take_gives_its_worst_block(model_files, tmp_path):
+    """What browse puts on its map: one embedding per result, in order; a long take's is the block that scored worst."""
+    scorer = make_scorer(model_files)
+    short = write_audio(tmp_path / "short.wav", tone(3.0, seed=5))
+    take = _long_take(tmp_path / "long.wav")
+    kept: list[np.ndarray] = []
+    results, _ = scorer.score_files([short, take], embeddings=kept)
+    assert sorted(r.path for r in results) == sorted([str(short), str(take)])
+    assert len(kept) == len(results)
+    by_path = {r.path: (r, e) for r, e in zip(results, kept, strict=True)}
+    np.testing.assert_allclose(by_path[str(short)][1], scorer.encoder.embed_clips([audio.load(short)])[0], rtol=1e-5)
+    blocks = [audio.load(take, region=b.region) for b in audio.load_blocks(take, block_s=pipeline.BLOCK_S)]
+    per_block = scorer.encoder.embed_clips(blocks)
+    long_result, long_embedding = by_path[str(take)]
+    worst = int(np.argmax(scorer.bundle.scores(per_block)[long_result.head]))
+    np.testing.assert_allclose(long_embedding, per_block[worst], rtol=1e-5, atol=1e-6)
