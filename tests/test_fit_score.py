@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import tone, write_audio
 from helpers_heads import TINY_FIT_ARGS, normal_embeddings, tiny_fit_options, write_loops, write_noise
 
 from loopbridge import heads_registry
@@ -115,6 +116,19 @@ def test_score_table_and_csv(library, fitted, capsys):
     } <= set(rows[0])
     assert {r["flag"] for r in rows if "noise_" in r["file"]} == {"1"}
     assert all("hiss" in r["reasons"] for r in rows if "noise_" in r["file"])
+
+
+def test_score_table_says_a_silent_take_is_silent_once(fitted, capsys, tmp_path):
+    """The silence check's reason says it; a take silent only once mixed down (its channels cancel) gets the note."""
+    y = tone(2.0, amp=0.3)
+    unarmed = write_audio(tmp_path / "unarmed.wav", np.zeros((96_000, 2), np.float32))
+    cancels = write_audio(tmp_path / "cancels.wav", np.stack([y, -y], axis=1))
+    code, out, err = run_cli(capsys, "score", str(unarmed), str(cancels), "--model", "mylib")
+    assert code == 0, err
+    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith(str(tmp_path))}
+    assert "nothing was recorded" in rows[str(unarmed)]
+    assert rows[str(unarmed)].count("silent take") == 1, rows[str(unarmed)]
+    assert rows[str(cancels)].count("silent take") == 1, rows[str(cancels)]
 
 
 def test_score_never_imports_torch(library, fitted):

@@ -104,7 +104,11 @@ def as_dict(r: TakeResult) -> dict:
 
 
 def reasons_text(r: TakeResult) -> str:
-    return "; ".join(f.message for f in r.reasons) + (" (silent take)" if r.silent else "")
+    """The findings' messages; a silent take is said to be silent once (the silence check's message says it)."""
+    text = "; ".join(f.message for f in r.reasons)
+    if r.silent and not any(f.kind == "silence" for f in r.reasons):  # e.g. stereo that cancels in the mix-down
+        text += " (silent take)"
+    return text.strip()
 
 
 def write_csv(results: list[TakeResult], heads: list[str]) -> None:
