@@ -168,11 +168,12 @@ def probe(
         raise AudioError(path, "unreadable", f"cannot be read ({exc.strerror or exc})") from exc
 
 
-def load_blocks(
-    path: str | Path, max_seconds: float = DEFAULT_MAX_SECONDS, region: Region | None = None, block_s: float = 30.0
-) -> Iterator[Clip]:
-    """A long take as consecutive clips of `block_s` (each with its region), so memory stays one block's worth."""
-    start, end = probe(path, max_seconds, region)
+def load_blocks(path: str | Path, span: tuple[float, float], block_s: float = 30.0) -> Iterator[Clip]:
+    """A long take as consecutive clips of `block_s` (each with its region), so memory stays one block's worth.
+
+    `span` is the (start_s, end_s) that `probe` gave: the caller has read the header and checked the length.
+    """
+    start, end = span
     edges = np.linspace(start, end, max(1, round((end - start) / block_s)) + 1)  # equal blocks, no sliver at the end
     for a, b in itertools.pairwise(edges):
         yield load(path, math.inf, (float(a), float(b)))

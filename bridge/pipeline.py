@@ -134,12 +134,7 @@ class Scorer:
                 np.array([c.duration_s for c in chunk]),
                 [c.is_silent for c in chunk],
             )
-            for result, report, clip in zip(scored, reports, chunk, strict=True):
-                result.reasons = report.findings
-                result.context = report.music
-                result.standing = report.standing
-                result.region = clip.region
-            results += scored
+            results += [judged(r, report, c.region) for r, report, c in zip(scored, reports, chunk, strict=True)]
         return results
 
     def score_files(
@@ -166,9 +161,9 @@ class Scorer:
         for i, (path, ctx) in enumerate(todo):
             region = ctx.region if ctx else None
             try:
-                start, end = audio.probe(path, max_seconds, region)
-                if end - start > LONG_TAKE_S:
-                    results.append(self.score_long(path, max_seconds, ctx, embeddings=embeddings))
+                span = audio.probe(path, max_seconds, region)
+                if span[1] - span[0] > LONG_TAKE_S:
+                    results.append(self.score_long(path, max_seconds, ctx, embeddings=embeddings, span=span))
                 else:
                     pending.append((audio.load(path, max_seconds, region), ctx))
             except LoopbridgeError as exc:  # audio reports OS errors as AudioError too
@@ -185,17 +180,21 @@ class Scorer:
         context: TakeContext | None = None,
         *,
         embeddings: list[np.ndarray] | None = None,
+        span: tuple[float, float] | None = None,
     ) -> TakeResult:
         """A long take judged block by block (BLOCK_S): memory is one block's, the verdict the worst block's.
 
         Each head's score is its highest over the blocks; reasons keep their place in the take (seconds from the
         start of the take or its region), worst first. `embeddings`, when given, gets the worst block's appended.
+        `span`: the (start_s, end_s) `audio.probe` gave a caller that has read the header already (else read here).
         """
         region = context.region if context else None
         blocks: list[TakeResult] = []
         vectors: list[np.ndarray] = []
-        origin = audio.probe(path, max_seconds, region)[0]
-        for clip in audio.load_blocks(path, max_seconds, region, BLOCK_S):
+        if span is None:
+            span = audio.probe(path, max_seconds, region)
+        origin = span[0]
+        for clip in audio.load_blocks(path, span, BLOCK_S):
             (result,) = self.score_clips([clip], [context], embeddings=vectors)
             offset = clip.region[0] - origin if clip.region else 0.0
             result.reasons = [replace(f, start_s=f.start_s + offset) for f in result.reasons]
@@ -215,6 +214,16 @@ class Scorer:
             silent=all(r.silent for r in blocks),
             region=None if region is None else (origin, origin + sum(r.duration_s for r in blocks)),
         )
+
+
+def judged(result: TakeResult, report: checks.CheckReport, region: tuple[float, float] | None = None) -> TakeResult:
+    """The heads' result joined with the take's checks, as every scoring path does (here and on Ray): the
+    findings become its reasons, with the musical context they were judged in and its standing among siblings."""
+    result.reasons = report.findings
+    result.context = report.music
+    result.standing = report.standing
+    result.region = region
+    return result
 
 
 def _one_per(contexts: Sequence[TakeContext | None] | None, n: int, what: str) -> list[TakeContext | None]:

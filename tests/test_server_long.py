@@ -37,10 +37,11 @@ def _long_take(path, clip_at: float = 9.0):
 
 def test_load_blocks_covers_the_take_in_equal_blocks(tmp_path):
     take = _long_take(tmp_path / "t.wav")
-    blocks = list(audio.load_blocks(take, block_s=4.0))
+    blocks = list(audio.load_blocks(take, audio.probe(take), block_s=4.0))
     assert [b.region for b in blocks] == [(0.0, 4.0), (4.0, 8.0), (8.0, 12.0)]
     assert sum(b.native.samples.shape[0] for b in blocks) == 12 * 48_000
-    assert next(b.region for b in audio.load_blocks(take, region=(2.0, None), block_s=4.0)) == (2.0, 7.0)
+    part = audio.probe(take, region=(2.0, None))
+    assert next(b.region for b in audio.load_blocks(take, part, block_s=4.0)) == (2.0, 7.0)
 
 
 def test_a_long_take_is_scored_in_blocks_with_reasons_placed_in_the_take(model_files, tmp_path):
@@ -56,6 +57,23 @@ def test_a_long_take_is_scored_in_blocks_with_reasons_placed_in_the_take(model_f
     (part,), _ = scorer.score_files([take], contexts=[TakeContext(start_s=2.0, source="cli")])
     assert part.region == (pytest.approx(2.0), pytest.approx(12.0))
     assert 6.9 <= next(f for f in part.reasons if f.kind == "clipping").start_s <= 7.6  # from the region's start
+
+
+def test_a_long_takes_header_is_read_once_and_each_block_once(model_files, tmp_path, monkeypatch):
+    """score_files probes the file and hands what it read down; each block opens the file once more to decode."""
+    scorer = make_scorer(model_files)
+    take = _long_take(tmp_path / "long.wav")
+    opened: list[str] = []
+    real_open = audio._open
+
+    def counting_open(p):
+        opened.append(str(p))
+        return real_open(p)
+
+    monkeypatch.setattr(audio, "_open", counting_open)
+    (whole,), _ = scorer.score_files([take], contexts=[TakeContext(start_s=2.0, source="cli")])
+    assert whole.region == (pytest.approx(2.0), pytest.approx(12.0))
+    assert opened == [str(take)] * (1 + 2)  # the probe, then the two 5 s blocks of 2-12 s
 
 
 def test_the_server_scores_long_takes_and_batches_in_blocks(model_files, tmp_path):
@@ -88,7 +106,7 @@ def test_the_embeddings_handed_back_follow_the_results_and_a_long_take_gives_its
     assert len(kept) == len(results)
     by_path = {r.path: (r, e) for r, e in zip(results, kept, strict=True)}
     np.testing.assert_allclose(by_path[str(short)][1], scorer.encoder.embed_clips([audio.load(short)])[0], rtol=1e-5)
-    blocks = [audio.load(take, region=b.region) for b in audio.load_blocks(take, block_s=pipeline.BLOCK_S)]
+    blocks = [audio.load(take, region=b.region) for b in audio.load_blocks(take, audio.probe(take), pipeline.BLOCK_S)]
     per_block = scorer.encoder.embed_clips(blocks)
     long_result, long_embedding = by_path[str(take)]
     worst = int(np.argmax(scorer.bundle.scores(per_block)[long_result.head]))
