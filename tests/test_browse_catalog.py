@@ -9,26 +9,39 @@ from helpers_heads import write_loops, write_noise
 from loopbridge.browse.catalog import TakeScorer, build, load_results, training_library
 from loopbridge.browse.projection import Projection, nearest
 from loopbridge.browse.stats import library_stats, parse_name
+from loopbridge.checks.take import tempo_from_name
 from loopbridge.cli import main
 from loopbridge.errors import LoopbridgeError
+from loopbridge.music.context import key_from_name
 from loopbridge.pipeline import Scorer
 
+NAMES = [
+    ("bass_120bpm_Am_03.wav", 120.0, "A minor"),
+    ("gtr 95 F#min.wav", None, "F# minor"),  # a bare number is not read as a tempo
+    ("Keys - Bb - 87.5 BPM.wav", 87.5, None),  # "Bb" alone is too weak to be a key
+    ("Pad Ebm 100 BPM.wav", 100.0, "D# minor"),  # spelled as music.context.Key spells it
+    ("Lead C_major 128-bpm.wav", 128.0, "C major"),
+    ("loops/drums_140bpm/take_07.wav", 140.0, None),  # from the folder's name
+    ("Keys Gm 87.5 BPM/take_07.wav", 87.5, "G minor"),  # the folder's whole name, dot and all
+    ("take_07.wav", None, None),
+    ("take 2023 01.wav", None, None),  # a year is not a tempo
+    ("loop_10bpm.wav", None, None),  # outside the tempi the checks accept
+]
 
-@pytest.mark.parametrize(
-    ("path", "tempo", "key"),
-    [
-        ("bass_120bpm_Am_03.wav", 120.0, "A minor"),
-        ("gtr 95 F#min.wav", 95.0, "F# minor"),
-        ("Keys - Bb - 87.5 BPM.wav", 87.5, "Bb major"),
-        ("loops/drums_140bpm/take_07.wav", 140.0, None),  # from the folder's name
-        ("take_07.wav", None, None),
-        ("take 2023 01.wav", None, None),  # a year is not a tempo
-    ],
-)
+
+@pytest.mark.parametrize(("path", "tempo", "key"), NAMES)
 def test_tempo_and_key_from_names(path, tempo, key):
     info = parse_name(path)
     assert info.tempo_bpm == tempo
     assert info.key == key
+
+
+@pytest.mark.parametrize(("path", "tempo", "key"), [n for n in NAMES if "/" not in n[0]])
+def test_the_page_reads_a_name_as_the_checks_do(path, tempo, key):
+    """The statistics show the tempo and key the checks will judge the take in."""
+    info = parse_name(path)
+    named_key = key_from_name(path)
+    assert (info.tempo_bpm, info.key) == (tempo_from_name(path), None if named_key is None else str(named_key))
 
 
 def test_library_stats_per_folder():
@@ -39,7 +52,8 @@ def test_library_stats_per_folder():
     assert (a["count"], a["total_s"], a["mean_s"], a["min_s"], a["max_s"]) == (3, 6.0, 3.0, 2.0, 4.0)
     assert a["tempi"] == [120.0, 120.0]
     assert a["tempo_unknown"] == 1
-    assert a["keys"] == {"A minor": 1, "C major": 1}
+    assert a["keys"] == {"A minor": 1}  # a bare "C" is not a key
+    assert a["key_unknown"] == 2
     assert rows[1]["tempi"] == [90.0]
 
 

@@ -1,12 +1,12 @@
 """The library's statistics per folder (count, durations, tempo and key read from file names), as the page shows them.
 
-Sample packs name tempo and key in the file name ("bass_120bpm_Am_03.wav", "gtr 95 F#min.wav"); where a name
-says neither, the loop counts as unknown rather than being guessed at.
+Tempo and key are read from names by the parsers the checks judge a take by (checks.take.tempo_from_name,
+music.context.key_from_name: "bass_120bpm_Am_03.wav", "Guitar 90 BPM A minor.wav"), so the page shows what the
+checks will assume; where a name says neither, the loop counts as unknown rather than being guessed at.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,39 +15,22 @@ from typing import Any
 
 import numpy as np
 
-_BPM = re.compile(r"(?<![\d.])(\d{2,3}(?:\.\d+)?)\s*_?bpm", re.IGNORECASE)
-_BARE_TEMPO = re.compile(r"^\d{2,3}$")
-_KEY = re.compile(r"^([A-G])([#b]?)(m|min|minor|maj|major)?$")
-TEMPO_RANGE = (50.0, 220.0)
+from ..checks.take import tempo_from_name
+from ..music.context import key_from_name
 
 
 @dataclass(frozen=True)
 class NameInfo:
     tempo_bpm: float | None
-    key: str | None  # "A minor", "F# major"
+    key: str | None  # "A minor", "F# major" (music.context.Key's spelling)
 
 
 def parse_name(path: str | Path) -> NameInfo:
     """Tempo and key as the file name states them, else as its folder's name does (None where neither does)."""
     p = Path(path)
-    own, folder = _parse_stem(p.stem), _parse_stem(p.parent.name)
-    return NameInfo(own.tempo_bpm or folder.tempo_bpm, own.key or folder.key)
-
-
-def _parse_stem(stem: str) -> NameInfo:
-    tempo = None
-    if m := _BPM.search(stem):
-        tempo = float(m.group(1))
-    tokens = [t for t in re.split(r"[\s_\-.]+", stem) if t]
-    if tempo is None:
-        bare = [float(t) for t in tokens if _BARE_TEMPO.match(t) and TEMPO_RANGE[0] <= float(t) <= TEMPO_RANGE[1]]
-        tempo = bare[0] if len(bare) == 1 else None
-    key = None
-    for t in tokens:
-        if k := _KEY.match(t):
-            mode = "minor" if k.group(3) in ("m", "min", "minor") else "major"
-            key = f"{k.group(1)}{k.group(2)} {mode}"
-    return NameInfo(tempo, key)
+    folder = p.parent.name + ".wav"  # the parsers read a file's stem; this one's stem is the whole folder name
+    key = key_from_name(str(p)) or key_from_name(folder)
+    return NameInfo(tempo_from_name(str(p)) or tempo_from_name(folder), None if key is None else str(key))
 
 
 def library_stats(paths: list[str], durations: Sequence[float] | np.ndarray) -> list[dict[str, Any]]:
