@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import onnx
 from onnx import helper
+from scipy.linalg import solve_triangular
 from sklearn.covariance import LedoitWolf
 from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
@@ -241,9 +242,12 @@ class MahalanobisDetector(Detector):
     out_of_fold = True
 
     def _fit(self, X: np.ndarray) -> None:
-        cov = LedoitWolf().fit(X.astype(np.float64))
+        cov = LedoitWolf(store_precision=False).fit(X.astype(np.float64))  # no pinvh: an eigh per fold
         self.mean_ = cov.location_
-        self.whitener_ = np.linalg.cholesky(cov.precision_)
+        # covariance = C Cᵀ, so C⁻ᵀ whitens: ‖(x − μ) C⁻ᵀ‖² = (x − μ)ᵀ covariance⁻¹ (x − μ). Shrinkage keeps it
+        # positive definite, and a triangular solve is a tenth of the eigendecomposition's time at 1024-d.
+        chol = np.linalg.cholesky(cov.covariance_)
+        self.whitener_ = solve_triangular(chol, np.eye(len(chol)), lower=True).T
         self.metrics = {"shrinkage": float(cov.shrinkage_)}
 
     def describe(self) -> str:

@@ -28,6 +28,7 @@ from loopbridge.heads_registry import HEADS
 
 from . import budget, music_calibration
 from .detector import HELD_OUT, Detector
+from .head_pool import HeadPool
 
 if TYPE_CHECKING:
     from .heads import SVDDConfig
@@ -52,6 +53,7 @@ class FitOptions:
     svdd: SVDDConfig | None = None  # Deep SVDD's training settings; None = the paper's (needs no torch to say)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # head → constructor keywords over the registry's
     progress: bool = True
+    jobs: int = 1  # > 1: the torch heads train side by side in that many worker processes (export/head_pool.py)
 
 
 def make_detector(name: str, opts: FitOptions, progress: Callable[..., None] | None = None) -> Detector:
@@ -62,10 +64,10 @@ def make_detector(name: str, opts: FitOptions, progress: Callable[..., None] | N
 
 
 class _EpochBars:
-    """One tqdm bar per training phase of a Deep SVDD head."""
+    """One tqdm bar per training phase of a Deep SVDD head, on line `position` (one per head training at once)."""
 
-    def __init__(self, head: str, enabled: bool) -> None:
-        self.head, self.enabled = head, enabled
+    def __init__(self, head: str, enabled: bool, position: int = 0) -> None:
+        self.head, self.enabled, self.position = head, enabled, position
         self.bar: tqdm | None = None
         self.phase: str | None = None
 
@@ -75,7 +77,9 @@ class _EpochBars:
         if phase != self.phase or epoch == 1:
             self.close()
             self.phase = phase
-            self.bar = tqdm(total=epochs, desc=f"{self.head} {phase}", unit="epoch", leave=False)
+            self.bar = tqdm(
+                total=epochs, desc=f"{self.head} {phase}", unit="epoch", leave=False, position=self.position
+            )
         assert self.bar is not None
         self.bar.update(1)
         self.bar.set_postfix(val_loss=f"{val_loss:.4g}")
@@ -88,19 +92,21 @@ class _EpochBars:
 
 def fit_heads(X: np.ndarray, opts: FitOptions) -> dict[str, Detector]:
     """Train every requested head on the same normal embeddings."""
-    X = check_training(X)
-    fitted = {}
-    for name in opts.heads:
-        bars = _EpochBars(name, opts.progress)
-        det = make_detector(name, opts, bars)
-        try:
-            det.fit(X)
-        except ValueError as exc:
-            raise ModelError(f"head '{name}' could not be trained: {exc}") from exc
-        finally:
-            bars.close()
-        fitted[name] = det
-    return fitted
+    with HeadPool(check_training(X), opts, train_head) as pool:
+        return pool.results()
+
+
+def train_head(name: str, X: np.ndarray, opts: FitOptions, position: int = 0) -> Detector:
+    """One head, trained here or in a HeadPool worker (its progress bars on line `position`)."""
+    bars = _EpochBars(name, opts.progress, position)
+    det = make_detector(name, opts, bars)
+    try:
+        det.fit(X)
+    except ValueError as exc:
+        raise ModelError(f"head '{name}' could not be trained: {exc}") from exc
+    finally:
+        bars.close()
+    return det
 
 
 def check_training(X: np.ndarray) -> np.ndarray:
@@ -129,17 +135,21 @@ def fit_library(
     false_flags: float | None = DEFAULT_FALSE_FLAGS,
     primary: str | None = None,
 ) -> FittedLibrary:
-    """Heads on the embeddings, checks calibrated on the files as recorded, thresholds chosen for the decision."""
-    detectors = fit_heads(vectors, opts)
-    rows = measure_checks(files, progress=opts.progress)
+    """Heads on the embeddings, checks calibrated on the files as recorded, thresholds chosen for the decision.
+    With `opts.jobs` > 1 the files are measured while the torch heads train."""
+    # groove, keys, buzz; their limits take their share of the same budget (fit --quantile: the default one)
+    budget_share = DEFAULT_FALSE_FLAGS if false_flags is None else false_flags
+    with HeadPool(check_training(vectors), opts, train_head) as pool:
+        rows = measure_checks(files, progress=opts.progress)
+        music = music_calibration.with_music(None, files, opts.progress, budget_share, opts.seed)
+        detectors = pool.results()
     calibration = calibrate_checks(rows)
     if calibration is None:
         log.warning("note: the loops themselves were not found, so technical checks will use built-in limits")
     primary = resolve_primary(detectors, primary)
     decision, calibration = choose_decision(detectors, primary, rows, calibration, false_flags)
-    # groove, keys, buzz; their limits take their share of the same budget (fit --quantile: the default one)
-    budget_share = DEFAULT_FALSE_FLAGS if false_flags is None else false_flags
-    calibration = music_calibration.with_music(calibration, files, opts.progress, budget_share, opts.seed)
+    if music is not None:
+        calibration = {**(calibration or {}), **music}
     return FittedLibrary(detectors, primary, calibration, decision)
 
 

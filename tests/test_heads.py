@@ -182,6 +182,23 @@ def test_svdd_small_library_is_scored_out_of_fold():
     assert det.predict(normal_embeddings(400, seed=2)).mean() < 0.15
 
 
+def test_heads_trained_side_by_side_in_worker_processes_equal_a_sequential_fit(fitted):
+    """`fit --jobs 2`: the torch heads train in spawned workers, the others here; same seed, same scores."""
+    parallel = fit_heads(TRAIN, tiny_fit_options(params={"knn": {"k": 3}}, jobs=2))
+    assert list(parallel) == list(HEADS)
+    for head in HEADS:
+        np.testing.assert_array_equal(
+            parallel[head].decision_function(TEST_NORMAL), fitted[head].decision_function(TEST_NORMAL)
+        )
+        assert parallel[head].threshold_ == fitted[head].threshold_
+
+
+def test_a_head_failing_in_a_worker_is_a_clear_error_naming_it():
+    cfg = tiny_svdd(epochs=5, dropout=1.5)  # torch refuses a dropout probability over 1 when the net is built
+    with pytest.raises(ModelError, match="head 'ae' could not be trained: dropout probability"):
+        fit_heads(TRAIN, tiny_fit_options(heads=("pca", "ae"), svdd=cfg, jobs=2))
+
+
 @pytest.mark.parametrize("rows", [1, 2])
 def test_too_few_loops_is_a_clear_error(rows):
     with pytest.raises(ModelError, match="at least 3 loops"):

@@ -87,6 +87,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                 metavar=opt.param.upper(),
                 help=f"{opt.help} (default {opt.default})",
             )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="processes training the Deep SVDD heads side by side while the loops are measured"
+        " (default: one per usable core; 1: all in this process, one after another)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -122,12 +129,14 @@ def run(args: argparse.Namespace) -> int:
             f"model '{dest}' already exists; use --force to replace it, or pick another --name", "exists"
         )
     _require_heads(heads)
-    from ..export import fit
+    from ..export import fit, head_pool
 
     try:
         hidden = tuple(int(h) for h in args.hidden.split(","))
     except ValueError as exc:
         raise LoopbridgeError(f"--hidden must be comma-separated integers, got '{args.hidden}'", "usage") from exc
+    if args.jobs is not None and args.jobs < 1:
+        raise LoopbridgeError(f"--jobs must be 1 or more, got {args.jobs}", "usage")
     if args.quantile is not None and args.false_flags is not None:
         raise LoopbridgeError("give --false-flags (one budget) or --quantile (per head), not both", "usage")
     false_flags: float | None = None  # --quantile: the per-head rule, no budget
@@ -150,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
             if info.name in heads and info.options
         },
         progress=not args.no_progress,
+        jobs=args.jobs or head_pool.usable_cores(),
     )
     if args.primary is not None and args.primary not in opts.heads:
         raise LoopbridgeError(f"--primary {args.primary} is not among --heads ({', '.join(opts.heads)})", "usage")
