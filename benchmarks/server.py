@@ -1,7 +1,9 @@
 """Take-to-flag latency of the OSC server against the encoder alone, and clip-track throughput.
 
 Round trip: a python-osc client sends `/loopbridge/score` over UDP on 127.0.0.1 and waits for the
-`result` (file read, checks, encoder, heads, reply). Encoder: `Encoder.embed_clips` on the same take
+`result` (file read, checks, encoder, heads, reply), once without context and once with the song's tempo
+and key as named arguments (the musical checks then transcribe the take too: what they add is the
+difference). The very first take after the server starts carries tempo and key, against the tenth. Encoder: `Encoder.embed_clips` on the same take
 already in memory (fusion log-mel + ONNX), measured in the same run, alternating with the round trips.
 Takes are written a few seconds before they are sent (the server scores a file only once it has been
 untouched for 0.1 s, so a take sent the instant it is written waits up to that long on top).
@@ -25,6 +27,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # helpers_clap: random O(1)-gain CLAP weights
 
 DURATIONS = (2.0, 8.0, 20.0)
+MUSICAL = ["bpm", 120.0, "key", "E minor", "meter", "4/4"]  # named arguments: the musical checks run on the take
+CONTEXTS = {"none": [], "tempo, key": MUSICAL}
 
 
 def loop_of(seconds: float, seed: int) -> np.ndarray:
@@ -129,27 +133,50 @@ def bench(name: str, takes: int, batch_files: int, tmp: Path) -> tuple[list[str]
         ) as server:
             client = Client(server.address, sock)
             rid = 0
+            first = write_takes(tmp / "first", DURATIONS[0], 1, seed=99)[0]
+            t = time.perf_counter()
+            client.request("/loopbridge/score", [rid, str(first), *MUSICAL], "/loopbridge/result")
+            first_ms = (time.perf_counter() - t) * 1e3
+            tenth_ms = float("nan")
             for seconds in DURATIONS:
-                paths = write_takes(tmp / f"takes_{seconds:g}", seconds, takes, seed=int(seconds) * 1000)
-                round_trip, enc_only, server_ms = [], [], []
-                for i, p in enumerate(paths):
-                    clip = audio.load(p)
-                    for turn in (i % 2, 1 - i % 2):  # alternate which goes first, so drift in load hits both alike
+                # one set of files per kind of request: nothing the server keeps from one can help the other
+                sets = {
+                    kind: write_takes(tmp / f"takes_{seconds:g}_{k}", seconds, takes, seed=int(seconds) * 1000)
+                    for k, kind in enumerate(CONTEXTS)
+                }
+                round_trip: dict[str, list[float]] = {kind: [] for kind in CONTEXTS}
+                server_ms: dict[str, list[float]] = {kind: [] for kind in CONTEXTS}
+                enc_only = []
+                for i in range(takes):
+                    clip = audio.load(sets["none"][i])
+                    turns = ["none", "tempo, key", "encoder"]
+                    for turn in turns[i % 3 :] + turns[: i % 3]:  # rotate the order, so drift in load hits all alike
                         t = time.perf_counter()
-                        if turn == 0:
-                            rid += 1
-                            reply = client.request("/loopbridge/score", [rid, str(p)], "/loopbridge/result")
-                            round_trip.append((time.perf_counter() - t) * 1e3)
-                            server_ms.append(reply[6])
-                        else:
+                        if turn == "encoder":
                             encoder.embed_clips([clip])
                             enc_only.append((time.perf_counter() - t) * 1e3)
-                rows.append(
-                    f"| {label} | {seconds:g} s | {len(paths)} | {pct(round_trip, 50):.1f} | {pct(round_trip, 95):.1f} | "
-                    f"{pct(round_trip, 99):.1f} | {pct(server_ms, 50):.1f} | {pct(enc_only, 50):.1f} | "
-                    f"{pct(round_trip, 50) / pct(enc_only, 50):.2f} |"
-                )
-                print(rows[-1], file=sys.stderr, flush=True)  # partial results survive an interrupted run
+                            continue
+                        rid += 1
+                        args = [rid, str(sets[turn][i]), *CONTEXTS[turn]]
+                        reply = client.request("/loopbridge/score", args, "/loopbridge/result")
+                        round_trip[turn].append((time.perf_counter() - t) * 1e3)
+                        server_ms[turn].append(reply[6])
+                if seconds == DURATIONS[0] and takes >= 10:
+                    tenth_ms = round_trip["tempo, key"][9]
+                enc = pct(enc_only, 50)
+                for kind in CONTEXTS:
+                    rt = round_trip[kind]
+                    added = pct(rt, 50) - pct(round_trip["none"], 50)
+                    rows.append(
+                        f"| {label} | {seconds:g} s | {kind} | {len(rt)} | {pct(rt, 50):.1f} | {pct(rt, 95):.1f} | "
+                        f"{pct(rt, 99):.1f} | {pct(server_ms[kind], 50):.1f} | {enc:.1f} | {pct(rt, 50) / enc:.2f} | "
+                        f"{added:+.1f} ({added / enc:+.2f} × encoder) |"
+                    )
+                    print(rows[-1], file=sys.stderr, flush=True)  # partial results survive an interrupted run
+            rows.append(
+                f"| {label} | first take after start ({DURATIONS[0]:g} s, tempo, key) | {first_ms:.1f} ms; "
+                f"the tenth: {tenth_ms:.1f} ms |"
+            )
             track = write_takes(tmp / "track", 4.0, batch_files, seed=9000)
             rid += 1
             t = time.perf_counter()
@@ -194,9 +221,10 @@ def main() -> None:
         f"(load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end)\n"
     )
     print(
-        "| encoder | take | n | round trip p50 ms | p95 | p99 | server-side p50 | encoder alone p50 | round trip / encoder |"
+        "| encoder | take | context sent | n | round trip p50 ms | p95 | p99 | server-side p50 | encoder alone p50 "
+        "| round trip / encoder | the context adds (p50) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for rows, _ in results:
         print("\n".join(rows))
     print("\n## clip track: one `batch` request for a folder (micro-batches of 8 through the encoder)\n")
