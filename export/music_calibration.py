@@ -7,7 +7,9 @@ Each loop's context comes from its name or is estimated, as when scoring. The li
 false-flag budget: the musical checks may flag at most MUSIC_SHARE of it among the library's own loops, split
 between timing and buzz (each at the library's 1 − budget × MUSIC_SHARE / 2 quantile of its worst note per loop,
 judged on the notes the checks judge), within physical bounds: a groove never excuses more than 70 ms, buzz's
-limit stays between 10 and 40 dB. Wrong notes need no quantile: the library's degree profile says what it plays.
+limit stays between the built-in one and 40 dB: a library can raise it (overdriven guitars), not lower it (a clean take's
+plainest and brightest notes differ by up to ~25 dB; a library of three dozen loops that happens to hold none such
+learned 11 dB and flagged them in held-out takes). Wrong notes need no quantile: the library's degree profile says what it plays.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ VERSION = 1
 MIN_LOOPS = 8
 FLOOR_BOUNDS_S = (0.02, 0.07)
 MUSIC_SHARE = 0.5  # the most of the false-flag budget the musical checks may use on the library's own loops
-BUZZ_BOUNDS_DB = (10.0, 40.0)
+BUZZ_BOUNDS_DB = (buzz.DEFAULT_LIMIT_DB, 40.0)
 # Transcribing costs about 0.2 s per loop on 2 cores; a groove, a key profile and a buzz quantile settle well within
 # this many loops, so a large library is sampled (reproducibly) rather than making `fit` wait a minute or more.
 MAX_LOOPS = 96
@@ -71,7 +73,7 @@ def calibrate(
                 inside = (np.abs(dev) < 0.5 * step) & judged
                 if inside.any():
                     worst_dev.append(float(np.abs(dev[inside]).max()))
-            ex = buzz.excess_db(buzz.treble_noise_db(mono, native.sample_rate, evts))
+            ex = buzz.excess_db(buzz.treble_noise_db(mono, native.sample_rate, evts, notes))
             ex[[e.strength < buzz.MIN_STRENGTH for e in evts]] = np.nan
             if np.isfinite(ex).any():
                 worst_buzz.append(float(np.nanmax(ex)))

@@ -10,7 +10,7 @@ from loopbridge import checks, synth
 from loopbridge.audio import NativeAudio, read_native
 from loopbridge.cli import main
 from loopbridge.context import TakeContext
-from loopbridge.music import analyse, context, model, transcribe, wrong_notes
+from loopbridge.music import analyse, buzz, compare, context, model, timing, transcribe, wrong_notes
 from loopbridge.music.notes import Note
 
 
@@ -82,6 +82,17 @@ def test_notes_are_the_notes_played(instrument: str, style: str) -> None:
     assert np.median(errors) < 0.015  # onsets placed on the audio's attack, not the model's 11.6 ms frames
 
 
+def test_low_bass_onsets_sit_on_their_attack() -> None:
+    """A 1 ms peak of a 40–100 Hz note ripples with its waveform; over a period the pluck's rise is clear."""
+    part = synth.make_part(5, instrument="bass", style="finger", bpm=100, bars=2, swing=0.0)
+    loop, _ = synth.play_part(part, 3)
+    starts = np.array([n.start_s for n in loop.notes])
+    placed = [n for n in transcribe(loop.samples, loop.sample_rate) if n.placed and n.confidence >= 0.6]
+    assert len(placed) >= 0.6 * len(loop.notes)
+    errors = [float(np.min(np.abs(starts - n.onset_s))) for n in placed]
+    assert max(errors) < 0.012, sorted(errors)[-3:]
+
+
 def test_the_model_session_is_created_once() -> None:
     model.warm_up()
     assert model.session() is model.session()
@@ -107,6 +118,64 @@ def test_a_late_or_early_note_is_named_with_where_and_by_how_much(channels, inst
     assert "ms late" in first.message or "ms early" in first.message
     assert "(bar " in first.message
     assert ", beat " in first.message
+
+
+def test_a_slip_the_grid_reads_as_swing_stands_out_from_the_takes_other_bars() -> None:
+    """85 ms early onto the previous (odd) sixteenth reads, against the grid alone, as a swung off-beat; the
+    take's other bar plays the note on the beat."""
+    part = synth.make_part(4, instrument="guitar", style="clean", bpm=90, bars=2, swing=0.0)
+    clean, _ = _judge(part, 1, None)
+    assert not [f for f in clean.findings if f.kind == "timing"], clean.findings
+    slipped, info = _judge(part, 5, "timing_slip", strength=0.61)
+    timing_ = [f for f in slipped.findings if f.kind == "timing"]
+    assert timing_, slipped.findings
+    assert abs(timing_[0].start_s - info.start_s) < 0.03
+    assert "before where the take's other bars play it" in timing_[0].message
+
+
+def _strums(onsets: list[float], placed: bool = True) -> list[Note]:
+    return [Note(t + k * 0.012, t + 0.2, 52 + 4 * k, 0.7, 0.9, placed) for t in onsets for k in range(3)]
+
+
+def test_a_bar_that_varies_the_rhythm_by_a_sixteenth_is_not_a_slip() -> None:
+    """At 120 BPM (sixteenth 125 ms): bar 2 moves a chord a sixteenth later (a variation), or 70 ms (a slip)."""
+    ctx = context.resolve(TakeContext(bpm=120, key="E minor", source="cli"), "take.wav")
+    groove = timing.Groove()
+    bar1 = [0.0, 0.5, 1.0, 1.5]
+    varied = _strums([*bar1, 2.0, 2.5 + 0.125, 3.0, 3.5])
+    assert timing.findings(varied, ctx, groove) == []
+    slipped = timing.findings(_strums([*bar1, 2.0, 2.5 + 0.07, 3.0, 3.5]), ctx, groove)
+    assert [round(f.start_s, 2) for f in slipped] == [2.57]
+
+
+def test_a_chord_whose_first_string_had_no_attack_of_its_own_is_not_timed() -> None:
+    """The first string masked (no attack found): the chord's placed onset is a later string's, not the strum's."""
+    ctx = context.resolve(TakeContext(bpm=120, key="E minor", source="cli"), "take.wav")
+    notes = _strums([0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0])
+    late = [
+        Note(3.5, 3.7, 52, 0.7, 0.9, False),
+        Note(3.54, 3.7, 56, 0.7, 0.9, True),
+        Note(3.55, 3.7, 59, 0.7, 0.9, True),
+    ]
+    assert timing.findings(notes + late, ctx, timing.Groove()) == []
+    placed_late = [Note(3.54, 3.7, p, 0.7, 0.9, True) for p in (52, 56, 59)]
+    assert [round(f.start_s, 2) for f in timing.findings(notes + placed_late, ctx, timing.Groove())] == [3.54]
+
+
+def test_a_notes_treble_is_measured_only_until_the_next_attack_even_one_not_placed() -> None:
+    """A slap's thwack 150 ms into a plain note would read as the note's rattle."""
+    sr = 48_000
+    t = np.arange(int(0.6 * sr)) / sr
+    y = 0.5 * np.sin(2 * np.pi * 110 * t) * np.exp(-t / 0.8)
+    k = int(0.15 * sr)
+    y[k : k + 200] += np.random.default_rng(0).uniform(-0.8, 0.8, 200)
+    first = Note(0.0, 0.5, 45, 0.7, 0.9, True)
+    unplaced = Note(0.155, 0.5, 47, 0.6, 0.8, False)
+    evts = timing.events([first, unplaced])
+    assert len(evts) == 1  # the unplaced note is no event of its own
+    alone = buzz.treble_noise_db(y, sr, evts)[0]
+    until_next = buzz.treble_noise_db(y, sr, evts, [first, unplaced])[0]
+    assert until_next < alone - 20
 
 
 @pytest.mark.parametrize(("instrument", "style"), [("bass", "slap"), ("bass", "finger"), ("guitar", "clean")])
@@ -174,6 +243,23 @@ def test_siblings_make_a_slip_stand_out(tmp_path) -> None:
     timing = [f for f in found if f.kind == "timing"]
     assert timing
     assert "the other takes" in timing[0].message
+
+
+def test_a_takes_own_slip_joins_the_comparison_unless_its_siblings_play_it_too() -> None:
+    """The grid's and the take's bars' timing findings count beside the siblings' comparison, except where most
+    siblings play the note at the same place (then it is the part's)."""
+    part = synth.make_part(4, instrument="guitar", style="clean", bpm=90, bars=2, swing=0.0)
+    ctx = context.resolve(TakeContext(bpm=part.bpm, key=part.key, source="cli"), "take.wav")
+
+    def take(seed: int, defect: str | None = None) -> compare.Take:
+        loop, _ = synth.play_part(part, seed, defect=defect, strength=0.61)
+        return compare.Take(f"t{seed}.wav", transcribe(loop.samples, 48_000), loop.samples, 48_000)
+
+    slipped = take(5, "timing_slip")
+    own = timing.findings(slipped.notes, ctx, timing.Groove())
+    assert own
+    assert compare.not_shared(own, slipped, [take(1), take(2), take(3)]) == own
+    assert compare.not_shared(own, slipped, [take(5, "timing_slip"), take(5, "timing_slip"), take(2)]) == []
 
 
 def test_an_estimated_key_is_not_judged_by_default_only_with_musical() -> None:

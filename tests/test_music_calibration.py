@@ -11,6 +11,7 @@ from loopbridge.audio import read_native
 from loopbridge.checks import check_take
 from loopbridge.context import TakeContext
 from loopbridge.export import music_calibration
+from loopbridge.music import buzz
 
 
 def _library(folder, instrument: str, style: str, swing: float, n: int = 10) -> list[str]:
@@ -45,7 +46,7 @@ def test_calibration_reaches_the_checks_through_the_bundle_layout(tmp_path) -> N
     files = _library(tmp_path / "dist", "guitar", "distorted", swing=0.0)
     cal = music_calibration.with_music({"version": 1, "n": 0, "measurements": {}}, files, progress=False)
     music = cal["music"]
-    assert 10.0 <= music["buzz_limit_db"] <= 40.0
+    assert buzz.DEFAULT_LIMIT_DB <= music["buzz_limit_db"] <= 40.0  # a library may raise it, not lower it
     part = synth.make_part(100, instrument="guitar", style="distorted", bpm=100, bars=2, swing=0.0, scale="minor")
     loop, _ = synth.play_part(part, 77)
     path = tmp_path / "new.wav"

@@ -36,6 +36,7 @@ log = logging.getLogger("loopbridge")
 
 LENGTH_TOLERANCE = 0.05  # a sibling more than this share longer or shorter than the take is not compared
 KINDS = ("timing", "wrong_note", "missing_note", "buzz")
+SAME_S = 0.1  # a take's own finding this close to the comparison's of its kind is the same note, said once
 DEFAULTS_NOTICE = (
     "musical checks use built-in limits (no calibrated model given); fit a model on your own takes so the "
     "groove, the keys' usual notes and the usual treble after an attack are your library's"
@@ -78,27 +79,30 @@ def analyse(
     ctx = resolve(given, native.path, notes, mono, native.sample_rate, cal.get("key_profiles"))
     if not estimate:
         ctx = ctx.known()
-    if siblings:
-        # Earlier takes of the part are the better judge: what this take does that they don't, instead of the
-        # grid and the take's own notes (benchmarks/musical.py: the same faults found, fewer clean takes flagged).
-        # Only what the comparison flags counts (an in-key variation is not a fault). The siblings are compared
-        # with each other too, once, so the take's rank among them comes from the same comparison.
-        this = compare.Take(native.path, notes, mono, native.sample_rate)
-        ranking = compare.compare_takes([this, *[sibling_take(s) for s in siblings]], ctx, "this take")
-        found = [f for f in ranking[0].findings if f.severity >= compare.FLAG_SEVERITY]
-        return MusicReport(ctx, notes, found, ranking)
     profiles = cal.get("degree_profiles") or {}
-    found = (
-        timing.findings(notes, ctx, timing.Groove.from_calibration(cal))
-        + wrong_notes.findings(notes, ctx, profiles.get(ctx.key.scale) if ctx.key else None)
-        + buzz.findings(
-            mono,
-            native.sample_rate,
-            timing.events(notes),
-            ctx,
-            float(cal.get("buzz_limit_db", buzz.DEFAULT_LIMIT_DB)),
-        )
+    evts = timing.events(notes)
+    limit_db = float(cal.get("buzz_limit_db", buzz.DEFAULT_LIMIT_DB))
+    own = timing.findings(notes, ctx, timing.Groove.from_calibration(cal)) + buzz.findings(
+        mono, native.sample_rate, evts, ctx, limit_db, notes
     )
+    if siblings:
+        # Earlier takes of the part are the better judge of its notes: what this take does that they don't,
+        # instead of the key (an out-of-key note all takes play is the part's). Only what the comparison flags
+        # counts (an in-key variation is not a fault). The take's own timing and buzz findings join it where the
+        # siblings don't share them (benchmarks/musical.py: the comparison alone missed a slip or buzz in 1 of
+        # 4-5 takes that the grid, the take's own bars or its own other notes showed). The siblings are
+        # compared with each other too, once, so the take's rank among them comes from the same comparison.
+        this = compare.Take(native.path, notes, mono, native.sample_rate)
+        others = [sibling_take(s) for s in siblings]
+        ranking = compare.compare_takes([this, *others], ctx, "this take")
+        found = [f for f in ranking[0].findings if f.severity >= compare.FLAG_SEVERITY]
+        found += [
+            f
+            for f in compare.not_shared(own, this, others)
+            if not any(g.kind == f.kind and abs(g.start_s - f.start_s) < SAME_S for g in found)
+        ]
+        return MusicReport(ctx, notes, found, ranking)
+    found = own + wrong_notes.findings(notes, ctx, profiles.get(ctx.key.scale) if ctx.key else None)
     return MusicReport(ctx, notes, found)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..results import Finding
 from .context import MusicContext
+from .notes import Note
 from .timing import Event
 
 TREBLE_HZ = 2500.0
@@ -23,21 +24,37 @@ TOP_HZ = 9000.0
 START_S = 0.025
 MAX_S = 0.4
 MIN_S = 0.075
-DEFAULT_LIMIT_DB = 28.0  # clean rendered takes reach ~20–27 dB; a library's own limit (fit) is usually tighter
+DEFAULT_LIMIT_DB = 26.0  # clean rendered takes reach ~5–25 dB; a library's own limit (fit) is usually tighter
 SCALE_DB = 6.0
 MIN_STRENGTH = 0.33  # a faint note's treble is mostly the noise floor: not judged
 N_FFT = 1024
+UNPLACED_S = 0.025
 
 
 def _band(power: np.ndarray, freqs: np.ndarray, sr: int) -> np.ndarray:
     return power[(freqs >= TREBLE_HZ) & (freqs < min(TOP_HZ, sr / 2))] + 1e-20
 
 
-def treble_noise_db(mono: np.ndarray, sr: int, evts: list[Event]) -> np.ndarray:
-    """Treble noise level (dB re the note's power) after each attack; NaN where too short to measure."""
+def _next_attack(e: Event, later: list[Event], notes: list[Note] | None, end_s: float) -> float:
+    """Where the next attack after `e` may start: the next event's, or (given the notes) any other note's, whose
+    onset without an attack of its own found is the model's (up to ~25 ms off, so taken that much earlier)."""
+    starts = [x.onset_s - 0.005 for x in later[:1]]
+    own = {id(n) for n in e.notes}
+    starts += [
+        n.onset_s - (0.005 if n.placed else UNPLACED_S)
+        for n in notes or ()
+        if id(n) not in own and n.onset_s - UNPLACED_S > e.onset_s + START_S
+    ]
+    return min([end_s, *starts])
+
+
+def treble_noise_db(mono: np.ndarray, sr: int, evts: list[Event], notes: list[Note] | None = None) -> np.ndarray:
+    """Treble noise level (dB re the note's power) after each attack, until the next attack (any of `notes`:
+    a note whose attack was not placed is no event, but its pluck or slap would read as noise); NaN where too
+    short to measure."""
     out = np.full(len(evts), np.nan)
     for i, e in enumerate(evts):
-        nxt = evts[i + 1].onset_s - 0.005 if i + 1 < len(evts) else mono.size / sr
+        nxt = _next_attack(e, evts[i + 1 :], notes, mono.size / sr)
         end = min(e.onset_s + MAX_S, max(n.offset_s for n in e.notes), nxt)
         a, b = int((e.onset_s + START_S) * sr), int(end * sr)
         if (b - a) / sr < MIN_S - START_S:
@@ -63,9 +80,15 @@ def excess_db(shares: np.ndarray) -> np.ndarray:
 
 
 def findings(
-    mono: np.ndarray, sr: int, evts: list[Event], ctx: MusicContext, limit_db: float = DEFAULT_LIMIT_DB
+    mono: np.ndarray,
+    sr: int,
+    evts: list[Event],
+    ctx: MusicContext,
+    limit_db: float = DEFAULT_LIMIT_DB,
+    notes: list[Note] | None = None,
 ) -> list[Finding]:
-    ex = excess_db(treble_noise_db(mono, sr, evts))
+    """One finding per attack whose treble noise stands out from the take's other attacks by more than the limit."""
+    ex = excess_db(treble_noise_db(mono, sr, evts, notes))
     out = []
     for e, x in zip(evts, ex, strict=True):
         if not np.isfinite(x) or x <= limit_db or e.strength < MIN_STRENGTH:

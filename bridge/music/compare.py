@@ -21,7 +21,7 @@ from ..results import Finding
 from . import buzz as buzz_check
 from .context import MusicContext
 from .notes import NAMES, Note
-from .timing import events, grid_offsets
+from .timing import Event, events, grid_offsets
 
 MATCH_S = 0.13  # the same note in another take starts within this
 NEIGHBOUR_S = 0.07  # a different pitch this close is "played instead"
@@ -204,21 +204,32 @@ def _missing(this: Take, others: list[Take], ctx: MusicContext, name: str, need:
     return out
 
 
+def _treble(take: Take) -> tuple[list[Event], np.ndarray]:
+    evts = events(take.notes)
+    return evts, buzz_check.treble_noise_db(take.mono, take.sr, evts, take.notes)
+
+
+def _same_note(t: float, theirs: list[tuple[list[Event], np.ndarray]]) -> tuple[list[float], list[float]]:
+    """The onsets and treble noise of the attack nearest `t` in each other take (within MATCH_S)."""
+    onsets, shares = [], []
+    for evts, vals in theirs:
+        near = [i for i, x in enumerate(evts) if abs(x.onset_s - t) < MATCH_S]
+        if near:
+            i = min(near, key=lambda i: abs(evts[i].onset_s - t))
+            onsets.append(evts[i].onset_s)
+            shares.append(float(vals[i]))
+    return onsets, shares
+
+
 def _buzz(this: Take, others: list[Take], ctx: MusicContext, name: str) -> list[Finding]:
-    mine = events(this.notes)
-    shares = buzz_check.treble_noise_db(this.mono, this.sr, mine)
-    theirs = [(events(o.notes), o) for o in others]
-    their_shares = [buzz_check.treble_noise_db(o.mono, o.sr, e) for e, o in theirs]
+    mine, shares = _treble(this)
+    theirs = [_treble(o) for o in others]
     own = buzz_check.excess_db(shares)  # it must also stand out from this take's other notes
     out = []
     for e, s, o in zip(mine, shares, own, strict=True):
         if not np.isfinite(s) or not o > OWN_BUZZ_DB:
             continue
-        same = []
-        for (evts, _), vals in zip(theirs, their_shares, strict=True):
-            near = [i for i, x in enumerate(evts) if abs(x.onset_s - e.onset_s) < MATCH_S and np.isfinite(vals[i])]
-            if near:
-                same.append(vals[min(near, key=lambda i: abs(evts[i].onset_s - e.onset_s))])
+        same = [v for v in _same_note(e.onset_s, theirs)[1] if np.isfinite(v)]
         if not same:
             continue
         excess = s - float(np.median(same))
@@ -236,6 +247,35 @@ def _buzz(this: Take, others: list[Take], ctx: MusicContext, name: str) -> list[
     return out
 
 
+def not_shared(found: list[Finding], this: Take, others: list[Take]) -> list[Finding]:
+    """Of the take's own timing and buzz findings (against the grid, its own bars, its own other notes), those its
+    sibling takes don't share: a note most of them play at the same place (within the takes' own spread) is where
+    the part has it, and a note as noisy in them is the part's sound. What is left adds to the comparison what it
+    cannot match note for note (a note transcribed at another octave, a faint one in a sibling)."""
+    theirs = [_treble(o) for o in others]
+    limit = max(TIMING_FLOOR_S, SPREADS * _spread(others))
+    need = max(1, (len(others) + 1) // 2)
+    evts, shares = _treble(this)
+    out = []
+    for f in found:
+        if f.kind == "timing":
+            onsets, _ = _same_note(f.start_s, theirs)
+            if sum(abs(t - f.start_s) <= limit for t in onsets) >= need:
+                continue
+        elif f.kind == "buzz":
+            t = f.start_s - buzz_check.START_S
+            i = int(np.argmin([abs(e.onset_s - t) for e in evts])) if evts else -1
+            same = [v for v in _same_note(t, theirs)[1] if np.isfinite(v)]
+            if (
+                i < 0
+                or not np.isfinite(shares[i])
+                or (same and shares[i] - float(np.median(same)) <= BUZZ_LIMIT_DB / 2)
+            ):
+                continue
+        out.append(f)
+    return out
+
+
 def compare_takes(takes: list[Take], ctx: MusicContext, first: str = "take 1") -> list[Comparison]:
     """Each take against all the others, scored and ranked (rank 1 = tightest). The reasons call the first take
     `first` (a new take judged against its siblings: "this take") and the others "take 2", "take 3", …"""
@@ -249,4 +289,4 @@ def compare_takes(takes: list[Take], ctx: MusicContext, first: str = "take 1") -
     return rows
 
 
-__all__ = ["Comparison", "Take", "compare_takes", "departures"]
+__all__ = ["Comparison", "Take", "compare_takes", "departures", "not_shared"]

@@ -19,11 +19,19 @@ from .notes import Note
 POSITIONS = 4  # sixteenths per beat
 STRUM_S = 0.045  # onsets closer than this are one event (a strum, a chord)
 MIN_CONFIDENCE = 0.6
-DEFAULT_SPREAD_S = 0.009  # one player's onset spread, plus the transcription's own, on a normal take
-DEFAULT_FLOOR_S = 0.05  # never call a note late or early by less than this without a library's own floor (`fit`)
+DEFAULT_SPREAD_S = 0.006  # one player's onset spread, plus the transcription's own, on a normal take
+# never call a note late or early by less than this without a library's own floor (`fit`): clean rendered takes'
+# worst clear attack sits 3–20 ms off its groove (one in 24 at 32 ms, a mis-placed onset)
+DEFAULT_FLOOR_S = 0.033
 MIN_STRENGTH = 0.4  # only an attack this clear (velocity × confidence) is judged: faint notes' onsets drift
 SPREADS = 3.0  # how many spreads past the groove's offset a note may lie
 AMBIGUOUS = 0.35  # past this share of a sixteenth a deviation may be the other way to the next one
+FEEL_SPAN_BEATS = 2.0
+MASKED_S = 0.008  # an unplaced note starting this much before an event is its chord's first string, not noise
+BAR_MATCH_S = 0.13  # the same note of the rhythm in another bar starts within this of the same place in its bar
+BAR_MATCH_STEPS = 0.85  # ... and within this share of a sixteenth
+BAR_LIMIT_S = 0.04  # a note this far from where the take's other bars play it departs from the take's own rhythm
+BAR_MARGIN_S = 0.012  # ... when it is also this much further from the groove than they are
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,15 @@ def events(notes: list[Note]) -> list[Event]:
     return [Event(g[0].onset_s, tuple(g)) for g in out]
 
 
+def unsure(evts: list[Event], notes: list[Note]) -> np.ndarray:
+    """Events whose first string may be missing: a confident note with no attack of its own found starts before
+    them within a strum (a strummed chord's first string masked, so the event's onset is a later string's)."""
+    hidden = [n.onset_s for n in notes if not n.placed and n.confidence >= MIN_CONFIDENCE]
+    return np.array([any(e.onset_s - STRUM_S < t < e.onset_s - MASKED_S for t in hidden) for e in evts], bool).reshape(
+        len(evts)
+    )
+
+
 def grid_offsets(onsets: np.ndarray, bpm: float) -> tuple[np.ndarray, np.ndarray]:
     """(offset from the nearest sixteenth in s, that sixteenth's position within the beat 0..3)."""
     step = 60.0 / bpm / POSITIONS
@@ -74,8 +91,11 @@ def grid_offsets(onsets: np.ndarray, bpm: float) -> tuple[np.ndarray, np.ndarray
     return onsets - index * step, index % POSITIONS
 
 
-def deviations(evts: list[Event], bpm: float, groove: Groove) -> tuple[np.ndarray, np.ndarray]:
-    """Each event's deviation from where the groove puts it (s), and the tolerance there (s)."""
+def deviations(
+    evts: list[Event], bpm: float, groove: Groove, maybe_swung: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each event's deviation from where the groove puts it (s), and the tolerance there (s). With `maybe_swung`
+    an off-beat whose feel neither the take nor the library shows is given the benefit of a swing."""
     onsets = np.array([e.onset_s for e in evts])
     if not onsets.size:
         return np.zeros(0), np.zeros(0)
@@ -83,45 +103,91 @@ def deviations(evts: list[Event], bpm: float, groove: Groove) -> tuple[np.ndarra
     expected = np.array([groove.offset_s[p] for p in pos])
     # the take's own feel: the off-beat sixteenths (1, 3) pooled, then each position it plays 3+ times
     felt = np.zeros(onsets.size, bool)
+    beat = 60.0 / bpm
     for here in [(pos % 2) == 1] + [pos == p for p in range(POSITIONS)]:
-        if here.sum() >= 3:
+        # a feel is the whole take's: 3+ notes there, spread over 2 beats or more (a slip of 1–3 notes in a row
+        # is not a feel of its own, and would otherwise excuse itself)
+        if here.sum() >= 3 and np.ptp(onsets[here]) >= FEEL_SPAN_BEATS * beat:
             expected[here] = float(np.median(off[here]))
             felt |= here
     # an off-beat whose feel neither the take nor a library shows may be swung: anywhere from straight to a
     # third of a sixteenth late is normal there
-    unknown = ((pos % 2) == 1) & ~felt & (not groove.learned)
+    unknown = ((pos % 2) == 1) & ~felt & (not groove.learned) & maybe_swung
     swung = np.clip(off, expected, expected + 60.0 / bpm / POSITIONS / 3)
     expected = np.where(unknown, swung, expected)
     tolerance = np.maximum(groove.floor_s, SPREADS * np.array([groove.spread_s[p] for p in pos]))
     return off - expected, tolerance
 
 
+def bar_departures(
+    evts: list[Event], bpm: float, beats_per_bar: float, dev: np.ndarray, trusted: np.ndarray
+) -> np.ndarray:
+    """Each event's shift (s, + = late) from the same note of the rhythm in the take's other bars, where it departs
+    from them: a loop repeats its rhythm bar after bar, so a note played off it stands out even when the grid
+    can't tell (a slip past half a sixteenth reads as the neighbouring sixteenth's). Of two notes that disagree,
+    the one further from the groove (`dev`) departs; NaN where none is found or the bars agree. Only `trusted`
+    onsets are compared."""
+    out = np.full(len(evts), np.nan)
+    bar = 60.0 / bpm * beats_per_bar
+    onsets = np.array([e.onset_s for e in evts])
+    if onsets.size < 2 or onsets[-1] - onsets[0] < bar * 0.75:
+        return out
+    index = np.floor((onsets + 0.5 * 60.0 / bpm / POSITIONS) / bar)
+    within = onsets - index * bar
+    # a whole sixteenth away is another note of the rhythm, played in one bar and not the other (a variation)
+    window = min(BAR_MATCH_S, BAR_MATCH_STEPS * 60.0 / bpm / POSITIONS)
+    for i in range(onsets.size):
+        others = np.nonzero((index != index[i]) & trusted)[0]
+        if not others.size:
+            continue
+        gap = within[i] - within[others]
+        near = others[np.abs(gap) < window]
+        if not near.size:
+            continue
+        j = near[np.argmin(np.abs(within[i] - within[near]))]
+        d = within[i] - within[j]
+        if abs(d) > BAR_LIMIT_S and abs(dev[i]) > abs(dev[j]) + BAR_MARGIN_S:
+            out[i] = d
+    return out
+
+
 def findings(notes: list[Note], ctx: MusicContext, groove: Groove) -> list[Finding]:
-    """One finding per event off the groove; without a tempo nothing can be judged."""
+    """One finding per event off the groove, or off the take's own rhythm in its other bars; without a tempo
+    nothing can be judged."""
     if not ctx.bpm:
         return []
     evts = events(notes)
     dev, tol = deviations(evts, ctx.bpm, groove)
+    # where the bars disagree, the take's other bars show whether that off-beat is swung: no benefit of the doubt
+    strict, _ = deviations(evts, ctx.bpm, groove, maybe_swung=False)
+    masked = unsure(evts, notes)
+    rep = bar_departures(evts, ctx.bpm, ctx.meter[0] * 4.0 / ctx.meter[1], strict, ~masked)
     step = 60.0 / ctx.bpm / POSITIONS
     out = []
-    for e, d, t in zip(evts, dev, tol, strict=True):
-        # beyond half a sixteenth the note belongs to the next grid point: that is a different part, not a slip
-        if abs(d) <= t or abs(d) >= 0.5 * step or e.strength < MIN_STRENGTH:
+    for e, d, t, r, u in zip(evts, dev, tol, rep, masked, strict=True):
+        if e.strength < MIN_STRENGTH or u:
             continue
-        excess = (abs(d) - t) / max(t, 1e-3)
-        severity = round(float(1.0 - 0.7 * np.exp(-2.0 * excess)), 3)
-        ms = round(abs(d) * 1000)
-        where = ctx.where(e.onset_s - d)
-        # far from its sixteenth it may as well be the neighbour's, off the other way: say both
-        other = f" (or {round((step - abs(d)) * 1000)} ms {'early' if d > 0 else 'late'} for the {'next' if d > 0 else 'previous'} sixteenth)"
-        out.append(
-            Finding(
-                "timing",
-                severity,
-                round(e.onset_s, 4),
-                round(abs(d), 4),
-                f"the note at {e.onset_s:.2f} s ({where}) is {ms} ms {'late' if d > 0 else 'early'}"
-                + (other if abs(d) > AMBIGUOUS * step else ""),
+        # beyond half a sixteenth the note belongs to the next grid point: that is a different part, not a slip
+        if t < abs(d) < 0.5 * step:
+            excess = (abs(d) - t) / max(t, 1e-3)
+            ms = round(abs(d) * 1000)
+            where = ctx.where(e.onset_s - d)
+            # far from its sixteenth it may as well be the neighbour's, off the other way: say both
+            other = f" (or {round((step - abs(d)) * 1000)} ms {'early' if d > 0 else 'late'} for the {'next' if d > 0 else 'previous'} sixteenth)"
+            text = f"the note at {e.onset_s:.2f} s ({where}) is {ms} ms {'late' if d > 0 else 'early'}" + (
+                other if abs(d) > AMBIGUOUS * step else ""
             )
-        )
+            out.append(_finding(e, excess, abs(d), text))
+        elif np.isfinite(r):
+            excess = (abs(r) - BAR_LIMIT_S) / BAR_LIMIT_S
+            text = (
+                f"the note at {e.onset_s:.2f} s ({ctx.where(e.onset_s)}) comes {round(abs(r) * 1000)} ms "
+                f"{'after' if r > 0 else 'before'} where the take's other bars play it"
+            )
+            out.append(_finding(e, excess, abs(r), text))
     return out
+
+
+def _finding(e: Event, excess: float, by_s: float, text: str) -> Finding:
+    severity = round(float(1.0 - 0.7 * np.exp(-2.0 * excess)), 3)
+    return Finding("timing", severity, round(e.onset_s, 4), round(by_s, 4), text)
