@@ -2,16 +2,18 @@
 
 Generates a library of synth loops (plus a few bad files), fits a small mel-stats model (knn + mahalanobis
 heads: no torch), then scores the library: in-process with `Scorer.score_files` (the `score` command's
-path), and on a local Ray started for the run with `ray.init(num_cpus=N)`. Ray's files/s is over the whole
-job (its workers and encoder sessions starting included; Ray Data decodes ahead while the actors start, so a
-rate taken after the first result overstates) and end to end with `ray.init`; "first result after" is the
-start-up a longer job amortises. Peak memory is
-each Ray worker's high-water RSS (VmHWM in /proc), by role: decode tasks and encoder actors.
+path), and on a local Ray started for the run with `ray.init(num_cpus=N)`: the CPU-only shape, one actor per
+CPU doing decode, checks, encoder and heads. With --split also the GPU shape (CPU decode tasks feeding one encoder
+actor), on a GPU declared to Ray only. Ray's files/s is over the whole job (its workers and encoder sessions
+starting included) and end to end with `ray.init`; "first result after" is the start-up a longer job amortises,
+and "files/s after it" the rate from then on (in the split shape Ray Data decodes ahead while the actors start,
+so that one overstates). Peak memory is each Ray worker's high-water RSS (VmHWM in /proc), by role: decode tasks
+and actors.
 
 A CLAP encoder is measured too when one is installed (`loopbridge encoder fetch|export`) or given with
 --clap FILE.onnx; weights cannot be downloaded on every machine, so without one that row says so.
 
-    python benchmarks/scale.py [--files 200] [--workers 1,2] [--clap FILE.onnx]
+    python benchmarks/scale.py [--files 200] [--workers 1,2] [--split] [--clap FILE.onnx]
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import threading
 import time
 from pathlib import Path
 
+BATCH = 16  # files per batch, as the command's default
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 
@@ -97,31 +100,37 @@ def cpu_stage(files: list[str], model: str) -> tuple[float, float, float]:
     return cpu_ms, enc_ms, float(np.mean([os.path.getsize(f) for f in files])) / 1e6
 
 
-def run_ray(files: list[str], model: str, out: Path, workers: int) -> dict[str, float]:
+def run_ray(files: list[str], model: str, out: Path, workers: int, gpus: int = 0) -> dict[str, float]:
+    """`gpus` declares logical GPUs, so the job takes its GPU shape (decode tasks, then encoder actors) with the
+    sessions still on the CPU; 0: the CPU-only shape (one actor per CPU doing everything)."""
     import ray
 
     from loopbridge.scale import job
 
     t0 = time.perf_counter()
-    ray.init(num_cpus=workers, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    ray.init(
+        num_cpus=workers, num_gpus=gpus, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False
+    )
     seen: dict[int, str] = {}
     stop = threading.Event()
     watcher = threading.Thread(target=worker_peaks, args=(stop, seen), daemon=True)
     watcher.start()
     try:
-        summary = job.score(files, model, out, job.Options(batch_size=16))
+        summary = job.score(files, model, out, job.Options(batch_size=BATCH))
         stop.set()
         watcher.join()
         peaks: dict[str, float] = {"decode": 0.0, "actor": 0.0}
         for pid, title in seen.items():
-            role = "actor" if "Actor" in title else "decode" if "decode" in title else None
+            role = "decode" if "decode" in title else "actor" if "MapWorker" in title else None
             if role:
                 peaks[role] = max(peaks[role], peak_mib(pid))
     finally:
         ray.shutdown()
     end_to_end = time.perf_counter() - t0
     n = summary.scored + summary.failed
-    return {"files": n, "first": summary.first_result_s, "job": n / summary.seconds, "e2e": n / end_to_end, **peaks}
+    steady = (n - BATCH) / (summary.seconds - summary.first_result_s)  # after the start-up, roughly
+    rates = {"job": n / summary.seconds, "e2e": n / end_to_end, "steady": steady}
+    return {"files": n, "first": summary.first_result_s, **rates, **peaks}
 
 
 def main() -> int:
@@ -129,6 +138,11 @@ def main() -> int:
     ap.add_argument("--files", type=int, default=200)
     ap.add_argument("--workers", default="1,2", help="Ray CPU counts to measure")
     ap.add_argument("--clap", type=Path, help="a CLAP encoder .onnx (default: the installed one, if any)")
+    ap.add_argument(
+        "--split",
+        action="store_true",
+        help="also the GPU shape (CPU decode tasks + one encoder actor) on a logical GPU, for 2+ workers",
+    )
     args = ap.parse_args()
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -153,28 +167,32 @@ def main() -> int:
     print(f"{len(files)} files (1–2 s loops at 48 kHz, 4 bad); CPU: {_cpu()}, {os.cpu_count()} cores")
     print(f"load average at start {load:.1f}: a busy shared machine makes every number below smaller\n")
     print(
-        "| encoder | engine | files/s (whole job; with ray.init) | first result after "
-        "| peak RSS decode worker | peak RSS encoder actor |"
+        "| encoder | engine | files/s (whole job; with ray.init) | first result after | files/s after it "
+        "| peak RSS decode worker | peak RSS actor |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     stage: dict[str, tuple[float, float, float]] = {}
     for label, enc in encs.items():
         fit = ["fit", str(tmp / "train"), "--name", label, "--encoder", enc, "--heads", "knn,mahalanobis"]
         with contextlib.redirect_stdout(io.StringIO()):
             assert cli([*fit, "--no-progress"]) == 0
         steady, e2e = run_single(files, label)
-        print(f"| {label} | single process | {steady:.1f} ({e2e:.1f} with opening the model) | | | |", flush=True)
+        print(f"| {label} | single process | {steady:.1f} ({e2e:.1f} with opening the model) | | | | |", flush=True)
         stage[label] = cpu_stage(files, label)
-        for w in (int(x) for x in args.workers.split(",")):
-            r = run_ray(files, label, tmp / f"{label}-{w}.parquet", w)
+        runs = [(int(x), 0) for x in args.workers.split(",")]
+        runs += [(w, 1) for w, _ in runs if w > 1] if args.split else []
+        for w, gpus in runs:
+            r = run_ray(files, label, tmp / f"{label}-{w}-{gpus}.parquet", w, gpus)
+            shape = ", split: decode tasks + 1 actor (logical GPU)" if gpus else ""
+            decode = f"{r['decode']:.0f} MiB" if r["decode"] else "— (no decode tasks)"
             print(
-                f"| {label} | Ray, {w} CPU worker{'s' if w > 1 else ''} | {r['job']:.1f} ({r['e2e']:.1f}) | {r['first']:.1f} s "
-                f"| {r['decode']:.0f} MiB | {r['actor']:.0f} MiB |",
+                f"| {label} | Ray, {w} CPU worker{'s' if w > 1 else ''}{shape} | {r['job']:.1f} ({r['e2e']:.1f}) "
+                f"| {r['first']:.1f} s | {r['steady']:.1f} | {decode} | {r['actor']:.0f} MiB |",
                 flush=True,
             )
     if "clap" not in encs:
         print(
-            "| clap | — | not measured: no CLAP encoder here (`loopbridge encoder fetch`, or --clap FILE.onnx) | | | |"
+            "| clap | — | not measured: no CLAP encoder here (`loopbridge encoder fetch`, or --clap FILE.onnx) | | | | |"
         )
     print("\n| encoder | CPU tasks ms/file (1 core) | encoder graph ms/file (CPU, batch 16) | mean file MB |")
     print("|---|---|---|---|")

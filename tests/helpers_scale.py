@@ -22,6 +22,8 @@ LOOPBRIDGE = [sys.executable, "-m", "loopbridge"]
 # Ray 2.5x turns on token authentication for new clusters; a throw-away cluster on 127.0.0.1 needs none.
 RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
 BAD_FILES = ("bad/not_audio.wav", "bad/empty.wav", "bad/header_only.wav", "bad/nan.wav")
+# loops whose names say a tempo and key, so the musical checks judge them (bass_120bpm_Em: a 160 BPM loop, late)
+NAMED = ("named/bass_120bpm_Em.wav", "named/keys_160bpm_Am.wav", "named/lead_160bpm_Cmaj.wav")
 
 
 def free_port() -> int:
@@ -31,14 +33,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def ray_head(tmp: Path, num_cpus: int = 2) -> Iterator[str]:
-    """`ray start --head --block` on 127.0.0.1 in its own process group; yields its address, stops it after."""
+def ray_head(tmp: Path, num_cpus: int = 2, num_gpus: int = 0) -> Iterator[str]:
+    """`ray start --head --block` on 127.0.0.1 in its own process group; yields its address, stops it after.
+    `num_gpus` declares GPUs to Ray's scheduler (a logical resource: the encoder sessions still find only the CPU),
+    so the pipeline takes the shape it takes on GPU nodes."""
     port = free_port()
     env = {**os.environ, **RAY_ENV}
-    temp_dir = Path("/tmp") / f"lbray{os.getpid()}"  # short: Ray's socket paths must fit in 107 bytes
+    temp_dir = Path("/tmp") / f"lbray{os.getpid()}-{port}"  # short: Ray's socket paths must fit in 107 bytes
     cmd = [
         RAY, "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", str(port),
-        "--num-cpus", str(num_cpus), "--num-gpus", "0", "--object-store-memory", str(200 * 1024**2),
+        "--num-cpus", str(num_cpus), "--num-gpus", str(num_gpus), "--object-store-memory", str(200 * 1024**2),
         "--include-dashboard=false", "--disable-usage-stats", "--temp-dir", str(temp_dir),
     ]  # fmt: skip
     log = open(tmp / "ray-head.log", "w")
@@ -77,12 +81,21 @@ def write_bad_files(root: Path) -> list[Path]:
     return paths
 
 
+def write_named(root: Path) -> list[Path]:
+    """The NAMED loops (160 BPM synth loops, as write_loops makes them)."""
+    from loopbridge.synth import make_loop
+
+    return [write_audio(root / name, make_loop(500 + i, bars=1, bpm=160.0).samples) for i, name in enumerate(NAMED)]
+
+
 def write_library(root: Path, n: int) -> list[Path]:
-    """n files: mostly clean loops, some loud noise (a gross defect), and the bad files above."""
+    """n files: mostly clean loops, a few named with tempo and key, some loud noise (a gross defect), and the
+    bad files above."""
     noise = max(2, n // 20)
-    loops = n - noise - len(BAD_FILES)
+    loops = n - noise - len(BAD_FILES) - len(NAMED)
     return [
         *write_loops(root / "loops", loops, seed=1000),
+        *write_named(root),
         *write_noise(root / "noise", noise),
         *write_bad_files(root),
     ]

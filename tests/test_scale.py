@@ -8,15 +8,19 @@ import os
 import signal
 import subprocess
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 from helpers_heads import TINY_FIT_ARGS, write_loops, write_noise
-from helpers_scale import LOOPBRIDGE, RAY_ENV, ray_head, write_library
+from helpers_scale import BAD_FILES, LOOPBRIDGE, NAMED, RAY_ENV, ray_head, write_library
 
 from loopbridge import audio
+from loopbridge.context import TakeContext
 from loopbridge.encoders import Encoder
+from loopbridge.pipeline import Scorer
+from loopbridge.results import TakeResult
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -72,6 +76,22 @@ def single(env, library, model) -> dict[str, dict]:
     return {r["file"]: r for r in json.loads(lb(env, "score", str(library), "--model", model, "--json").stdout)}
 
 
+def scorer_results(
+    env: dict[str, str], model: str, paths: list[Path], context: TakeContext | None = None
+) -> dict[str, TakeResult]:
+    """The single-process path in this process (`score` runs `Scorer.score_files`): what `--json` leaves out,
+    the musical context each take was judged against and its standing, comes from here."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LOOPBRIDGE_HOME", env["LOOPBRIDGE_HOME"])
+        results, _ = Scorer(model).score_files(paths, contexts=None if context is None else [context] * len(paths))
+    return {r.path: r for r in results}
+
+
+@pytest.fixture(scope="module")
+def judged(env, library, model) -> dict[str, TakeResult]:
+    return scorer_results(env, model, [library])
+
+
 @pytest.fixture(scope="module")
 def full_run(env, library, model, cluster, tmp_path_factory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("full") / "scores.parquet"
@@ -79,12 +99,13 @@ def full_run(env, library, model, cluster, tmp_path_factory) -> tuple[Path, str]
     return out, done.stdout
 
 
-def assert_same_as_single(got: dict[str, dict], single: dict[str, dict], library: Path) -> None:
+def assert_same_as_single(
+    got: dict[str, dict], single: dict[str, dict], judged: dict[str, TakeResult], library: Path
+) -> None:
+    """`single`: `score --json`'s rows; `judged`: the same path's TakeResults (musical context, standing)."""
     failed = {p for p, r in got.items() if r["error_code"]}
-    assert failed == {
-        str(library / b) for b in ("bad/not_audio.wav", "bad/empty.wav", "bad/header_only.wav", "bad/nan.wav")
-    }
-    assert set(got) - failed == set(single)
+    assert failed == {str(library / b) for b in BAD_FILES}
+    assert set(got) - failed == set(single) == set(judged)
     for path, ref in single.items():
         r = got[path]
         assert r["content_hash"]
@@ -95,13 +116,20 @@ def assert_same_as_single(got: dict[str, dict], single: dict[str, dict], library
         assert (r["head"], r["threshold"]) == (ref["head"], pytest.approx(ref["threshold"]))
         assert (r["flag"], r["flagged_by"], r["silent"]) == (ref["flag"], ref["flagged_by"], ref["silent"]), path
         assert r["reasons"] == ref["reasons"], path
+        assert r["context"] == judged[path].context, path
+        assert r["standing"] == (asdict(s) if (s := judged[path].standing) else None), path
+    named = {str(library / n) for n in NAMED}
+    assert all(got[p]["context"]["bpm_from"] == got[p]["context"]["key_from"] == "name" for p in named)
+    assert {got[p]["context"]["bpm"] for p in named} == {120.0, 160.0}
+    assert any("timing" in got[p]["flagged_by"] for p in named), "a 160 BPM loop named 120bpm plays off the grid"
+    assert all(r["context"] is None for p, r in got.items() if p not in named), "nothing musical known: no context"
 
 
-def test_score_on_the_cluster_equals_single_process_row_for_row(full_run, single, library):
+def test_score_on_the_cluster_equals_single_process_row_for_row(full_run, single, judged, library):
     out, stdout = full_run
     got = rows(out)
     assert len(got) == N_FILES
-    assert_same_as_single(got, single, library)
+    assert_same_as_single(got, single, judged, library)
     assert sum(r["flag"] for r in single.values()) > 0, "the noise files should be flagged"
     codes = {Path(p).name: r["error_code"] for p, r in got.items() if r["error_code"]}
     assert codes == {
@@ -161,6 +189,8 @@ def test_the_command_lines_context_reaches_the_checks_and_the_decode(env, model,
     ctx = ["--bpm", "120", "--key", "A minor", "--start", "0.25", "--end", "1.25"]
     base = ["score", str(tmp_path / "takes"), "--model", model]
     single = {r["file"]: r for r in json.loads(lb(env, *base, *ctx, "--json").stdout)}
+    context = TakeContext(bpm=120, key="A minor", start_s=0.25, end_s=1.25, source="cli")
+    judged = scorer_results(env, model, [tmp_path / "takes"], context)
     plain = {r["file"]: r for r in json.loads(lb(env, *base, "--json").stdout)}
     out = tmp_path / "ctx.parquet"
     lb(env, *base, *ctx, "--engine", "ray", "--address", cluster, "--out", str(out), "--batch-size", "2")
@@ -175,6 +205,8 @@ def test_the_command_lines_context_reaches_the_checks_and_the_decode(env, model,
             assert r[f"score_{head}"] == pytest.approx(s, rel=1e-5, abs=1e-6), (path, head)
         assert (r["flag"], r["flagged_by"], r["silent"]) == (ref["flag"], ref["flagged_by"], ref["silent"]), path
         assert r["reasons"] == ref["reasons"], path
+        assert r["context"] == judged[path].context, path
+        assert (r["context"]["bpm"], r["context"]["bpm_from"], r["context"]["key"]) == (120.0, "cli", "A minor")
     assert any(single[p]["reasons"] != plain[p]["reasons"] for p in single), "the context should change the checks"
     # another context is another job: its rows must not land in this --out
     again = subprocess.run(
@@ -188,14 +220,32 @@ def test_the_command_lines_context_reaches_the_checks_and_the_decode(env, model,
     assert "holds results of another job" in again.stderr
 
 
+def test_with_gpus_cpu_tasks_feed_encoder_actors_and_the_rows_stay_the_same(env, model, tmp_path_factory):
+    """A cluster with GPUs gets the split pipeline (decode and checks in CPU tasks, encoder actors with a GPU
+    each). The GPU here is declared to Ray's scheduler only, so the sessions run on the CPU: what is checked is
+    the pipeline's shape and that its rows, musical context included, are still the single-process ones."""
+    takes = tmp_path_factory.mktemp("gpu-takes")
+    write_library(takes, 14)
+    single = {r["file"]: r for r in json.loads(lb(env, "score", str(takes), "--model", model, "--json").stdout)}
+    judged = scorer_results(env, model, [takes])
+    out = takes.parent / "gpu.parquet"
+    with ray_head(tmp_path_factory.mktemp("ray-gpu"), num_cpus=2, num_gpus=1) as address:
+        argv = ["score", str(takes), "--model", model, "--engine", "ray", "--address", address, "--out", str(out)]
+        done = lb(env, *argv, "--batch-size", "4")
+    assert "1 encoder actor(s) on the GPUs" in done.stderr, done.stderr[-2000:]
+    got = rows(out)
+    assert len(got) == 14
+    assert_same_as_single(got, single, judged, takes)
+
+
 def test_a_killed_job_resumes_and_loses_only_batches_in_flight(
-    full_run, single, env, library, model, cluster, tmp_path
+    full_run, single, judged, env, library, model, cluster, tmp_path
 ):
     out = tmp_path / "scores.parquet"
     parts = out.with_name(out.name + ".parts")
-    # small batches, so the job is still running when the first parts appear
+    # small batches (blocks of up to 8), so the job is still running when the first parts appear
     cmd = [*LOOPBRIDGE, "score", str(library), "--model", model, "--engine", "ray", "--address", cluster]
-    cmd += ["--out", str(out), "--batch-size", "4"]
+    cmd += ["--out", str(out), "--batch-size", "2"]
 
     assert _interrupt(cmd, env, parts, signal.SIGKILL) == -signal.SIGKILL
     assert not out.exists(), "a SIGKILL leaves the part files, unmerged"
@@ -213,7 +263,7 @@ def test_a_killed_job_resumes_and_loses_only_batches_in_flight(
     assert f"{after_int} already in" in done.stdout, done.stdout
     got = rows(out)
     assert len(got) == N_FILES
-    assert_same_as_single(got, single, library)
+    assert_same_as_single(got, single, judged, library)
 
 
 def test_embed_on_the_cluster_then_fit_on_a_sample_of_the_parquet(env, library, cluster, tmp_path, lb_home):

@@ -10,7 +10,7 @@ pq = pytest.importorskip("pyarrow.parquet")
 
 from loopbridge.embedding import load_embeddings  # noqa: E402
 from loopbridge.errors import LoopbridgeError  # noqa: E402
-from loopbridge.results import Finding, TakeResult  # noqa: E402
+from loopbridge.results import Finding, Standing, TakeResult  # noqa: E402
 from loopbridge.scale import output  # noqa: E402
 from loopbridge.scale.listing import list_files  # noqa: E402
 
@@ -52,6 +52,26 @@ def test_parts_merge_into_one_file_newest_row_per_path_winning(tmp_path):
     assert rows["b.wav"]["flagged_by"] == ["knn", "click"]
     assert rows["c.wav"]["error_code"] is None
     assert not again.parts.exists()
+
+
+def test_the_musical_context_and_standing_come_back_as_the_scorer_gave_them(tmp_path):
+    """`evaluate --results` and anyone reading the Parquet see what the take was judged against."""
+    out = tmp_path / "r.parquet"
+    store = output.ResultStore(out, output.score_schema(["knn"], JOB))
+    late = Finding("timing", 0.6, 0.25, 0.05, "a note 40 ms late")
+    judged = result("bass_120bpm_Em.wav", 0.5, [late])
+    judged.context = {"bpm": 120.0, "bpm_from": "name", "key": "E minor", "key_from": "name"}
+    judged.context |= {"meter": "4/4", "meter_from": "default"}
+    judged.standing = Standing(2, 3, 0.4, "timing", 0.25, "a note 40 ms late")
+    store.write_part(part([output.score_row(judged, "h1"), output.score_row(result("plain.wav", 0.2), "h2")]))
+    store.merge()
+    back, failures = output.read_results(out, "m", {"knn": 1.0})
+    got = {r.path: r for r in back}
+    assert not failures
+    assert got["bass_120bpm_Em.wav"].context == judged.context
+    assert got["bass_120bpm_Em.wav"].standing == judged.standing
+    assert got["bass_120bpm_Em.wav"].flagged_by == ["timing"]
+    assert (got["plain.wav"].context, got["plain.wav"].standing) == (None, None)
 
 
 def test_many_parts_are_compacted_as_they_are_written(tmp_path, monkeypatch):

@@ -26,7 +26,9 @@ def add_arguments(p: argparse.ArgumentParser, with_out: bool) -> None:
         "--address",
         help="Ray cluster: 'auto' (the one this machine joined), ray://HOST:10001; default: a local Ray for the job",
     )
-    g.add_argument("--actors", type=int, help="encoder actors (default: one per GPU, else one per 2 CPUs)")
+    g.add_argument(
+        "--actors", type=int, help="actors (default: one encoder actor per GPU; on CPU-only clusters one actor per CPU)"
+    )
     g.add_argument("--gpus-per-actor", type=float, default=1.0, help="below 1 puts several actors on a GPU")
 
 

@@ -1,6 +1,6 @@
-"""The Parquet results of a scale-out job: one row per file, written as part files per batch, merged at the end.
+"""The Parquet results of a scale-out job: one row per file, written as part files per block, merged at the end.
 
-Layout for `--out results.parquet`: finished batches land in `results.parquet.parts/part-<run>-<n>.parquet`
+Layout for `--out results.parquet`: finished blocks (a Ray task's batches) land in `results.parquet.parts/part-<run>-<n>.parquet`
 (each written to a temporary name and renamed, so a part is whole or absent; every COMPACT_EVERY parts are
 rewritten as one, so a million files do not make a million parts); when the job ends — finished,
 failed or interrupted — the parts and the previous `results.parquet` are merged into a new `results.parquet`
@@ -16,6 +16,7 @@ import math
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ import pyarrow.parquet as pq
 
 from ..embedding import Embeddings, EmbedFailure
 from ..errors import LoopbridgeError
-from ..results import Finding, TakeResult
+from ..results import Finding, Standing, TakeResult
 
 JOB_KEY = b"loopbridge.job"
 COMPACT_EVERY = 256
@@ -36,6 +37,26 @@ FINDING = pa.struct(
         ("severity", pa.float64()),
         ("start_s", pa.float64()),
         ("duration_s", pa.float64()),
+        ("message", pa.string()),
+    ]
+)
+MUSIC = pa.struct(  # TakeResult.context: the tempo, key and meter judged against, and where each came from
+    [
+        ("bpm", pa.float64()),
+        ("bpm_from", pa.string()),
+        ("key", pa.string()),
+        ("key_from", pa.string()),
+        ("meter", pa.string()),
+        ("meter_from", pa.string()),
+    ]
+)
+STANDING = pa.struct(
+    [
+        ("rank", pa.int64()),
+        ("of", pa.int64()),
+        ("score", pa.float64()),
+        ("kind", pa.string()),
+        ("departs_s", pa.float64()),
         ("message", pa.string()),
     ]
 )
@@ -59,6 +80,8 @@ def score_schema(heads: list[str], job: dict[str, Any], with_region: bool = Fals
             ("flag", pa.bool_()),
             ("flagged_by", pa.list_(pa.string())),
             ("reasons", pa.list_(FINDING)),
+            ("context", MUSIC),  # null: no musical checks ran (nothing musical known about the take)
+            ("standing", STANDING),  # null: no sibling takes were compared
             *_ERROR,
         ],
         metadata={JOB_KEY: json.dumps(job, sort_keys=True)},
@@ -89,6 +112,8 @@ def score_row(r: TakeResult, content_hash: str) -> dict[str, Any]:
         "flag": r.flag,
         "flagged_by": r.flagged_by,
         "reasons": [f.__dict__ for f in r.reasons],
+        "context": r.context,
+        "standing": asdict(r.standing) if r.standing else None,
     }
 
 
@@ -143,7 +168,7 @@ class ResultStore:
         return out
 
     def write_part(self, table: pa.Table) -> None:
-        """One finished batch, whole or not at all; every COMPACT_EVERY parts become one, so folders stay small."""
+        """One finished block of rows, whole or not at all; every COMPACT_EVERY parts become one, so folders stay small."""
         self._written.append(self._write(table, self._seq))
         self._seq += 1
         if len(self._written) >= COMPACT_EVERY:
@@ -186,7 +211,7 @@ class ResultStore:
         for part in sources[1 if sources[0] == self.out else 0 :]:
             part.unlink()
         for stale in self.parts.glob("*.tmp") if self.parts.is_dir() else []:
-            stale.unlink()  # a part cut short by a kill: its batch was never counted as written
+            stale.unlink()  # a part cut short by a kill: its rows were never counted as written
         if self.parts.is_dir():
             self.parts.rmdir()
         return rows
@@ -268,6 +293,8 @@ def read_results(path: Path, model: str, thresholds: dict[str, float]) -> tuple[
                 reasons=[Finding(**f) for f in r["reasons"]],
                 silent=r["silent"],
                 region=tuple(r["region"]) if r.get("region") else None,
+                context=r["context"],
+                standing=Standing(**r["standing"]) if r["standing"] else None,
             )
         )
     return results, failures

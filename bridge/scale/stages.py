@@ -1,16 +1,24 @@
-"""The two Ray Data stages. Both work on batches (dicts of numpy columns) and never raise for a bad file:
-a file that fails becomes a row with an error code and message.
+"""The Ray Data stages. All work on batches and never raise for a bad file: a file that fails becomes a row with
+an error code and message.
 
-decode_batch (CPU task): content hash, skip what is already done, decode (only the context's region, when the
-command line gave one) + resample, the checks (with the take's context), and the encoder's front-end (log-mel /
-fusion input), so the encoder actors only run the ONNX graph.
-ScoreActor / EmbedActor (actor pool): one ONNX Runtime session each (on a GPU when given one), batched;
-ScoreActor also scores with the bundle's heads and joins the checks' reasons, exactly as `Scorer` does.
+Two shapes of pipeline (job.py picks one):
+
+- CPU-only cluster: one actor stage, ScoreFiles / EmbedFiles. Each actor is a whole single-process `score`
+  (`Scorer.score_files`) or `embed` (`embedding.embed_files`) on its batch of paths, after hashing them and
+  skipping what is already done; one actor per CPU. Nothing crosses the object store but paths and rows, and
+  the rows are the single-process ones by construction (musical context included).
+- GPUs in the cluster: decode_batch (CPU task) hashes, skips, decodes (only the context's region) + resamples,
+  runs the checks (with the take's context) and the encoder's front-end, so that ScoreActor / EmbedActor (one
+  ONNX Runtime session each, on a GPU) only run the graph; ScoreActor scores with the bundle's heads and joins
+  the checks' report with `pipeline.judged`, as `Scorer` does.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,15 +28,106 @@ import pyarrow as pa
 
 from .. import audio, checks
 from ..context import TakeContext
+from ..embedding import embed_files
 from ..encoders import Encoder, prepare_inputs
 from ..errors import LoopbridgeError
 from ..hashing import file_sha256
-from ..pipeline import Scorer
-from ..results import Finding
+from ..pipeline import Scorer, judged
+from ..results import Finding, Standing
 from . import output
 
 INPUT_PREFIX = "x_"
 _done_sets: dict[str, frozenset[tuple[str, str]]] = {}
+
+
+def todo(paths: Any, done: frozenset[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(path, content hash) of the batch's files not yet in the results; an unreadable file gets hash ''
+    (the decode names the problem, and it is tried again next run)."""
+    out = []
+    for path in (str(p) for p in paths):
+        try:
+            digest = file_sha256(path)
+        except OSError:
+            digest = ""
+        if not (digest and (path, digest) in done):
+            out.append((path, digest))
+    return out
+
+
+def _isolated(work: Callable[[list[str]], list[dict[str, Any]]], paths: list[str]) -> list[dict[str, Any]]:
+    """`work` on the whole batch; if something unforeseen breaks it, file by file, so that one odd file in a
+    million becomes an error row instead of stopping the job."""
+    try:
+        return work(paths)
+    except Exception:
+        rows = []
+        for path in paths:
+            try:
+                rows += work([path])
+            except Exception as exc:
+                rows.append(output.error_row(path, "", "internal", f"{path}: {type(exc).__name__}: {exc}"))
+        return rows
+
+
+class _FilesActor:
+    """The fused stage's common part: which files of a batch to do, and their rows in the results' schema."""
+
+    def __init__(self, schema: pa.Schema, done: Any) -> None:
+        # One ONNX thread: there is one of these actors per CPU. Set here rather than in a runtime_env, so that
+        # Ray can start the actor in a worker it has already started.
+        os.environ.setdefault("LOOPBRIDGE_THREADS", "1")
+        self.schema = schema
+        self.done = _done(done)
+
+    def rows(self, paths: list[str]) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> pa.Table:
+        hashes = dict(todo(batch["path"], self.done))
+        rows = _isolated(self.rows, list(hashes))
+        for row in rows:
+            row["content_hash"] = hashes.get(row["path"]) or None  # a folder in a list of paths: its files, unhashed
+        return pa.Table.from_pylist(rows, schema=self.schema)
+
+
+class ScoreFiles(_FilesActor):
+    """`score` of a batch of files in this process, exactly as the single-process command runs it."""
+
+    def __init__(
+        self,
+        encoder_path: str,
+        bundle_path: str,
+        quantile: float | None,
+        max_seconds: float,
+        schema: pa.Schema,
+        context: TakeContext | None = None,
+        done: Any = None,
+    ) -> None:
+        super().__init__(schema, done)
+        self.scorer = _scorer(bundle_path, Encoder(Path(encoder_path)), quantile)
+        self.max_seconds, self.context = max_seconds, context
+
+    def rows(self, paths: list[str]) -> list[dict[str, Any]]:
+        contexts = None if self.context is None else [self.context] * len(paths)
+        results, failures = self.scorer.score_files(paths, self.max_seconds, contexts)
+        return [output.score_row(r, "") for r in results] + [
+            output.error_row(f.path, "", f.error.code, f.error.message) for f in failures
+        ]
+
+
+class EmbedFiles(_FilesActor):
+    """`embed` of a batch of files in this process, as the single-process command runs it."""
+
+    def __init__(self, encoder_path: str, max_seconds: float, schema: pa.Schema, done: Any = None) -> None:
+        super().__init__(schema, done)
+        self.encoder = Encoder(Path(encoder_path))
+        self.max_seconds = max_seconds
+
+    def rows(self, paths: list[str]) -> list[dict[str, Any]]:
+        emb, failures = embed_files([Path(p) for p in paths], self.encoder, len(paths), False, self.max_seconds)
+        return [
+            output.embed_row(p, "", float(d), v) for p, d, v in zip(emb.files, emb.durations, emb.vectors, strict=True)
+        ] + [output.error_row(f.path, "", f.error.code, f.error.message) for f in failures]
 
 
 def decode_batch(
@@ -41,21 +140,16 @@ def decode_batch(
     long_s: float | None = None,
     context: TakeContext | None = None,
 ) -> dict[str, np.ndarray]:
-    """Paths → what the encoder actors need, plus each file's hash, duration, region decoded, reasons or error.
-    `context` (the same for every file, as `score` gives it to each of its inputs) sets the region and the checks.
+    """Paths → what the encoder actors need, plus each file's hash, duration, region decoded, check report or
+    error. `context` (the same for every file, as `score` gives it to each of its inputs) sets the region and
+    the checks.
 
     With `long_s`, a take longer than that is only marked `long`: the actor scores it block by block, as
     `Scorer.score_files` does, so memory stays bounded and the verdict is the same."""
-    skip = _done(done)
-    rows: list[dict[str, Any]] = []
-    for path in (str(p) for p in batch["path"]):
-        try:
-            digest = file_sha256(path)
-        except OSError:
-            digest = ""  # audio.load names the problem below
-        if digest and (path, digest) in skip:
-            continue
-        rows.append(_decode_one(path, digest, input_names, calibration, with_checks, max_seconds, long_s, context))
+    rows = [
+        _decode_one(path, digest, input_names, calibration, with_checks, max_seconds, long_s, context)
+        for path, digest in todo(batch["path"], _done(done))
+    ]
     zeros = _zero_inputs(input_names)
     return {
         "path": np.array([r["path"] for r in rows], dtype=object),
@@ -66,7 +160,7 @@ def decode_batch(
         # the region decoded, in seconds of the file (NaN: the whole file)
         "region_start": np.array([r.get("region", (np.nan, np.nan))[0] for r in rows], dtype=np.float64),
         "region_end": np.array([r.get("region", (np.nan, np.nan))[1] for r in rows], dtype=np.float64),
-        "reasons": np.array([r.get("reasons", "[]") for r in rows], dtype=object),
+        "report": np.array([r.get("report", "{}") for r in rows], dtype=object),
         "error_code": np.array([r.get("error_code", "") for r in rows], dtype=object),
         "error_message": np.array([r.get("error_message", "") for r in rows], dtype=object),
         **{
@@ -96,21 +190,33 @@ def _decode_one(
             if end - start > long_s:
                 return {**row, "long": True}
         clip = audio.load(path, max_s, region)
-        # as Scorer does
-        found = checks.check_take(clip.native, calibration, context=context).findings if with_checks else []
         if clip.region:
             row["region"] = clip.region
-        row.update(
-            duration_s=clip.duration_s,
-            silent=clip.is_silent,
-            reasons=json.dumps([f.__dict__ for f in found]),
-            inputs=prepare_inputs(clip.samples, input_names),
-        )
+        row.update(duration_s=clip.duration_s, silent=clip.is_silent, inputs=prepare_inputs(clip.samples, input_names))
+        if with_checks:  # as Scorer does
+            row["report"] = _report_json(checks.check_take(clip.native, calibration, context=context))
     except LoopbridgeError as exc:
         row.update(error_code=exc.code, error_message=exc.message)
     except Exception as exc:  # one odd file must not stop a job over a million: it becomes an error row
         row.update(error_code="internal", error_message=f"{path}: {type(exc).__name__}: {exc}")
     return row
+
+
+def _report_json(report: checks.CheckReport) -> str:
+    """A CheckReport as it travels from the CPU task to the actor (a plain string column)."""
+    return json.dumps(
+        {
+            "findings": [asdict(f) for f in report.findings],
+            "music": report.music,
+            "standing": asdict(report.standing) if report.standing else None,
+        }
+    )
+
+
+def _report(text: str) -> checks.CheckReport:
+    d = json.loads(text)
+    standing = Standing(**d["standing"]) if d.get("standing") else None
+    return checks.CheckReport([Finding(**f) for f in d.get("findings", [])], d.get("music"), standing)
 
 
 def _done(ref: Any) -> frozenset[tuple[str, str]]:
@@ -124,6 +230,14 @@ def _done(ref: Any) -> frozenset[tuple[str, str]]:
         _done_sets.clear()
         _done_sets[key] = ray.get(ref)
     return _done_sets[key]
+
+
+def _scorer(bundle_path: str, encoder: Encoder, quantile: float | None) -> Scorer:
+    """The bundle with the encoder file the job was given (the same path on every node), at the job's quantile."""
+    scorer = Scorer(bundle_path, encoder)
+    if quantile is not None:
+        scorer.bundle.set_quantile(quantile)
+    return scorer
 
 
 @lru_cache(maxsize=4)
@@ -183,9 +297,7 @@ class ScoreActor(_EncoderActor):
         super().__init__(encoder_path)
         self.max_seconds = max_seconds
         self.context = context  # for long takes, which this actor decodes and checks block by block
-        self.scorer = Scorer(bundle_path, self.encoder)
-        if quantile is not None:
-            self.scorer.bundle.set_quantile(quantile)
+        self.scorer = _scorer(bundle_path, self.encoder, quantile)
         self.schema = schema
 
     def __call__(self, batch: dict[str, np.ndarray]) -> pa.Table:
@@ -209,9 +321,7 @@ class ScoreActor(_EncoderActor):
             elif code:
                 rows.append(output.error_row(path, h, code, batch["error_message"][i]))
             else:
-                r = next(scored)
-                r.reasons = [Finding(**f) for f in json.loads(batch["reasons"][i])]
                 start, end = batch["region_start"][i], batch["region_end"][i]
-                r.region = None if np.isnan(start) else (float(start), float(end))
-                rows.append(output.score_row(r, h))
+                region = None if np.isnan(start) else (float(start), float(end))
+                rows.append(output.score_row(judged(next(scored), _report(batch["report"][i]), region), h))
         return pa.Table.from_pylist(rows, schema=self.schema)
