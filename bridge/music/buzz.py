@@ -35,17 +35,13 @@ def _band(power: np.ndarray, freqs: np.ndarray, sr: int) -> np.ndarray:
     return power[(freqs >= TREBLE_HZ) & (freqs < min(TOP_HZ, sr / 2))] + 1e-20
 
 
-def _next_attack(e: Event, later: list[Event], notes: list[Note] | None, end_s: float) -> float:
-    """Where the next attack after `e` may start: the next event's, or (given the notes) any other note's, whose
-    onset without an attack of its own found is the model's (up to ~25 ms off, so taken that much earlier)."""
-    starts = [x.onset_s - 0.005 for x in later[:1]]
-    own = {id(n) for n in e.notes}
-    starts += [
-        n.onset_s - (0.005 if n.placed else UNPLACED_S)
-        for n in notes or ()
-        if id(n) not in own and n.onset_s - UNPLACED_S > e.onset_s + START_S
-    ]
-    return min([end_s, *starts])
+def _attack_starts(notes: list[Note] | None) -> tuple[np.ndarray, np.ndarray]:
+    """The notes' onsets in time order, and from each on the earliest a new attack may start: a note's own
+    onset, or, without an attack of its own found, the model's, up to ~25 ms off, so taken that much earlier."""
+    ordered = sorted(notes or (), key=lambda n: n.onset_s)
+    onsets = np.array([n.onset_s for n in ordered])
+    starts = np.array([n.onset_s - (0.005 if n.placed else UNPLACED_S) for n in ordered])
+    return onsets, np.append(np.minimum.accumulate(starts[::-1])[::-1], np.inf)
 
 
 def treble_noise_db(mono: np.ndarray, sr: int, evts: list[Event], notes: list[Note] | None = None) -> np.ndarray:
@@ -53,8 +49,11 @@ def treble_noise_db(mono: np.ndarray, sr: int, evts: list[Event], notes: list[No
     a note whose attack was not placed is no event, but its pluck or slap would read as noise); NaN where too
     short to measure."""
     out = np.full(len(evts), np.nan)
+    onsets, earliest = _attack_starts(notes)
     for i, e in enumerate(evts):
-        nxt = _next_attack(e, evts[i + 1 :], notes, mono.size / sr)
+        # a note starting within a strum of this attack is one of its strings, not the next attack
+        later = earliest[np.searchsorted(onsets, e.onset_s + START_S + UNPLACED_S, side="right")]
+        nxt = min(evts[i + 1].onset_s - 0.005 if i + 1 < len(evts) else mono.size / sr, float(later))
         end = min(e.onset_s + MAX_S, max(n.offset_s for n in e.notes), nxt)
         a, b = int((e.onset_s + START_S) * sr), int(end * sr)
         if (b - a) / sr < MIN_S - START_S:
