@@ -5,10 +5,9 @@ heads: no torch), then scores the library: in-process with `Scorer.score_files` 
 path), and on a local Ray started for the run with `ray.init(num_cpus=N)`: the CPU-only shape, one actor per
 CPU doing decode, checks, encoder and heads. With --split also the GPU shape (CPU decode tasks feeding one encoder
 actor), on a GPU declared to Ray only. Ray's files/s is over the whole job (its workers and encoder sessions
-starting included) and end to end with `ray.init`; "first result after" is the start-up a longer job amortises,
-and "files/s after it" the rate from then on (in the split shape Ray Data decodes ahead while the actors start,
-so that one overstates). Peak memory is each Ray worker's high-water RSS (VmHWM in /proc), by role: decode tasks
-and actors.
+starting included) and end to end with `ray.init`; "first result after" is the start-up a longer job amortises
+(the first block, up to 8 batches, included). Peak memory is each Ray worker's high-water RSS (VmHWM in /proc),
+by role: decode tasks and actors.
 
 A CLAP encoder is measured too when one is installed (`loopbridge encoder fetch|export`) or given with
 --clap FILE.onnx; weights cannot be downloaded on every machine, so without one that row says so.
@@ -128,8 +127,7 @@ def run_ray(files: list[str], model: str, out: Path, workers: int, gpus: int = 0
         ray.shutdown()
     end_to_end = time.perf_counter() - t0
     n = summary.scored + summary.failed
-    steady = (n - BATCH) / (summary.seconds - summary.first_result_s)  # after the start-up, roughly
-    rates = {"job": n / summary.seconds, "e2e": n / end_to_end, "steady": steady}
+    rates = {"job": n / summary.seconds, "e2e": n / end_to_end}
     return {"files": n, "first": summary.first_result_s, **rates, **peaks}
 
 
@@ -167,17 +165,17 @@ def main() -> int:
     print(f"{len(files)} files (1–2 s loops at 48 kHz, 4 bad); CPU: {_cpu()}, {os.cpu_count()} cores")
     print(f"load average at start {load:.1f}: a busy shared machine makes every number below smaller\n")
     print(
-        "| encoder | engine | files/s (whole job; with ray.init) | first result after | files/s after it "
+        "| encoder | engine | files/s (whole job; with ray.init) | first result after "
         "| peak RSS decode worker | peak RSS actor |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|")
     stage: dict[str, tuple[float, float, float]] = {}
     for label, enc in encs.items():
         fit = ["fit", str(tmp / "train"), "--name", label, "--encoder", enc, "--heads", "knn,mahalanobis"]
         with contextlib.redirect_stdout(io.StringIO()):
             assert cli([*fit, "--no-progress"]) == 0
         steady, e2e = run_single(files, label)
-        print(f"| {label} | single process | {steady:.1f} ({e2e:.1f} with opening the model) | | | | |", flush=True)
+        print(f"| {label} | single process | {steady:.1f} ({e2e:.1f} with opening the model) | | | |", flush=True)
         stage[label] = cpu_stage(files, label)
         runs = [(int(x), 0) for x in args.workers.split(",")]
         runs += [(w, 1) for w, _ in runs if w > 1] if args.split else []
@@ -187,12 +185,12 @@ def main() -> int:
             decode = f"{r['decode']:.0f} MiB" if r["decode"] else "— (no decode tasks)"
             print(
                 f"| {label} | Ray, {w} CPU worker{'s' if w > 1 else ''}{shape} | {r['job']:.1f} ({r['e2e']:.1f}) "
-                f"| {r['first']:.1f} s | {r['steady']:.1f} | {decode} | {r['actor']:.0f} MiB |",
+                f"| {r['first']:.1f} s | {decode} | {r['actor']:.0f} MiB |",
                 flush=True,
             )
     if "clap" not in encs:
         print(
-            "| clap | — | not measured: no CLAP encoder here (`loopbridge encoder fetch`, or --clap FILE.onnx) | | | | |"
+            "| clap | — | not measured: no CLAP encoder here (`loopbridge encoder fetch`, or --clap FILE.onnx) | | | |"
         )
     print("\n| encoder | CPU tasks ms/file (1 core) | encoder graph ms/file (CPU, batch 16) | mean file MB |")
     print("|---|---|---|---|")
