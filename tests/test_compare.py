@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import soundfile as sf
 
 from loopbridge import synth
 from loopbridge.cli import main
+from loopbridge.music import compare, timing
+from loopbridge.music.notes import Note
 
 
 def _write(tmp_path, part: synth.Part, plan: list[str | None], seed: int = 10) -> tuple[list[str], list]:
@@ -90,3 +93,15 @@ def test_compare_refuses_a_single_take(tmp_path, capsys) -> None:
     paths, _ = _write(tmp_path, part, [None])
     assert main(["compare", *paths]) == 2
     assert "two or more takes" in capsys.readouterr().err
+
+
+def test_a_take_noisier_on_every_note_is_not_buzz_but_its_one_noisier_note_is() -> None:
+    """Against siblings a note's treble counts above the take's usual difference from them: a take driven harder
+    (or, distorted, less) is so on every note."""
+    evts = timing.events([Note(t, t + 0.3, 40, 0.7, 0.9, True) for t in (0.0, 0.5, 1.0, 1.5, 2.0)])
+    theirs = [(evts, np.full(5, -30.0))] * 3
+    uniform = compare.versus(evts, np.full(5, -22.0), theirs)
+    assert np.allclose(uniform, 0.0)
+    one = compare.versus(evts, np.array([-38.0, -38.0, -18.0, -38.0, -38.0]), theirs)
+    assert one[2] == 20.0
+    assert np.allclose(np.delete(one, 2), 0.0)

@@ -31,7 +31,7 @@ SPREAD_FLOOR_S = 0.010
 TIMING_FLOOR_S = 0.03
 MIN_STRENGTH = 0.4  # only a clear attack (velocity × confidence) is called early or late: faint onsets drift
 SPREADS = 4.0
-BUZZ_LIMIT_DB = 16.0
+BUZZ_LIMIT_DB = 14.0
 OWN_BUZZ_DB = 20.0  # clean rendered notes reach ~20 dB over their take's median; buzz 24–46 dB
 STRUM_S = 0.045
 OUT_OF_KEY = 0.85  # a note the others don't play, outside the key: almost surely wrong
@@ -221,29 +221,38 @@ def _same_note(t: float, theirs: list[tuple[list[Event], np.ndarray]]) -> tuple[
     return onsets, shares
 
 
+def versus(evts: list[Event], shares: np.ndarray, theirs: list[tuple[list[Event], np.ndarray]]) -> np.ndarray:
+    """Each attack's treble noise over the same note's in the other takes (dB), less the take's usual difference
+    from them (its median over its notes): a take played or driven a little harder is noisier on every note (a
+    distorted take whose rattle lowered the drive of all its other notes read 7–10 dB quieter on each); NaN where
+    the others don't play it."""
+    vs = np.full(len(evts), np.nan)
+    for i, (e, s) in enumerate(zip(evts, shares, strict=True)):
+        same = [v for v in _same_note(e.onset_s, theirs)[1] if np.isfinite(v)]
+        if same and np.isfinite(s):
+            vs[i] = s - float(np.median(same))
+    ok = np.isfinite(vs)
+    return vs - float(np.median(vs[ok])) if ok.sum() >= 3 else vs
+
+
 def _buzz(this: Take, others: list[Take], ctx: MusicContext, name: str) -> list[Finding]:
     mine, shares = _treble(this)
     theirs = [_treble(o) for o in others]
     own = buzz_check.excess_db(shares)  # it must also stand out from this take's other notes
     out = []
-    for e, s, o in zip(mine, shares, own, strict=True):
-        if not np.isfinite(s) or not o > OWN_BUZZ_DB:
+    for e, excess, o in zip(mine, versus(mine, shares, theirs), own, strict=True):
+        if not o > OWN_BUZZ_DB or not excess > BUZZ_LIMIT_DB:
             continue
-        same = [v for v in _same_note(e.onset_s, theirs)[1] if np.isfinite(v)]
-        if not same:
-            continue
-        excess = s - float(np.median(same))
-        if excess > BUZZ_LIMIT_DB:
-            out.append(
-                Finding(
-                    "buzz",
-                    _severity((excess - BUZZ_LIMIT_DB) / 6.0),
-                    round(e.onset_s + buzz_check.START_S, 4),
-                    round(buzz_check.MAX_S - buzz_check.START_S, 4),
-                    f"{name}: {_label(ctx, e.onset_s)} buzzes or rattles (its treble is {excess:.0f} dB "
-                    "noisier after the attack than in the other " + ("take" if len(others) == 1 else "takes") + ")",
-                )
+        out.append(
+            Finding(
+                "buzz",
+                _severity((excess - BUZZ_LIMIT_DB) / 6.0),
+                round(e.onset_s + buzz_check.START_S, 4),
+                round(buzz_check.MAX_S - buzz_check.START_S, 4),
+                f"{name}: {_label(ctx, e.onset_s)} buzzes or rattles (its treble is {excess:.0f} dB "
+                "noisier after the attack than in the other " + ("take" if len(others) == 1 else "takes") + ")",
             )
+        )
     return out
 
 
@@ -256,6 +265,7 @@ def not_shared(found: list[Finding], this: Take, others: list[Take]) -> list[Fin
     limit = max(TIMING_FLOOR_S, SPREADS * _spread(others))
     need = max(1, (len(others) + 1) // 2)
     evts, shares = _treble(this)
+    vs = versus(evts, shares, theirs)
     out = []
     for f in found:
         if f.kind == "timing":
@@ -265,12 +275,7 @@ def not_shared(found: list[Finding], this: Take, others: list[Take]) -> list[Fin
         elif f.kind == "buzz":
             t = f.start_s - buzz_check.START_S
             i = int(np.argmin([abs(e.onset_s - t) for e in evts])) if evts else -1
-            same = [v for v in _same_note(t, theirs)[1] if np.isfinite(v)]
-            if (
-                i < 0
-                or not np.isfinite(shares[i])
-                or (same and shares[i] - float(np.median(same)) <= BUZZ_LIMIT_DB / 2)
-            ):
+            if i < 0 or vs[i] <= BUZZ_LIMIT_DB / 2:  # NaN (the others don't play it) keeps it
                 continue
         out.append(f)
     return out
@@ -289,4 +294,4 @@ def compare_takes(takes: list[Take], ctx: MusicContext, first: str = "take 1") -
     return rows
 
 
-__all__ = ["Comparison", "Take", "compare_takes", "departures", "not_shared"]
+__all__ = ["Comparison", "Take", "compare_takes", "departures", "not_shared", "versus"]
