@@ -10,7 +10,9 @@ starting included) and end to end with `ray.init`; "first result after" is the s
 by role: decode tasks and actors.
 
 A CLAP encoder is measured too when one is installed (`loopbridge encoder fetch|export`) or given with
---clap FILE.onnx; weights cannot be downloaded on every machine, so without one that row says so.
+--clap FILE.onnx; weights cannot be downloaded on every machine, so without one that row says so. Either is
+linked into the benchmark's own LOOPBRIDGE_HOME (a temporary folder; the user's home is only read) where
+`encoder export` puts it, and the model is fitted with its preset, as a user's is.
 
     python benchmarks/scale.py [--files 200] [--workers 1,2] [--split] [--clap FILE.onnx]
 """
@@ -131,6 +133,21 @@ def run_ray(files: list[str], model: str, out: Path, workers: int, gpus: int = 0
     return {"files": n, "first": summary.first_result_s, **rates, **peaks}
 
 
+def install_encoder(onnx: Path) -> str:
+    """Link `onnx` where `loopbridge encoder fetch|export` puts its preset, in the benchmark's own home, and return
+    the preset: models are fitted with it, so the single process and every Ray worker resolve the installed
+    encoder by name, as a user's do (a bundle records the preset, not the file it was fitted from)."""
+    from loopbridge import encoders
+
+    preset = encoders.Encoder(onnx).name
+    if preset not in encoders.PRESETS:
+        raise SystemExit(f"{onnx} is not a loopbridge CLAP export (its preset is {preset!r})")
+    dest = encoders.encoder_path(preset)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.symlink_to(onnx.resolve())
+    return preset
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--files", type=int, default=200)
@@ -151,6 +168,8 @@ def main() -> int:
     from loopbridge import encoders
     from loopbridge.cli import main as cli
 
+    installed = encoders.encoder_path(encoders.DEFAULT_ENCODER)  # the user's, before the home below replaces it
+    clap = args.clap or (installed if installed.exists() else None)
     tmp = Path(tempfile.mkdtemp(prefix="lbscale"))
     os.environ["LOOPBRIDGE_HOME"] = str(tmp / "home")
     lib = tmp / "lib"
@@ -158,9 +177,8 @@ def main() -> int:
     write_loops(tmp / "train", 24, seed=50)
     files = [str(p) for p in sorted(lib.rglob("*.wav"))]
     encs = {"mel-stats": "mel-stats"}
-    clap = args.clap or (p if (p := encoders.encoder_path(encoders.DEFAULT_ENCODER)).exists() else None)
     if clap:
-        encs["clap"] = str(clap)
+        encs["clap"] = install_encoder(clap)
     load = os.getloadavg()[0]
     print(f"{len(files)} files (1–2 s loops at 48 kHz, 4 bad); CPU: {_cpu()}, {os.cpu_count()} cores")
     print(f"load average at start {load:.1f}: a busy shared machine makes every number below smaller\n")
