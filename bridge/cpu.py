@@ -31,6 +31,19 @@ def has_int8_dot() -> bool:
     return any(f in flags() for f in INT8_DOT_FLAGS)
 
 
+@lru_cache(maxsize=1)
+def vendor() -> str:
+    """The CPU's vendor id ("GenuineIntel", "AuthenticAMD"; "" where /proc/cpuinfo has none): the engine choice
+    depends on it (bridge/engines.py)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
+            if line.startswith("vendor_id"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
 def model_name() -> str:
     """The CPU's model name, for benchmark tables."""
     try:

@@ -200,13 +200,19 @@ def prepare_inputs(samples: np.ndarray, input_names: Collection[str]) -> dict[st
     return out
 
 
+def _quantised(meta: dict[str, str]) -> bool:
+    return meta.get("loopbridge.quantization", "none") != "none"
+
+
 class Encoder:
     """An ONNX encoder session: clips in, one fixed-size embedding per clip out."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.engine = engines.choose()
+        self.engine = engines.choose(self.path, gpu=_nvidia_driver_present())
         self._openvino = self._open_openvino() if self.engine == "openvino" else None
+        if self._openvino is not None and engines.requested() == "auto" and _quantised(self._openvino.metadata):
+            self._openvino = None  # int8: ONNX Runtime's int8 kernels are the ones measured and chosen per CPU
         if self._openvino is not None:
             meta, self._inputs = self._openvino.metadata, self._openvino.input_names
             self._output, self.dim, self.provider = self._openvino.output_names[0], self._openvino.dim, "OpenVINO CPU"

@@ -1,8 +1,9 @@
 """Which runtime executes an encoder graph: ONNX Runtime (always there, CPU or CUDA) or OpenVINO (optional).
 
 Both read the same .onnx file. `LOOPBRIDGE_ENGINE` overrides the choice: `onnxruntime`, `openvino`, or
-`auto` (the default: ONNX Runtime, see `choose`). A requested OpenVINO that is not installed or cannot
-compile the graph falls back to ONNX Runtime on the CPU with a warning, never to an error.
+`auto` (the default, see `choose`: OpenVINO for fp32 CLAP-sized graphs on Intel CPUs where it is installed,
+ONNX Runtime everywhere else). A requested OpenVINO that is not installed or cannot compile the graph falls
+back to ONNX Runtime on the CPU with a warning, never to an error.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,8 @@ log = logging.getLogger("loopbridge")
 
 ENGINES = ("auto", "onnxruntime", "openvino")
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+# OpenVINO pays back its compile only on transformer-sized graphs (CLAP fp32 is 122 MB; mel-stats a few kB)
+HEAVY_GRAPH_BYTES = 32 * 2**20
 
 
 def openvino_available() -> bool:
@@ -40,18 +44,32 @@ def requested() -> str:
     return name
 
 
-def choose() -> str:
-    """The engine to run an encoder with on this machine.
-
-    `auto` is ONNX Runtime on every CPU measured so far (benchmarks/encoder.py, README "Encoder speed"):
-    OpenVINO f32 on the same graph was slower or no faster on both the Intel Xeon and the AMD EPYC."""
+def choose(path: Path, gpu: bool = False) -> str:
+    """The engine to run the encoder graph at `path` with on this machine: the one asked for, else `auto`'s
+    (ONNX Runtime wherever it has a `gpu` to run on)."""
     name = requested()
     if name == "openvino" and not openvino_available():
         log.warning(
             "LOOPBRIDGE_ENGINE=openvino but openvino is not installed (pip install openvino); using onnxruntime"
         )
         return "onnxruntime"
-    return "onnxruntime" if name == "auto" else name
+    if name != "auto":
+        return name
+    return "openvino" if not gpu and prefers_openvino(path) else "onnxruntime"
+
+
+def prefers_openvino(path: Path) -> bool:
+    """`auto`'s rule, from benchmarks/encoder.py (docs/method.md, "Encoder speed"): OpenVINO f32 where it ran the
+    same CLAP graph faster, Intel CPUs (a 2-core Xeon with AVX-512/AMX, idle: 55 vs 72 ms per 10 s clip, 1.50× vs
+    1.94× the machine's floor, embeddings equal to ONNX Runtime's; opening it no slower), on graphs big enough to
+    gain. ONNX Runtime elsewhere: on the AMD EPYCs OpenVINO was slower; a GPU is ONNX Runtime's (CUDA); int8
+    graphs keep ONNX Runtime's int8 kernels, chosen per CPU (the Encoder checks the graph's metadata)."""
+    if not openvino_available() or cpu.vendor() != "GenuineIntel":
+        return False
+    try:
+        return path.stat().st_size >= HEAVY_GRAPH_BYTES
+    except OSError:
+        return False
 
 
 def openvino_precision() -> str:
@@ -81,7 +99,10 @@ class OpenVinoEngine:
         self.output_names = [o.get_any_name() for o in model.outputs]
         self.dim = int(model.outputs[0].get_partial_shape()[-1].get_length())
         self._request = core.compile_model(model, "CPU", config).create_infer_request()
+        self._lock = threading.Lock()  # one infer request: unlike an ONNX Runtime session, not for two threads at once
 
     def run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
         """First output (`embedding`) for one batch."""
-        return np.asarray(self._request.infer({k: feed[k] for k in self.input_names})[0], dtype=np.float32)
+        with self._lock:
+            out = self._request.infer({k: feed[k] for k in self.input_names})[0]
+            return np.array(out, dtype=np.float32)  # a copy: the request's buffer is reused by the next run

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from helpers_clap import exported
 
-from loopbridge import engines, features
+from loopbridge import cpu, engines, features
 from loopbridge.encoders import Encoder
 from loopbridge.errors import EncoderError
 from loopbridge.synth import make_loop
@@ -24,11 +24,29 @@ def loop_batch() -> dict[str, np.ndarray]:
     return features.batch([features.fusion_input(np.asarray(y, np.float32)) for y in clips])
 
 
-def test_auto_engine_is_onnx_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_engine_follows_the_cpu_and_agrees_with_onnx_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`auto`: OpenVINO f32 for the CLAP graph on Intel CPUs where it is installed (measured faster there), ONNX
+    Runtime on every other CPU; either way the embeddings are ONNX Runtime's."""
     monkeypatch.delenv("LOOPBRIDGE_ENGINE", raising=False)
-    encoder = Encoder(exported("clap-htsat-fused").onnx)
-    assert encoder.engine == "onnxruntime"
-    assert encoder.provider == "CPUExecutionProvider"
+    onnx_path = exported("clap-htsat-fused").onnx
+    intel = cpu.vendor() == "GenuineIntel" and engines.openvino_available()
+    encoder = Encoder(onnx_path)
+    assert encoder.engine == ("openvino" if intel else "onnxruntime")
+    assert encoder.provider == ("OpenVINO CPU" if intel else "CPUExecutionProvider")
+    inputs = loop_batch()
+    monkeypatch.setenv("LOOPBRIDGE_ENGINE", "onnxruntime")
+    want = Encoder(onnx_path).embed_inputs(inputs)
+    got = encoder.embed_inputs(inputs)
+    assert float((np.abs(got - want).max(axis=1) / np.abs(want).max(axis=1)).max()) < 1e-3
+
+
+def test_auto_engine_keeps_onnx_runtime_for_a_small_graph(monkeypatch: pytest.MonkeyPatch, lb_home) -> None:
+    """mel-stats gains nothing from a compile (int8 graphs: tests/test_clap_int8_policy.py). On an Intel CPU with
+    OpenVINO this is the rule at work; elsewhere auto is ONNX Runtime for every graph anyway."""
+    from loopbridge.encoders import ensure_mel_stats
+
+    monkeypatch.delenv("LOOPBRIDGE_ENGINE", raising=False)
+    assert Encoder(ensure_mel_stats()).engine == "onnxruntime"
 
 
 def test_openvino_engine_reads_the_same_graph_and_agrees(monkeypatch: pytest.MonkeyPatch) -> None:
