@@ -275,6 +275,34 @@ def test_an_estimated_key_is_not_judged_by_default_only_with_musical() -> None:
     assert musical.context.key_from == "estimate"
 
 
+def test_an_estimated_key_judges_a_note_against_every_key_the_take_allows() -> None:
+    """A line on A C D E G (twice) fits A minor, C, G and F major, E and D minor: a lone F# is G major's or E
+    minor's, not a slip, though the estimate says C major; a lone G# sits in none of them. A G# the part comes
+    back to makes it chromatic (no key holds it all): the part's own note, not flagged. Known keys judge as before."""
+
+    def line(*extra: tuple[float, int]) -> list[Note]:
+        played = [(0.5 * i, p) for i, p in enumerate([45, 48, 50, 52, 55] * 2)] + list(extra)
+        return [Note(t, t + 0.4, p, 0.7, 0.9, True) for t, p in played]
+
+    def wrong(notes: list[Note], key: str | None = None) -> list[str]:
+        ctx = context.resolve(TakeContext(key=key, source="cli") if key else None, "take.wav", notes)
+        return [f.message for f in wrong_notes.findings(notes, ctx)]
+
+    lone_fsharp = line((5.0, 54))
+    estimated = context.resolve(None, "take.wav", lone_fsharp)
+    assert (str(estimated.key), estimated.key_from) == ("C major", "estimate")
+    held = {str(k) for k in (estimated.key, *estimated.key_alternatives)}
+    assert held == {"A minor", "C major", "G major", "F major", "E minor", "D minor"}
+    assert wrong(lone_fsharp) == []
+    assert wrong(lone_fsharp, "C major") == ["F# at 5.00 s is outside C major"]
+    assert estimated.known().key_alternatives == ()  # the default decision judges no note against a guess
+    assert wrong(line((5.0, 56))) == ["G# at 5.00 s is outside every key this take suggests (C major, estimated)"]
+    recurring = line((5.0, 56), (5.5, 56))
+    assert context.resolve(None, "take.wav", recurring).key_alternatives == ()
+    assert wrong(recurring) == []
+    assert len(wrong(recurring, "A minor")) == 2
+
+
 def test_a_power_chords_fifth_is_not_a_wrong_note_but_a_wrong_root_is() -> None:
     """On E major's 7th degree (D#) a power chord's fifth is A#, outside the scale: the player's shape, not a slip."""
     ctx = context.resolve(TakeContext(bpm=120, key="E major", source="cli"), "take.wav")

@@ -102,7 +102,7 @@ def analyse(
             if not any(g.kind == f.kind and abs(g.start_s - f.start_s) < SAME_S for g in found)
         ]
         return MusicReport(ctx, notes, found, ranking)
-    found = own + wrong_notes.findings(notes, ctx, profiles.get(ctx.key.scale) if ctx.key else None)
+    found = own + wrong_notes.findings(notes, ctx, profiles)
     return MusicReport(ctx, notes, found)
 
 

@@ -129,6 +129,9 @@ class MusicContext:
     key_from: str
     meter: tuple[int, int] = (4, 4)
     meter_from: str = "default"
+    # besides an estimated key, the others the take's notes allow (keys_holding): one short take's estimate is
+    # often a neighbouring key, so a note is wrong only outside all of them (wrong_notes.findings); () if known
+    key_alternatives: tuple[Key, ...] = ()
 
     def where(self, t: float) -> str:
         """ "bar 2, beat 3" for a time in seconds (bars and beats counted from 1), or "" without a tempo."""
@@ -149,6 +152,7 @@ class MusicContext:
             bpm_from="unknown" if drop_bpm else self.bpm_from,
             key=None if drop_key else self.key,
             key_from="unknown" if drop_key else self.key_from,
+            key_alternatives=() if drop_key else self.key_alternatives,
         )
 
     def as_dict(self) -> dict:
@@ -171,6 +175,10 @@ class MusicContext:
 _KK_MAJOR = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
 _KK_MINOR = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
 DEFAULT_PROFILES = {"major": _KK_MAJOR, "minor": _KK_MINOR}
+SURE = 0.6  # the note model's confidence above which a note counts as played
+MIN_VELOCITY = 0.38  # clearly played: loud and long enough to be meant (not a harmonic or a ghost)
+MIN_DURATION_S = 0.06
+STRUM_S = 0.045  # notes struck together
 
 
 def pitch_class_histogram(notes: list[Note]) -> np.ndarray:
@@ -194,6 +202,24 @@ def estimate_key(notes: list[Note], profiles: dict[str, tuple[float, ...]] | Non
             if best is None or r > best[0]:
                 best = (r, Key(root, scale))
     return None if best is None else best[1]
+
+
+def clearly_played(n: Note) -> bool:
+    """Sure, loud and long enough to be a note the player meant."""
+    return n.confidence >= SURE and n.velocity >= MIN_VELOCITY and n.offset_s - n.onset_s >= MIN_DURATION_S
+
+
+def attacks(notes: list[Note], pitch_class: int) -> int:
+    """How many times the take clearly strikes a pitch class (notes struck together count once)."""
+    onsets = sorted(n.onset_s for n in notes if n.pitch % 12 == pitch_class and clearly_played(n))
+    return sum(1 for i, t in enumerate(onsets) if i == 0 or t - onsets[i - 1] >= STRUM_S)
+
+
+def keys_holding(notes: list[Note]) -> list[Key]:
+    """The major and minor keys holding every pitch class the take comes back to (struck at 2+ attacks): with
+    only the take to go by, each of them may be the song's ([] when none does: a chromatic part)."""
+    recurring = {pc for pc in range(12) if attacks(notes, pc) >= 2}
+    return [k for scale in ("major", "minor") for r in range(12) if recurring <= (k := Key(r, scale)).pitch_classes]
 
 
 def estimate_bpm(
@@ -246,21 +272,22 @@ def resolve(
     elif (named := tempo_from_name(path)) is not None:
         bpm, bpm_from = named, "name"
     elif mono is not None and sr:
-        onsets = sorted({round(n.onset_s, 3) for n in notes if n.placed and n.confidence >= 0.6}) if notes else None
+        onsets = sorted({round(n.onset_s, 3) for n in notes if n.placed and n.confidence >= SURE}) if notes else None
         bpm, bpm_from = estimate_bpm(mono, sr, meter, onsets), "estimate"
     else:
         bpm, bpm_from = None, "unknown"
     key: Key | None
+    alternatives: tuple[Key, ...] = ()
     if given.key:
         key, key_from = parse_key(given.key), source
     elif (named_key := key_from_name(path)) is not None:
         key, key_from = named_key, "name"
-    elif notes:
-        key, key_from = estimate_key(notes, profiles), "estimate"
+    elif notes and (key := estimate_key(notes, profiles)) is not None:
+        key_from, alternatives = "estimate", tuple(k for k in keys_holding(notes) if k != key)
     else:
         key, key_from = None, "unknown"
     if bpm is None:
         bpm_from = "unknown"
     if key is None:
         key_from = "unknown"
-    return MusicContext(bpm, bpm_from, key, key_from, meter, meter_from)
+    return MusicContext(bpm, bpm_from, key, key_from, meter, meter_from, alternatives)

@@ -3,6 +3,10 @@
 The library's profile (learned at `fit`): how often each pitch class, counted from the key's root, sounds in
 the library's takes. A scale degree the library uses often (a blue note, a borrowed chord tone) is not wrong
 there; one it never plays is, even inside the scale only if the library says so (rare < RARE).
+
+A key only estimated from the take (`--musical`) is often a neighbouring key: there a note is wrong only outside
+every key that holds the pitch classes the take comes back to (MusicContext.key_alternatives) and struck at one
+attack only (a pitch class the part comes back to is the part's, not a slip).
 """
 
 from __future__ import annotations
@@ -10,14 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..results import Finding
-from .context import MusicContext
+from .context import STRUM_S, Key, MusicContext, attacks, clearly_played
 from .notes import Note
 
 RARE = 0.01  # a degree holding under 1 % of the library's notes in its key is rare
-MIN_CONFIDENCE = 0.6
-MIN_DURATION_S = 0.06
-MIN_VELOCITY = 0.38
-STRUM_S = 0.045  # notes struck together
 
 
 def allowed_degrees(profile: list[float] | None, scale_degrees: frozenset[int]) -> frozenset[int]:
@@ -38,31 +38,42 @@ def _power_chord_fifth(n: Note, notes: list[Note], scale_degrees: frozenset[int]
     return any((n.pitch - m.pitch) % 12 == 7 and (m.pitch - root) % 12 in scale_degrees for m in struck)
 
 
-def findings(notes: list[Note], ctx: MusicContext, profile: list[float] | None = None) -> list[Finding]:
-    """One finding per clearly played out-of-key note (a wrong note repeated through a chord is one each)."""
+def _fits(n: Note, notes: list[Note], key: Key, profiles: dict[str, list[float]] | None) -> bool:
+    """The note belongs to the key: a degree the key (or the library, in that scale) plays, or a power chord's
+    fifth on one of its roots."""
+    scale_degrees = frozenset((pc - key.root) % 12 for pc in key.pitch_classes)
+    if (n.pitch - key.root) % 12 in allowed_degrees((profiles or {}).get(key.scale), scale_degrees):
+        return True
+    return _power_chord_fifth(n, notes, scale_degrees, key.root)
+
+
+def findings(notes: list[Note], ctx: MusicContext, profiles: dict[str, list[float]] | None = None) -> list[Finding]:
+    """One finding per clearly played out-of-key note (a wrong note repeated through a chord is one each).
+    `profiles`: the library's degree profile per scale (learned at `fit`)."""
     if ctx.key is None:
         return []
     key = ctx.key
-    scale_degrees = frozenset((pc - key.root) % 12 for pc in key.pitch_classes)
-    ok = allowed_degrees(profile, scale_degrees)
+    estimated = ctx.key_from == "estimate"
+    keys = (key, *ctx.key_alternatives)
     out = []
     for n in notes:
-        if (n.pitch - key.root) % 12 in ok:
+        if not clearly_played(n):
             continue
-        if n.confidence < MIN_CONFIDENCE or n.velocity < MIN_VELOCITY or n.offset_s - n.onset_s < MIN_DURATION_S:
+        if any(_fits(n, notes, k, profiles) for k in keys):
             continue
-        if _power_chord_fifth(n, notes, scale_degrees, key.root):
+        if estimated and attacks(notes, n.pitch % 12) > 1:
             continue
         weight = n.velocity * min(1.0, (n.offset_s - n.onset_s) / 0.25)
         severity = round(float(1.0 - 0.7 * np.exp(-3.0 * weight)), 3)
         where = ctx.where(n.onset_s)
+        outside = f"every key this take suggests ({key}, estimated)" if estimated else str(key)
         out.append(
             Finding(
                 "wrong_note",
                 severity,
                 round(n.onset_s, 4),
                 round(n.offset_s - n.onset_s, 4),
-                f"{n.name} at {n.onset_s:.2f} s" + (f" ({where})" if where else "") + f" is outside {key}",
+                f"{n.name} at {n.onset_s:.2f} s" + (f" ({where})" if where else "") + f" is outside {outside}",
             )
         )
     return out
