@@ -8,6 +8,7 @@ import numpy as np
 
 from ..audio import SAMPLE_RATE, Clip, NativeAudio
 from ..bundle import Bundle, list_bundles
+from ..context import TakeContext
 from ..encoders import Encoder
 from ..errors import ModelError
 from ..pipeline import Scorer
@@ -41,12 +42,19 @@ def open_models(names: list[str]) -> dict[str, Scorer]:
 
 
 def warm_up(scorer: Scorer) -> None:
-    """Run the whole path once (encoder with a short and a long clip, every head) so the first take is as fast as the tenth."""
+    """Run the whole path once (encoder with a short and a long clip, every head, the technical and musical checks)
+    so the first take is as fast as the tenth."""
     scorer.encoder.warm_up()
-    # A quiet tone, not silence: the checks skip silent takes, and their first real run is the slow one.
-    t = np.arange(SAMPLE_RATE, dtype=np.float32) / SAMPLE_RATE
-    tone = (0.1 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32)[:, None]
-    scorer.score_clips([Clip("warm-up", tone[:, 0], NativeAudio("warm-up", tone, SAMPLE_RATE, "FLOAT"))])
+    # Four plucked notes at 120 BPM, not silence: the checks skip silent takes, the musical ones need notes and a
+    # tempo and key to judge them by, and their first real run is the slow one.
+    t = np.arange(2 * SAMPLE_RATE, dtype=np.float32) / SAMPLE_RATE
+    pitch = np.array([110.0, 130.8, 146.8, 164.8], np.float32)[(t * 2).astype(int)]
+    phase = 2 * np.pi * np.cumsum(pitch) / SAMPLE_RATE
+    tone = (0.3 * np.sin(phase) * np.exp(-6.0 * (t % 0.5))).astype(np.float32)[:, None]
+    scorer.score_clips(
+        [Clip("warm-up", tone[:, 0], NativeAudio("warm-up", tone, SAMPLE_RATE, "FLOAT"))],
+        contexts=[TakeContext(bpm=120.0, key="A minor", source="request")],
+    )
 
 
 def describe(scorer: Scorer) -> str:
