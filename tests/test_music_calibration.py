@@ -78,3 +78,15 @@ def test_a_large_library_is_calibrated_on_a_reproducible_sample(tmp_path, monkey
     assert first is not None
     assert first["music"]["n"] <= 9
     assert first == again
+
+
+def test_one_loop_with_an_odd_note_does_not_set_the_buzz_limit() -> None:
+    """The limit is the library's worst note per loop at a high quantile, capped a few robust spreads above their
+    median: over a few dozen loops that quantile is the one worst loop."""
+    rng = np.random.default_rng(0)
+    usual = list(rng.normal(10.0, 3.0, 35))
+    q = 1.0 - 0.05 * music_calibration.MUSIC_SHARE / 2
+    assert music_calibration._buzz_limit([*usual, 27.7], q) == buzz.DEFAULT_LIMIT_DB
+    noisy = list(rng.normal(30.0, 2.0, 36))  # a library noisy on every loop still raises it
+    assert music_calibration._buzz_limit(noisy, q) > max(np.median(noisy), buzz.DEFAULT_LIMIT_DB)
+    assert music_calibration._buzz_limit(usual[:5], q) == buzz.DEFAULT_LIMIT_DB  # too few loops

@@ -44,30 +44,40 @@ def _attack_starts(notes: list[Note] | None) -> tuple[np.ndarray, np.ndarray]:
     return onsets, np.append(np.minimum.accumulate(starts[::-1])[::-1], np.inf)
 
 
-def treble_noise_db(mono: np.ndarray, sr: int, evts: list[Event], notes: list[Note] | None = None) -> np.ndarray:
-    """Treble noise level (dB re the note's power) after each attack, until the next attack (any of `notes`:
-    a note whose attack was not placed is no event, but its pluck or slap would read as noise); NaN where too
-    short to measure."""
-    out = np.full(len(evts), np.nan)
+def windows(duration_s: float, evts: list[Event], notes: list[Note] | None = None) -> list[tuple[float, float]]:
+    """Where each attack's treble is measured: from START_S after it until the note ends, the next attack comes
+    (any of `notes`: a note whose attack was not placed is no event, but its pluck or slap would read as noise)
+    or MAX_S, as (start_s, end_s)."""
+    out = []
     onsets, earliest = _attack_starts(notes)
     for i, e in enumerate(evts):
         # a note starting within a strum of this attack is one of its strings, not the next attack
         later = earliest[np.searchsorted(onsets, e.onset_s + START_S + UNPLACED_S, side="right")]
-        nxt = min(evts[i + 1].onset_s - 0.005 if i + 1 < len(evts) else mono.size / sr, float(later))
-        end = min(e.onset_s + MAX_S, max(n.offset_s for n in e.notes), nxt)
-        a, b = int((e.onset_s + START_S) * sr), int(end * sr)
-        if (b - a) / sr < MIN_S - START_S:
-            continue
-        seg = mono[a:b].astype(np.float64)
-        n = max(N_FFT, 1 << int(np.ceil(np.log2(seg.size))))
-        power = np.abs(np.fft.rfft(seg * np.hanning(seg.size), n)) ** 2
-        freqs = np.fft.rfftfreq(n, 1.0 / sr)
-        band = _band(power, freqs, sr)
-        total = power[freqs > 30.0].sum()
-        if band.size < 8 or total <= 1e-15:
-            continue
-        out[i] = 10.0 * np.mean(np.log10(band)) + 10.0 * np.log10(band.size / total)
+        nxt = min(evts[i + 1].onset_s - 0.005 if i + 1 < len(evts) else duration_s, float(later))
+        out.append((e.onset_s + START_S, min(e.onset_s + MAX_S, max(n.offset_s for n in e.notes), nxt)))
     return out
+
+
+def noise_db(mono: np.ndarray, sr: int, start_s: float, end_s: float) -> float:
+    """The treble noise level (dB re the segment's power) from `start_s` to `end_s`; NaN where too short or silent."""
+    a, b = int(start_s * sr), int(end_s * sr)
+    if (b - a) / sr < MIN_S - START_S:
+        return float("nan")
+    seg = mono[a:b].astype(np.float64)
+    n = max(N_FFT, 1 << int(np.ceil(np.log2(seg.size))))
+    power = np.abs(np.fft.rfft(seg * np.hanning(seg.size), n)) ** 2
+    freqs = np.fft.rfftfreq(n, 1.0 / sr)
+    band = _band(power, freqs, sr)
+    total = power[freqs > 30.0].sum()
+    if band.size < 8 or total <= 1e-15:
+        return float("nan")
+    return float(10.0 * np.mean(np.log10(band)) + 10.0 * np.log10(band.size / total))
+
+
+def treble_noise_db(mono: np.ndarray, sr: int, evts: list[Event], notes: list[Note] | None = None) -> np.ndarray:
+    """Treble noise level (dB re the note's power) after each attack, over its window (`windows`); NaN where too
+    short to measure."""
+    return np.array([noise_db(mono, sr, a, b) for a, b in windows(mono.size / sr, evts, notes)], dtype=float)
 
 
 def excess_db(shares: np.ndarray) -> np.ndarray:

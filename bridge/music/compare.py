@@ -31,8 +31,11 @@ SPREAD_FLOOR_S = 0.010
 TIMING_FLOOR_S = 0.03
 MIN_STRENGTH = 0.4  # only a clear attack (velocity × confidence) is called early or late: faint onsets drift
 SPREADS = 4.0
-BUZZ_LIMIT_DB = 14.0
-OWN_BUZZ_DB = 20.0  # clean rendered notes reach ~20 dB over their take's median; buzz 24–46 dB
+# over the same note in the siblings, measured over the window they share: said from 7 dB, flagged from 9 (severity
+# 0.5); clean rendered notes reach 12 dB so, where their treble is at most 11 dB over their take's median
+BUZZ_LIMIT_DB = 7.0
+OWN_BUZZ_DB = 15.0  # and this much over the take's own median note
+SHARED_DB = 7.0  # a take's own buzz finding this little noisier than the same note in its siblings is the part's sound
 STRUM_S = 0.045
 OUT_OF_KEY = 0.85  # a note the others don't play, outside the key: almost surely wrong
 IN_KEY = 0.35  # a note added, changed or left out within the key: said, but not flagged (a player's variation)
@@ -204,43 +207,68 @@ def _missing(this: Take, others: list[Take], ctx: MusicContext, name: str, need:
     return out
 
 
-def _treble(take: Take) -> tuple[list[Event], np.ndarray]:
+@dataclass
+class _Treble:
+    """A take's attacks, where their treble is measured (buzz.windows) and its noise level there."""
+
+    take: Take
+    evts: list[Event]
+    windows: list[tuple[float, float]]
+    db: np.ndarray
+
+
+def _treble(take: Take) -> _Treble:
     evts = events(take.notes)
-    return evts, buzz_check.treble_noise_db(take.mono, take.sr, evts, take.notes)
+    w = buzz_check.windows(take.mono.size / take.sr, evts, take.notes)
+    return _Treble(take, evts, w, np.array([buzz_check.noise_db(take.mono, take.sr, a, b) for a, b in w], dtype=float))
 
 
-def _same_note(t: float, theirs: list[tuple[list[Event], np.ndarray]]) -> tuple[list[float], list[float]]:
-    """The onsets and treble noise of the attack nearest `t` in each other take (within MATCH_S)."""
-    onsets, shares = [], []
-    for evts, vals in theirs:
-        near = [i for i, x in enumerate(evts) if abs(x.onset_s - t) < MATCH_S]
+def _same_note(t: float, theirs: list[_Treble]) -> list[tuple[_Treble, int]]:
+    """The attack nearest `t` in each other take (within MATCH_S)."""
+    out = []
+    for tr in theirs:
+        near = [i for i, x in enumerate(tr.evts) if abs(x.onset_s - t) < MATCH_S]
         if near:
-            i = min(near, key=lambda i: abs(evts[i].onset_s - t))
-            onsets.append(evts[i].onset_s)
-            shares.append(float(vals[i]))
-    return onsets, shares
+            out.append((tr, min(near, key=lambda i: abs(tr.evts[i].onset_s - t))))
+    return out
 
 
-def versus(evts: list[Event], shares: np.ndarray, theirs: list[tuple[list[Event], np.ndarray]]) -> np.ndarray:
-    """Each attack's treble noise over the same note's in the other takes (dB), less the take's usual difference
-    from them (its median over its notes): a take played or driven a little harder is noisier on every note (a
-    distorted take whose rattle lowered the drive of all its other notes read 7–10 dB quieter on each); NaN where
-    the others don't play it."""
-    vs = np.full(len(evts), np.nan)
-    for i, (e, s) in enumerate(zip(evts, shares, strict=True)):
-        same = [v for v in _same_note(e.onset_s, theirs)[1] if np.isfinite(v)]
-        if same and np.isfinite(s):
-            vs[i] = s - float(np.median(same))
-    ok = np.isfinite(vs)
-    return vs - float(np.median(vs[ok])) if ok.sum() >= 3 else vs
+def over_siblings(mine: _Treble, theirs: list[_Treble]) -> np.ndarray:
+    """Each attack's treble noise over the same note's in the other takes (dB), all measured over the window they
+    share (the shortest of theirs and its own): a take whose next attack comes later, or whose next note the note
+    model missed, measures the note's longer ring, and a sibling cut short by a spurious onset its brightest
+    moment only (on rendered takes clean slap and distorted notes read 20–29 dB over their siblings so, −1 to
+    5 dB over the shared window); NaN where the others don't play it."""
+    floor = buzz_check.MIN_S - buzz_check.START_S
+    out = np.full(len(mine.evts), np.nan)
+    for i, e in enumerate(mine.evts):
+        start, end = mine.windows[i]
+        same = [(tr, j) for tr, j in _same_note(e.onset_s, theirs) if tr.windows[j][1] - tr.windows[j][0] >= floor]
+        if not same or not np.isfinite(mine.db[i]):
+            continue
+        length = min([end - start] + [tr.windows[j][1] - tr.windows[j][0] for tr, j in same])
+        vals = [
+            buzz_check.noise_db(tr.take.mono, tr.take.sr, tr.windows[j][0], tr.windows[j][0] + length) for tr, j in same
+        ]
+        vals = [v for v in vals if np.isfinite(v)]
+        if vals:
+            out[i] = buzz_check.noise_db(mine.take.mono, mine.take.sr, start, start + length) - float(np.median(vals))
+    return out
+
+
+def versus(diffs: np.ndarray) -> np.ndarray:
+    """Each attack's treble over the same note's in the other takes (`over_siblings`), less the take's usual
+    difference from them (its median over its notes): a take played or driven a little harder is noisier on every
+    note (a distorted take whose rattle lowered the drive of all its other notes read 7–10 dB quieter on each)."""
+    ok = np.isfinite(diffs)
+    return diffs - float(np.median(diffs[ok])) if ok.sum() >= 3 else diffs
 
 
 def _buzz(this: Take, others: list[Take], ctx: MusicContext, name: str) -> list[Finding]:
-    mine, shares = _treble(this)
-    theirs = [_treble(o) for o in others]
-    own = buzz_check.excess_db(shares)  # it must also stand out from this take's other notes
+    mine = _treble(this)
+    own = buzz_check.excess_db(mine.db)  # it must also stand out from this take's other notes
     out = []
-    for e, excess, o in zip(mine, versus(mine, shares, theirs), own, strict=True):
+    for e, excess, o in zip(mine.evts, versus(over_siblings(mine, [_treble(t) for t in others])), own, strict=True):
         if not o > OWN_BUZZ_DB or not excess > BUZZ_LIMIT_DB:
             continue
         out.append(
@@ -264,18 +292,18 @@ def not_shared(found: list[Finding], this: Take, others: list[Take]) -> list[Fin
     theirs = [_treble(o) for o in others]
     limit = max(TIMING_FLOOR_S, SPREADS * _spread(others))
     need = max(1, (len(others) + 1) // 2)
-    evts, shares = _treble(this)
-    vs = versus(evts, shares, theirs)
+    mine = _treble(this)
+    vs = versus(over_siblings(mine, theirs))
     out = []
     for f in found:
         if f.kind == "timing":
-            onsets, _ = _same_note(f.start_s, theirs)
+            onsets = [tr.evts[j].onset_s for tr, j in _same_note(f.start_s, theirs)]
             if sum(abs(t - f.start_s) <= limit for t in onsets) >= need:
                 continue
         elif f.kind == "buzz":
             t = f.start_s - buzz_check.START_S
-            i = int(np.argmin([abs(e.onset_s - t) for e in evts])) if evts else -1
-            if i < 0 or vs[i] <= BUZZ_LIMIT_DB / 2:  # NaN (the others don't play it) keeps it
+            i = int(np.argmin([abs(e.onset_s - t) for e in mine.evts])) if mine.evts else -1
+            if i < 0 or vs[i] <= SHARED_DB:  # NaN (the others don't play it) keeps it
                 continue
         out.append(f)
     return out
@@ -294,4 +322,4 @@ def compare_takes(takes: list[Take], ctx: MusicContext, first: str = "take 1") -
     return rows
 
 
-__all__ = ["Comparison", "Take", "compare_takes", "departures", "not_shared", "versus"]
+__all__ = ["Comparison", "Take", "compare_takes", "departures", "not_shared", "over_siblings", "versus"]
