@@ -14,6 +14,7 @@ and noise after the attack than the same note in the other takes).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -52,6 +53,12 @@ class Take:
     def sure(self) -> list[Note]:
         """The notes clearly played: what a missing or added note is judged on."""
         return [n for n in self.notes if n.confidence >= MIN_CONFIDENCE and n.velocity >= MIN_VELOCITY]
+
+    @cached_property
+    def treble(self) -> _Treble:
+        """Its attacks' treble noise, measured once: every take's comparison with it, and `not_shared`, read it
+        (a sibling kept by music.sibling_take keeps it for the part's next take too)."""
+        return _treble(self)
 
 
 @dataclass
@@ -265,10 +272,10 @@ def versus(diffs: np.ndarray) -> np.ndarray:
 
 
 def _buzz(this: Take, others: list[Take], ctx: MusicContext, name: str) -> list[Finding]:
-    mine = _treble(this)
+    mine = this.treble
     own = buzz_check.excess_db(mine.db)  # it must also stand out from this take's other notes
     out = []
-    for e, excess, o in zip(mine.evts, versus(over_siblings(mine, [_treble(t) for t in others])), own, strict=True):
+    for e, excess, o in zip(mine.evts, versus(over_siblings(mine, [t.treble for t in others])), own, strict=True):
         if not o > OWN_BUZZ_DB or not excess > BUZZ_LIMIT_DB:
             continue
         out.append(
@@ -289,10 +296,10 @@ def not_shared(found: list[Finding], this: Take, others: list[Take]) -> list[Fin
     sibling takes don't share: a note most of them play at the same place (within the takes' own spread) is where
     the part has it, and a note as noisy in them is the part's sound. What is left adds to the comparison what it
     cannot match note for note (a note transcribed at another octave, a faint one in a sibling)."""
-    theirs = [_treble(o) for o in others]
+    theirs = [o.treble for o in others]
     limit = max(TIMING_FLOOR_S, SPREADS * _spread(others))
     need = max(1, (len(others) + 1) // 2)
-    mine = _treble(this)
+    mine = this.treble
     vs = versus(over_siblings(mine, theirs))
     out = []
     for f in found:
