@@ -11,17 +11,22 @@ from pathlib import Path
 INT8_DOT_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 
 
-@lru_cache(maxsize=1)
-def flags() -> frozenset[str]:
-    """The CPU's feature flags from /proc/cpuinfo (empty where there is none, e.g. macOS)."""
+@lru_cache(maxsize=4)
+def _cpuinfo(*keys: str) -> str | None:
+    """The value of the first /proc/cpuinfo line starting with one of `keys` (None where there is none, e.g. macOS)."""
     try:
         text = Path("/proc/cpuinfo").read_text(errors="replace")
     except OSError:
-        return frozenset()
+        return None
     for line in text.splitlines():
-        if line.startswith(("flags", "Features")):
-            return frozenset(line.split(":", 1)[1].split())
-    return frozenset()
+        if line.startswith(keys):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+def flags() -> frozenset[str]:
+    """The CPU's feature flags (empty where /proc/cpuinfo has none)."""
+    return frozenset((_cpuinfo("flags", "Features") or "").split())
 
 
 def has_int8_dot() -> bool:
@@ -31,28 +36,15 @@ def has_int8_dot() -> bool:
     return any(f in flags() for f in INT8_DOT_FLAGS)
 
 
-@lru_cache(maxsize=1)
 def vendor() -> str:
     """The CPU's vendor id ("GenuineIntel", "AuthenticAMD"; "" where /proc/cpuinfo has none): the engine choice
     depends on it (bridge/engines.py)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
-            if line.startswith("vendor_id"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
+    return _cpuinfo("vendor_id") or ""
 
 
 def model_name() -> str:
     """The CPU's model name, for benchmark tables."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return _cpuinfo("model name") or platform.processor() or platform.machine()
 
 
 def describe() -> str:
