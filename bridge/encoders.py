@@ -200,10 +200,6 @@ def prepare_inputs(samples: np.ndarray, input_names: Collection[str]) -> dict[st
     return out
 
 
-def _quantised(meta: dict[str, str]) -> bool:
-    return meta.get("loopbridge.quantization", "none") != "none"
-
-
 class Encoder:
     """An ONNX encoder session: clips in, one fixed-size embedding per clip out."""
 
@@ -211,8 +207,6 @@ class Encoder:
         self.path = Path(path)
         self.engine = engines.choose(self.path, gpu=_nvidia_driver_present())
         self._openvino = self._open_openvino() if self.engine == "openvino" else None
-        if self._openvino is not None and engines.requested() == "auto" and _quantised(self._openvino.metadata):
-            self._openvino = None  # int8: ONNX Runtime's int8 kernels are the ones measured and chosen per CPU
         if self._openvino is not None:
             meta, self._inputs = self._openvino.metadata, self._openvino.input_names
             self._output, self.dim, self.provider = self._openvino.output_names[0], self._openvino.dim, "OpenVINO CPU"
@@ -250,10 +244,13 @@ class Encoder:
             )
 
     def _open_openvino(self) -> engines.OpenVinoEngine | None:
-        """OpenVINO when asked for; a graph it cannot compile falls back to ONNX Runtime with a warning."""
+        """OpenVINO when asked for; a graph it cannot compile falls back to ONNX Runtime with a warning. Chosen by
+        `auto`, an int8 graph goes to ONNX Runtime, whose int8 kernels are the ones measured and chosen per CPU."""
         threads, precision = int(os.environ.get("LOOPBRIDGE_THREADS", "0")), engines.openvino_precision()
         try:
-            return engines.OpenVinoEngine(self.path, threads, precision)
+            return engines.OpenVinoEngine(self.path, threads, precision, quantised_ok=engines.requested() != "auto")
+        except engines.QuantisedGraph:
+            return None
         except Exception as exc:
             log.warning("OpenVINO could not run %s (%s); using ONNX Runtime", self.path, exc)
             return None

@@ -81,10 +81,14 @@ def openvino_precision() -> str:
     return precision
 
 
+class QuantisedGraph(Exception):
+    """`auto` leaves an int8 graph to ONNX Runtime: said before OpenVINO spends its compile on it."""
+
+
 class OpenVinoEngine:
     """An encoder graph compiled by OpenVINO for the CPU, in f32 unless `precision` says otherwise."""
 
-    def __init__(self, path: Path, threads: int = 0, precision: str = "f32") -> None:
+    def __init__(self, path: Path, threads: int = 0, precision: str = "f32", quantised_ok: bool = True) -> None:
         import openvino as ov
 
         config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": precision}
@@ -95,6 +99,8 @@ class OpenVinoEngine:
         framework = model.get_rt_info()["framework"] if model.has_rt_info("framework") else {}
         keys = framework.astype(dict) if hasattr(framework, "astype") else framework  # OVAny or dict by version
         self.metadata = {k: model.get_rt_info(["framework", k]).astype(str) for k in keys}
+        if not quantised_ok and self.metadata.get("loopbridge.quantization", "none") != "none":
+            raise QuantisedGraph(path)
         self.input_names = [i.get_any_name() for i in model.inputs]
         self.output_names = [o.get_any_name() for o in model.outputs]
         self.dim = int(model.outputs[0].get_partial_shape()[-1].get_length())
