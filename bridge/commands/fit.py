@@ -152,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
         quantile=quantile,
         threshold_basis=args.threshold_basis,
         seed=args.seed,
-        svdd=_svdd_config(args, hidden) if any(heads_registry.get(h).extra == "torch" for h in heads) else None,
+        svdd=_svdd_config(args, hidden) if any(head_pool.trains_long(h) for h in heads) else None,
         params={
             info.name: {o.param: getattr(args, _dest(info.name, o.param)) for o in info.options}
             for info in heads_registry.REGISTRY.values()
