@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -145,3 +146,26 @@ def test_a_buzzing_note_stands_out_from_the_same_note_in_three_clean_takes() -> 
     assert abs(found[0].start_s - buzz.START_S - info.start_s) < 0.03
     for t in range(1, 4):  # the clean takes, each against the other two and the buzzing one
         assert not [f for f in compare.departures(takes[t], takes[:t] + takes[t + 1 :], ctx) if f.kind == "buzz"]
+
+
+def test_a_buzzing_note_whose_attack_the_note_model_missed_is_measured_where_the_other_takes_play_it() -> None:
+    """A rattle can leave the buzzing note unplaced or faint in the transcription (no attack of its own): then it is
+    measured at the others' attack, over their window, and still found; the clean takes, so measured, are not."""
+    part = synth.make_part(3, instrument="bass", style="finger", bars=1)
+    takes = _takes(part, range(30, 34), defect="buzz")
+    _, info = synth.play_part(part, 30, defect="buzz", strength=0.6)
+    ctx = MusicContext(part.bpm, "request", None, "default")
+    hidden = [
+        replace(n, placed=False, confidence=0.5) if abs(n.onset_s - info.start_s) < 0.05 else n for n in takes[0].notes
+    ]
+    assert len(hidden) == len(takes[0].notes) and hidden != takes[0].notes
+    this = compare.Take("hidden", hidden, takes[0].mono, takes[0].sr)
+    assert not any(abs(e.onset_s - info.start_s) < compare.MATCH_S for e in this.treble.evts)
+    loud = [(t, d) for t, d in compare.at_their_attacks(this, takes[1:]) if d > compare.THEIR_ATTACKS_DB]
+    assert [abs(t - info.start_s) < 0.03 for t, _ in loud] == [True]
+    found = [f for f in compare.departures(this, takes[1:], ctx) if f.kind == "buzz"]
+    assert len(found) == 1 and found[0].severity >= compare.FLAG_SEVERITY
+    assert "than in the other takes" in found[0].message
+    for t in range(1, 4):
+        rest = takes[:t] + takes[t + 1 :]
+        assert max(d for _, d in compare.at_their_attacks(takes[t], rest)) < compare.THEIR_ATTACKS_DB

@@ -12,6 +12,8 @@ library's (learned at `fit`) or DEFAULT_LIMIT_DB.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from ..results import Finding
@@ -31,8 +33,18 @@ N_FFT = 1024
 UNPLACED_S = 0.025
 
 
-def _band(power: np.ndarray, freqs: np.ndarray, sr: int) -> np.ndarray:
-    return power[(freqs >= TREBLE_HZ) & (freqs < min(TOP_HZ, sr / 2))] + 1e-20
+@lru_cache(maxsize=64)
+def _hann(size: int) -> np.ndarray:
+    return np.hanning(size)
+
+
+@lru_cache(maxsize=64)
+def _bins(n: int, sr: int) -> tuple[int, int, int]:
+    """Of an n-point rfft at `sr`: the first bin above 30 Hz, and the treble band's first and end bins (a compare
+    measures thousands of windows, so these are not recomputed each time)."""
+    freqs = np.fft.rfftfreq(n, 1.0 / sr)
+    lo, hi = np.searchsorted(freqs, [TREBLE_HZ, min(TOP_HZ, sr / 2)], side="left")
+    return int(np.searchsorted(freqs, 30.0, side="right")), int(lo), int(hi)
 
 
 def _attack_starts(notes: list[Note] | None) -> tuple[np.ndarray, np.ndarray]:
@@ -65,10 +77,10 @@ def noise_db(mono: np.ndarray, sr: int, start_s: float, end_s: float) -> float:
         return float("nan")
     seg = mono[a:b].astype(np.float64)
     n = max(N_FFT, 1 << int(np.ceil(np.log2(seg.size))))
-    power = np.abs(np.fft.rfft(seg * np.hanning(seg.size), n)) ** 2
-    freqs = np.fft.rfftfreq(n, 1.0 / sr)
-    band = _band(power, freqs, sr)
-    total = power[freqs > 30.0].sum()
+    power = np.abs(np.fft.rfft(seg * _hann(seg.size), n)) ** 2
+    above_30, lo, hi = _bins(n, sr)
+    band = power[lo:hi] + 1e-20
+    total = power[above_30:].sum()
     if band.size < 8 or total <= 1e-15:
         return float("nan")
     return float(10.0 * np.mean(np.log10(band)) + 10.0 * np.log10(band.size / total))
