@@ -21,7 +21,7 @@ import numpy as np
 from ..results import Finding
 from . import buzz as buzz_check
 from .context import MusicContext
-from .notes import NAMES, Note
+from .notes import NAMES, OVERTONES, Note
 from .timing import Event, events, grid_offsets
 
 MATCH_S = 0.13  # the same note in another take starts within this
@@ -177,7 +177,8 @@ def _played_instead(this: Take, mine: list[Note], others: list[Take], need: int)
     """This take's fainter notes (not `sure`) that stand where most of the others clearly play a pitch this take
     lacks: a wrong note is often played softer, or heard by the note model with less certainty (on rendered
     takes, 4 of 24 wrong notes read 0.54-0.70 confidence or 0.35-0.42 velocity, under the `sure` limits, and
-    went unnoticed). With what the others play there."""
+    went unnoticed). Not an overtone of their note (a distorted chord's C# heard only as its twelfth, G#). With
+    what the others play there."""
     out = []
     for n in this.notes:
         if n in mine or not _heard(n):
@@ -190,6 +191,8 @@ def _played_instead(this: Take, mine: list[Note], others: list[Take], need: int)
             for m in o.sure()
             if abs(m.onset_s - n.onset_s) < NEIGHBOUR_S and _match(m, this.notes) is None
         ]
+        if any(n.pitch - m.pitch in OVERTONES for m in instead):
+            continue  # their note's overtone, heard where the note model missed the fundamental in this take
         takes = {id(o) for o in others for m in instead if m in o.notes}
         if len(takes) >= need:
             out.append((n, instead))
