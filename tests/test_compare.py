@@ -198,3 +198,22 @@ def test_a_wrong_note_played_softly_is_still_heard_instead_of_the_others_note_an
     faint = [replace(n, velocity=0.2) if n in wrong else n for n in takes[0].notes]  # too faint to stand for a note
     quiet = compare.departures(compare.Take("faint", faint, takes[0].mono, takes[0].sr), takes[1:], ctx)
     assert not [f for f in quiet if f.kind == "wrong_note" and abs(f.start_s - info.start_s) < 0.05]
+
+
+def test_a_soft_overtone_of_the_other_takes_note_is_not_a_wrong_note() -> None:
+    """Where the note model missed this take's fundamental it may report only its twelfth: soft, and a pitch the
+    others don't play, but their note's overtone, not a note played instead."""
+    part = synth.make_part(4, instrument="bass", style="finger", bars=1)
+    takes = _takes(part, range(40, 44), defect="wrong_note")
+    _, info = synth.play_part(part, 40, defect="wrong_note", strength=0.6)
+    ctx = MusicContext(part.bpm, "request", key_from_name(part.key), "request")
+    theirs = next(n for n in takes[1].sure() if abs(n.onset_s - info.start_s) < 0.05)
+    twelfth = [
+        replace(n, pitch=theirs.pitch + 19, velocity=0.4) if abs(n.onset_s - info.start_s) < 0.05 else n
+        for n in takes[0].notes
+    ]
+    found = compare.departures(compare.Take("twelfth", twelfth, takes[0].mono, takes[0].sr), takes[1:], ctx)
+    assert not [f for f in found if f.kind == "wrong_note" and abs(f.start_s - info.start_s) < 0.05]
+    louder = [replace(n, pitch=theirs.pitch + 1) if n.pitch == theirs.pitch + 19 else n for n in twelfth]
+    found = compare.departures(compare.Take("semitone", louder, takes[0].mono, takes[0].sr), takes[1:], ctx)
+    assert [f for f in found if f.kind == "wrong_note" and abs(f.start_s - info.start_s) < 0.05]
