@@ -20,20 +20,18 @@ import numpy as np
 
 from ..results import Finding
 from . import buzz as buzz_check
-from .context import MusicContext
+from .context import STRUM_S, SURE, MusicContext
 from .notes import NAMES, OVERTONES, Note
-from .timing import Event, events, grid_offsets
+from .timing import MIN_STRENGTH, Event, events, grid_offsets
 
 MATCH_S = 0.13  # the same note in another take starts within this
 NEIGHBOUR_S = 0.07  # a different pitch this close is "played instead"
-MIN_CONFIDENCE = 0.6
 MIN_VELOCITY = 0.45
 # a fainter note still counts as played instead where the others clearly play another pitch and this take lacks it
 FAINT_CONFIDENCE = 0.5
 FAINT_VELOCITY = 0.3
 SPREAD_FLOOR_S = 0.010
 TIMING_FLOOR_S = 0.03
-MIN_STRENGTH = 0.4  # only a clear attack (velocity × confidence) is called early or late: faint onsets drift
 SPREADS = 4.0
 # over the same note in the siblings, measured over the window they share: said from 7 dB, flagged from 9 (severity
 # 0.5); clean rendered notes reach 12 dB so, where their treble is at most 11 dB over their take's median
@@ -42,7 +40,6 @@ OWN_BUZZ_DB = 15.0  # and this much over the take's own median note
 # measured at the others' attacks instead (at_their_attacks): clean rendered takes reached 19 dB there
 THEIR_ATTACKS_DB = 20.0
 SHARED_DB = 7.0  # a take's own buzz finding this little noisier than the same note in its siblings is the part's sound
-STRUM_S = 0.045
 OUT_OF_KEY = 0.85  # a note the others don't play, outside the key: almost surely wrong
 IN_KEY = 0.35  # a note added, changed or left out within the key: said, but not flagged (a player's variation)
 FLAG_SEVERITY = 0.5
@@ -65,7 +62,7 @@ class Take:
 
     def sure(self) -> list[Note]:
         """The notes clearly played: what a missing or added note is judged on."""
-        return [n for n in self.notes if n.confidence >= MIN_CONFIDENCE and n.velocity >= MIN_VELOCITY]
+        return [n for n in self.notes if n.confidence >= SURE and n.velocity >= MIN_VELOCITY]
 
     @cached_property
     def treble(self) -> _Treble:
@@ -137,7 +134,7 @@ def departures(this: Take, others: list[Take], ctx: MusicContext, name: str = "t
                 continue  # the note model split one note in two: the other onset is the one the takes share
             if any(abs(n.onset_s - t) < STRUM_S for t in timed):
                 continue
-            clear = n.velocity * n.confidence >= MIN_STRENGTH
+            clear = n.velocity * n.confidence >= MIN_STRENGTH  # only a clear attack: faint onsets drift
             if clear and abs(d) > limit and (not pair or _off_grid(n.onset_s, ctx) > _off_grid(n.onset_s - d, ctx)):
                 timed.append(n.onset_s)
                 side = "after" if d > 0 else "before"
@@ -285,6 +282,12 @@ def _same_note(t: float, theirs: list[_Treble]) -> list[tuple[_Treble, int]]:
     return out
 
 
+def _their_noise(same: list[tuple[_Treble, int]], length: float) -> list[float]:
+    """The treble noise of each of the others' same note over `length` from its window's start, where measurable."""
+    vals = [tr.take.noise_db(tr.windows[j][0], tr.windows[j][0] + length) for tr, j in same]
+    return [v for v in vals if np.isfinite(v)]
+
+
 def over_siblings(mine: _Treble, theirs: list[_Treble]) -> np.ndarray:
     """Each attack's treble noise over the same note's in the other takes (dB), all measured over the window they
     share (the shortest of theirs and its own): a take whose next attack comes later, or whose next note the note
@@ -299,8 +302,7 @@ def over_siblings(mine: _Treble, theirs: list[_Treble]) -> np.ndarray:
         if not same or not np.isfinite(mine.db[i]):
             continue
         length = min([end - start] + [tr.windows[j][1] - tr.windows[j][0] for tr, j in same])
-        vals = [tr.take.noise_db(tr.windows[j][0], tr.windows[j][0] + length) for tr, j in same]
-        vals = [v for v in vals if np.isfinite(v)]
+        vals = _their_noise(same, length)
         if vals:
             out[i] = mine.take.noise_db(start, start + length) - float(np.median(vals))
     return out
@@ -343,8 +345,7 @@ def at_their_attacks(this: Take, others: list[Take]) -> list[tuple[float, float]
         length = min([length] + [a - 0.005 - start for a in later])
         if length < floor:
             continue
-        vals = [tr.take.noise_db(tr.windows[j][0], tr.windows[j][0] + length) for tr, j in same]
-        vals = [v for v in vals if np.isfinite(v)]
+        vals = _their_noise(same, length)
         mine_db = this.noise_db(start, start + length)
         if len(vals) >= 2 and np.isfinite(mine_db):
             found.append((t, mine_db - float(np.median(vals))))

@@ -178,7 +178,7 @@ DEFAULT_PROFILES = {"major": _KK_MAJOR, "minor": _KK_MINOR}
 SURE = 0.6  # the note model's confidence above which a note counts as played
 MIN_VELOCITY = 0.38  # clearly played: loud and long enough to be meant (not a harmonic or a ghost)
 MIN_DURATION_S = 0.06
-STRUM_S = 0.045  # notes struck together
+STRUM_S = 0.045  # onsets closer than this are struck together (a strum, a chord): one attack
 
 
 def pitch_class_histogram(notes: list[Note]) -> np.ndarray:

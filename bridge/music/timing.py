@@ -13,12 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..results import Finding
-from .context import MusicContext
+from .context import STRUM_S, SURE, MusicContext
 from .notes import Note
 
 POSITIONS = 4  # sixteenths per beat
-STRUM_S = 0.045  # onsets closer than this are one event (a strum, a chord)
-MIN_CONFIDENCE = 0.6
 DEFAULT_SPREAD_S = 0.006  # one player's onset spread, plus the transcription's own, on a normal take
 # never call a note late or early by less than this without a library's own floor (`fit`): clean rendered takes'
 # worst clear attack sits 3–20 ms off its groove (one in 24 at 32 ms, a mis-placed onset)
@@ -65,7 +63,7 @@ class Event:
 
 def events(notes: list[Note]) -> list[Event]:
     """Confident notes on an attack of their own, grouped into attacks, in time order."""
-    sure = sorted((n for n in notes if n.placed and n.confidence >= MIN_CONFIDENCE), key=lambda n: n.onset_s)
+    sure = sorted((n for n in notes if n.placed and n.confidence >= SURE), key=lambda n: n.onset_s)
     out: list[list[Note]] = []
     for n in sure:
         if out and n.onset_s - out[-1][0].onset_s < STRUM_S:
@@ -78,7 +76,7 @@ def events(notes: list[Note]) -> list[Event]:
 def unsure(evts: list[Event], notes: list[Note]) -> np.ndarray:
     """Events whose first string may be missing: a confident note with no attack of its own found starts before
     them within a strum (a strummed chord's first string masked, so the event's onset is a later string's)."""
-    hidden = [n.onset_s for n in notes if not n.placed and n.confidence >= MIN_CONFIDENCE]
+    hidden = [n.onset_s for n in notes if not n.placed and n.confidence >= SURE]
     return np.array([any(e.onset_s - STRUM_S < t < e.onset_s - MASKED_S for t in hidden) for e in evts], bool).reshape(
         len(evts)
     )
