@@ -178,6 +178,23 @@ def test_a_notes_treble_is_measured_only_until_the_next_attack_even_one_not_plac
     assert until_next < alone - 20
 
 
+def test_a_rattles_spurious_faint_onset_does_not_cut_its_notes_treble_short() -> None:
+    """The model often hears a rattle as a faint new note right after the attack; only a note it is sure of is the
+    next attack."""
+    sr = 48_000
+    t = np.arange(int(0.6 * sr)) / sr
+    clean = 0.5 * np.sin(2 * np.pi * 110 * t) * np.exp(-t / 0.8)
+    hiss = np.random.default_rng(0).standard_normal(t.size) * 0.05 * (t > 0.03)
+    first = Note(0.0, 0.5, 45, 0.7, 0.9, True)
+    evts = timing.events([first])
+
+    def level(y: np.ndarray, confidence: float) -> float:
+        return float(buzz.treble_noise_db(y, sr, evts, [first, Note(0.06, 0.2, 64, 0.4, confidence, False)])[0])
+
+    assert level(clean + hiss, 0.45) > level(clean, 0.45) + 20  # measured over the note, the rattle is heard
+    assert np.isnan(level(clean + hiss, context.SURE))  # a sure note 60 ms on leaves too little to measure
+
+
 @pytest.mark.parametrize(("instrument", "style"), [("bass", "slap"), ("bass", "finger"), ("guitar", "clean")])
 def test_a_note_outside_the_key_is_named(instrument: str, style: str) -> None:
     part = synth.make_part(6, instrument=instrument, style=style, bpm=96, bars=2, swing=0.0)
