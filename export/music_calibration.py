@@ -66,7 +66,7 @@ def calibrate(
             ctx = resolve(None, f, notes, mono, native.sample_rate)
             evts = timing.events(notes)
             if ctx.bpm and evts:
-                dev, _ = timing.deviations(evts, ctx.bpm, timing.Groove(floor_s=0.0))
+                dev, _, _ = timing.deviations(evts, ctx.bpm, timing.Groove(floor_s=0.0))
                 off, pos = timing.grid_offsets(np.array([e.onset_s for e in evts]), ctx.bpm)
                 step = 60.0 / ctx.bpm / timing.POSITIONS
                 for p, o in zip(pos, off, strict=True):

@@ -37,11 +37,12 @@ def run(args: argparse.Namespace) -> int:
         raise LoopbridgeError("--model is required (fit one with `loopbridge fit`)", "usage")
 
     from ..pipeline import Scorer
+    from ..server.models import warm_up
     from ..takes import TakeSplitter, score_stream
     from .score import reasons_text
 
     scorer = Scorer(args.model)
-    scorer.encoder.warm_up()
+    warm_up(scorer)  # the whole path once, as `serve` does: the first take is as fast as the tenth
     blocks: queue.Queue = queue.Queue()
     device = int(args.device) if args.device and args.device.isdigit() else args.device
     try:

@@ -82,17 +82,18 @@ def analyse(
     profiles = cal.get("degree_profiles") or {}
     evts = timing.events(notes)
     limit_db = float(cal.get("buzz_limit_db", buzz.DEFAULT_LIMIT_DB))
+    this = compare.Take(native.path, notes, mono, native.sample_rate) if siblings else None
+    levels = this.treble.db if this is not None else None  # measured once, for the comparison and for its own notes
     own = timing.findings(notes, ctx, timing.Groove.from_calibration(cal)) + buzz.findings(
-        mono, native.sample_rate, evts, ctx, limit_db, notes
+        mono, native.sample_rate, evts, ctx, limit_db, notes, levels
     )
-    if siblings:
+    if this is not None and siblings:
         # Earlier takes of the part are the better judge of its notes: what this take does that they don't,
         # instead of the key (an out-of-key note all takes play is the part's). Only what the comparison flags
         # counts (an in-key variation is not a fault). The take's own timing and buzz findings join it where the
         # siblings don't share them (benchmarks/musical.py: the comparison alone missed a slip or buzz in 1 of
         # 4-5 takes that the grid, the take's own bars or its own other notes showed). The siblings are
         # compared with each other too, once, so the take's rank among them comes from the same comparison.
-        this = compare.Take(native.path, notes, mono, native.sample_rate)
         others = [sibling_take(s) for s in siblings]
         ranking = compare.compare_takes([this, *others], ctx, "this take")
         found = [f for f in ranking[0].findings if f.severity >= compare.FLAG_SEVERITY]
@@ -140,18 +141,6 @@ def wanted(native: NativeAudio, context: TakeContext | None) -> bool:
 
 
 _warned: set[str] = set()
-
-
-def warm_up() -> bool:
-    """Load and run the note model once (a server's start), so its first take is as fast as the tenth.
-    False when the model is not installed (the musical checks will then be skipped, with a notice)."""
-    from . import model
-
-    try:
-        model.warm_up()
-        return True
-    except NoteModelMissing:
-        return False
 
 
 def judge(
@@ -203,5 +192,4 @@ __all__ = [
     "resolve",
     "transcribe",
     "wanted",
-    "warm_up",
 ]

@@ -89,14 +89,13 @@ def grid_offsets(onsets: np.ndarray, bpm: float) -> tuple[np.ndarray, np.ndarray
     return onsets - index * step, index % POSITIONS
 
 
-def deviations(
-    evts: list[Event], bpm: float, groove: Groove, maybe_swung: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each event's deviation from where the groove puts it (s), and the tolerance there (s). With `maybe_swung`
-    an off-beat whose feel neither the take nor the library shows is given the benefit of a swing."""
+def deviations(evts: list[Event], bpm: float, groove: Groove) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each event's deviation from where the groove puts it (s), the same without the benefit of a swing (s), and
+    the tolerance there (s). The benefit: an off-beat whose feel neither the take nor the library shows may be
+    swung."""
     onsets = np.array([e.onset_s for e in evts])
     if not onsets.size:
-        return np.zeros(0), np.zeros(0)
+        return np.zeros(0), np.zeros(0), np.zeros(0)
     off, pos = grid_offsets(onsets, bpm)
     expected = np.array([groove.offset_s[p] for p in pos])
     # the take's own feel: the off-beat sixteenths (1, 3) pooled, then each position it plays 3+ times
@@ -110,11 +109,10 @@ def deviations(
             felt |= here
     # an off-beat whose feel neither the take nor a library shows may be swung: anywhere from straight to a
     # third of a sixteenth late is normal there
-    unknown = ((pos % 2) == 1) & ~felt & (not groove.learned) & maybe_swung
-    swung = np.clip(off, expected, expected + 60.0 / bpm / POSITIONS / 3)
-    expected = np.where(unknown, swung, expected)
+    unknown = ((pos % 2) == 1) & ~felt & (not groove.learned)
+    swung = np.where(unknown, np.clip(off, expected, expected + 60.0 / bpm / POSITIONS / 3), expected)
     tolerance = np.maximum(groove.floor_s, SPREADS * np.array([groove.spread_s[p] for p in pos]))
-    return off - expected, tolerance
+    return off - swung, off - expected, tolerance
 
 
 def bar_departures(
@@ -155,9 +153,8 @@ def findings(notes: list[Note], ctx: MusicContext, groove: Groove) -> list[Findi
     if not ctx.bpm:
         return []
     evts = events(notes)
-    dev, tol = deviations(evts, ctx.bpm, groove)
     # where the bars disagree, the take's other bars show whether that off-beat is swung: no benefit of the doubt
-    strict, _ = deviations(evts, ctx.bpm, groove, maybe_swung=False)
+    dev, strict, tol = deviations(evts, ctx.bpm, groove)
     masked = unsure(evts, notes)
     rep = bar_departures(evts, ctx.bpm, ctx.meter[0] * 4.0 / ctx.meter[1], strict, ~masked)
     step = 60.0 / ctx.bpm / POSITIONS

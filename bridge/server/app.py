@@ -134,10 +134,8 @@ class OscServer:
     # ---- life cycle ---------------------------------------------------------------------------
 
     def start(self) -> OscServer:
-        """Serve in background threads (tests, the demo); `stop()` ends it."""
-        from ..music import warm_up
-
-        warm_up()  # the note model's session, before the first take
+        """Serve in background threads (tests, the demo); `stop()` ends it. The scorers come warm
+        (server.models.warm_up: encoder, heads, checks and note model run once), so nothing is loaded here."""
         self.queue.start()
         for target, name in ((self._udp.serve_forever, "loopbridge-udp"), (self._heartbeat, "loopbridge-clock")):
             t = threading.Thread(target=target, name=name, daemon=True)
