@@ -13,6 +13,7 @@ from loopbridge import synth
 from loopbridge.cli import main
 from loopbridge.music import buzz, compare, timing, transcribe
 from loopbridge.music.context import MusicContext, key_from_name
+from loopbridge.music.notes import Note
 
 
 def _write(tmp_path, part: synth.Part, plan: list[str | None], seed: int = 10) -> tuple[list[str], list]:
@@ -171,6 +172,30 @@ def test_a_buzzing_note_whose_attack_the_note_model_missed_is_measured_where_the
     for t in range(1, 4):
         rest = takes[:t] + takes[t + 1 :]
         assert max(d for _, d in compare.at_their_attacks(takes[t], rest)) < compare.THEIR_ATTACKS_DB
+
+
+def test_a_buzzing_note_is_measured_where_two_of_the_others_play_it_whichever_they_are() -> None:
+    """The other takes' attacks are each take's: one that the others' fullest transcription lacks (its own attack
+    unplaced) but two others have is still where the buzzing note is measured."""
+    part = synth.make_part(3, instrument="bass", style="finger", bars=1)
+    takes = _takes(part, range(30, 34), defect="buzz")
+    _, info = synth.play_part(part, 30, defect="buzz", strength=0.6)
+
+    def hidden(take: compare.Take, extra: list[Note]) -> compare.Take:
+        notes = [
+            replace(n, placed=False, confidence=0.5) if abs(n.onset_s - info.start_s) < 0.05 else n for n in take.notes
+        ]
+        return compare.Take(take.path, notes + extra, take.mono, take.sr)
+
+    end = takes[1].mono.size / takes[1].sr
+    # one sibling lacks the attack but has the most attacks (two more, near its end)
+    fullest = hidden(takes[1], [Note(end - t, end - t + 0.1, 40, 0.8, 0.9, True) for t in (0.3, 0.15)])
+    others = [fullest, *takes[2:]]
+    assert len(fullest.treble.evts) > max(len(o.treble.evts) for o in takes[2:])
+    assert not any(abs(e.onset_s - info.start_s) < compare.MATCH_S for e in fullest.treble.evts)
+    this = hidden(takes[0], [])
+    loud = [(t, d) for t, d in compare.at_their_attacks(this, others) if d > compare.THEIR_ATTACKS_DB]
+    assert [abs(t - info.start_s) < 0.03 for t, _ in loud] == [True]
 
 
 def test_a_wrong_note_played_softly_is_still_heard_instead_of_the_others_note_and_not_called_missing() -> None:

@@ -326,17 +326,17 @@ def at_their_attacks(this: Take, others: list[Take]) -> list[tuple[float, float]
     if len(theirs) < 2:
         return []
     floor = buzz_check.MIN_S - buzz_check.START_S
-    ref = max(theirs, key=lambda tr: len(tr.evts))
     onsets = np.array(sorted({n.onset_s for n in this.notes}))
     attacks: list[tuple[float, float, list[tuple[_Treble, int]]]] = []  # (this take's onset, their length, theirs)
-    for e in ref.evts:
-        same = [(tr, j) for tr, j in _same_note(e.onset_s, theirs) if tr.windows[j][1] - tr.windows[j][0] >= floor]
+    for t in sorted(e.onset_s for tr in theirs for e in tr.evts):
+        same = [(tr, j) for tr, j in _same_note(t, theirs) if tr.windows[j][1] - tr.windows[j][0] >= floor]
         if len(same) < max(2, (len(theirs) + 1) // 2) or not onsets.size:
             continue
         there = float(np.median([tr.evts[j].onset_s for tr, j in same]))
         mine = float(onsets[np.argmin(np.abs(onsets - there))])
-        if abs(mine - there) < MATCH_S and not (attacks and abs(attacks[-1][0] - mine) < STRUM_S):
+        if abs(mine - there) < MATCH_S and not any(abs(a - mine) < STRUM_S for a, _, _ in attacks):
             attacks.append((mine, min(tr.windows[j][1] - tr.windows[j][0] for tr, j in same), same))
+    attacks.sort(key=lambda a: a[0])
     clear = [n.onset_s for n in this.sure()]
     found = []
     for i, (t, length, same) in enumerate(attacks):
