@@ -48,6 +48,7 @@ def calibrate(
     q = 1.0 - false_flags * MUSIC_SHARE / 2
     offsets: list[list[float]] = [[] for _ in range(timing.POSITIONS)]
     worst_dev: list[float] = []
+    swung: list[bool] = []
     worst_buzz: list[float] = []
     degrees: dict[str, np.ndarray] = {}
     profiles: dict[str, list[np.ndarray]] = {"major": [], "minor": []}
@@ -71,6 +72,9 @@ def calibrate(
                 step = 60.0 / ctx.bpm / timing.POSITIONS
                 for p, o in zip(pos, off, strict=True):
                     offsets[p].append(float(o))
+                feel = timing.swings(evts, ctx.bpm)
+                if feel is not None:
+                    swung.append(feel)
                 judged = np.array([e.strength >= timing.MIN_STRENGTH for e in evts])
                 inside = (np.abs(dev) < 0.5 * step) & judged
                 if inside.any():
@@ -95,7 +99,7 @@ def calibrate(
         "version": VERSION,
         "n": n,
         "false_flags": round(false_flags * MUSIC_SHARE, 4),
-        "groove": _groove(offsets, worst_dev, q),
+        "groove": _groove(offsets, worst_dev, swung, q),
         "degree_profiles": {s: [round(float(d), 4) for d in h / max(h.sum(), 1e-9)] for s, h in degrees.items()},
         "key_profiles": {s: [round(float(v), 4) for v in np.mean(p, axis=0)] for s, p in profiles.items() if p} or None,
         "buzz_limit_db": _buzz_limit(worst_buzz, q),
@@ -115,9 +119,9 @@ def _buzz_limit(worst: list[float], q: float) -> float:
     return round(float(np.clip(min(float(np.quantile(w, q)), cap) + 1.0, *BUZZ_BOUNDS_DB)), 2)
 
 
-def _groove(offsets: list[list[float]], worst_dev: list[float], q: float) -> dict[str, Any]:
+def _groove(offsets: list[list[float]], worst_dev: list[float], swung: list[bool], q: float) -> dict[str, Any]:
     """Per position: median offset and robust spread (MAD); the floor: the library's worst deviation per take at
-    quantile `q`."""
+    quantile `q`; the share of swung loops among those whose off-beats show their feel (None: too few do)."""
     default = timing.Groove()
     out: dict[str, Any] = {"offset_s": [], "spread_s": []}
     for p, vals in enumerate(offsets):
@@ -131,6 +135,7 @@ def _groove(offsets: list[list[float]], worst_dev: list[float], q: float) -> dic
             out["spread_s"].append(default.spread_s[p])
     floor = np.quantile(worst_dev, q) + 0.004 if len(worst_dev) >= MIN_LOOPS else default.floor_s
     out["floor_s"] = round(float(np.clip(floor, *FLOOR_BOUNDS_S)), 4)
+    out["swung_share"] = round(float(np.mean(swung)), 3) if len(swung) >= MIN_LOOPS else None
     return out
 
 

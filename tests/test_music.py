@@ -162,6 +162,25 @@ def test_a_chord_whose_first_string_had_no_attack_of_its_own_is_not_timed() -> N
     assert [round(f.start_s, 2) for f in timing.findings(notes + placed_late, ctx, timing.Groove())] == [3.54]
 
 
+def test_a_library_of_both_feels_leaves_an_off_beats_swing_to_the_take() -> None:
+    """Two off-beats a third of a sixteenth late are no feel of the take's own (3+ make one): a straight library
+    calls them late, a library of swung and straight loops, like the built-in groove, does not."""
+    beats = [b * 0.5 for b in range(8)]  # 120 BPM, two bars of quarter notes on the grid
+    onsets = sorted([*beats, 0.5 + 0.125 + 0.04, 2.5 + 0.125 + 0.04])
+    notes = [Note(t, t + 0.1, 40, 0.8, 0.9, True) for t in onsets]
+    ctx = context.MusicContext(120.0, "request", None, "default")
+    learnt = {"offset_s": [0.0] * 4, "spread_s": [0.006] * 4, "floor_s": 0.033}
+
+    def late(swung_share: float | None) -> list[float]:
+        groove = timing.Groove.from_calibration({"groove": {**learnt, "swung_share": swung_share}})
+        return [round(f.start_s, 3) for f in timing.findings(notes, ctx, groove)]
+
+    assert late(0.0) == [0.665, 2.665]
+    assert late(None) == [0.665, 2.665]  # a calibration from before it recorded the feels: as it was
+    assert late(0.5) == []
+    assert timing.findings(notes, ctx, timing.Groove()) == []
+
+
 def test_a_notes_treble_is_measured_only_until_the_next_attack_even_one_not_placed() -> None:
     """A slap's thwack 150 ms into a plain note would read as the note's rattle."""
     sr = 48_000

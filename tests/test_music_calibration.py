@@ -42,6 +42,20 @@ def test_a_swung_library_teaches_its_groove(tmp_path) -> None:
     assert profile[minor].sum() > 0.9  # named minor keys: their notes are the scale's
 
 
+def test_a_library_records_how_many_of_its_loops_swing(tmp_path) -> None:
+    straight = _library(tmp_path / "straight", "bass", "finger", swing=0.0, n=12)
+    swung = _library(tmp_path / "swung", "bass", "slap", swing=1.0, n=12)
+
+    def share(files: list[str]) -> float | None:
+        cal = music_calibration.calibrate(files, progress=False)
+        assert cal is not None
+        return cal["groove"]["swung_share"]
+
+    assert share(straight) == 0.0
+    assert share(swung) == 1.0
+    assert 0.15 <= share(straight[:6] + swung[:6]) <= 0.85
+
+
 def test_calibration_reaches_the_checks_through_the_bundle_layout(tmp_path) -> None:
     files = _library(tmp_path / "dist", "guitar", "distorted", swing=0.0)
     cal = music_calibration.with_music({"version": 1, "n": 0, "measurements": {}}, files, progress=False)

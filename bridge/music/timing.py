@@ -25,6 +25,9 @@ MIN_STRENGTH = 0.4  # only an attack this clear (velocity × confidence) is judg
 SPREADS = 3.0  # how many spreads past the groove's offset a note may lie
 AMBIGUOUS = 0.35  # past this share of a sixteenth a deviation may be the other way to the next one
 FEEL_SPAN_BEATS = 2.0
+SWING_STEPS = 3  # a swung off-beat comes up to a third of a sixteenth late
+SWUNG_STEPS = 6  # a loop whose off-beats lie this share of a sixteenth later than its on-beats swings
+MIXED_FEEL = 0.15  # a library with at least this share of swung loops, and of straight ones, has both feels
 MASKED_S = 0.008  # an unplaced note starting this much before an event is its chord's first string, not noise
 BAR_MATCH_S = 0.13  # the same note of the rhythm in another bar starts within this of the same place in its bar
 BAR_MATCH_STEPS = 0.85  # ... and within this share of a sixteenth
@@ -40,13 +43,22 @@ class Groove:
     spread_s: tuple[float, ...] = (DEFAULT_SPREAD_S,) * POSITIONS
     floor_s: float = DEFAULT_FLOOR_S
     learned: bool = False  # from a library (fit); the built-in one does not know whether the part swings
+    swung_share: float | None = None  # of the library's loops that show their off-beats' feel, the swung ones
 
     @classmethod
     def from_calibration(cls, calibration: dict | None) -> Groove:
         g = (calibration or {}).get("groove")
         if not g:
             return cls()
-        return cls(tuple(g["offset_s"]), tuple(g["spread_s"]), float(g.get("floor_s", DEFAULT_FLOOR_S)), True)
+        floor = float(g.get("floor_s", DEFAULT_FLOOR_S))
+        return cls(tuple(g["offset_s"]), tuple(g["spread_s"]), floor, True, g.get("swung_share"))
+
+    @property
+    def knows_the_feel(self) -> bool:
+        """A library whose loops all swing, or none do, says how an off-beat is played; one of both feels does not
+        (its median offset is neither: a swung take's off-beats read late against a mostly straight library)."""
+        mixed = self.swung_share is not None and MIXED_FEEL <= self.swung_share <= 1.0 - MIXED_FEEL
+        return self.learned and not mixed
 
 
 @dataclass(frozen=True)
@@ -89,6 +101,19 @@ def grid_offsets(onsets: np.ndarray, bpm: float) -> tuple[np.ndarray, np.ndarray
     return onsets - index * step, index % POSITIONS
 
 
+def swings(evts: list[Event], bpm: float) -> bool | None:
+    """Whether a loop's off-beats come later than its on-beats, by SWUNG_STEPS of a sixteenth or more; None where
+    too few off-beats show it (3+, spread over FEEL_SPAN_BEATS, as a take's own feel)."""
+    onsets = np.array([e.onset_s for e in evts])
+    if not onsets.size:
+        return None
+    off, pos = grid_offsets(onsets, bpm)
+    odd = (pos % 2) == 1
+    if odd.sum() < 3 or odd.all() or np.ptp(onsets[odd]) < FEEL_SPAN_BEATS * 60.0 / bpm:
+        return None
+    return bool(np.median(off[odd]) - np.median(off[~odd]) > 60.0 / bpm / POSITIONS / SWUNG_STEPS)
+
+
 def deviations(evts: list[Event], bpm: float, groove: Groove) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each event's deviation from where the groove puts it (s), the same without the benefit of a swing (s), and
     the tolerance there (s). The benefit: an off-beat whose feel neither the take nor the library shows may be
@@ -107,10 +132,11 @@ def deviations(evts: list[Event], bpm: float, groove: Groove) -> tuple[np.ndarra
         if here.sum() >= 3 and np.ptp(onsets[here]) >= FEEL_SPAN_BEATS * beat:
             expected[here] = float(np.median(off[here]))
             felt |= here
-    # an off-beat whose feel neither the take nor a library shows may be swung: anywhere from straight to a
-    # third of a sixteenth late is normal there
-    unknown = ((pos % 2) == 1) & ~felt & (not groove.learned)
-    swung = np.where(unknown, np.clip(off, expected, expected + 60.0 / bpm / POSITIONS / 3), expected)
+    # an off-beat whose feel neither the take nor a library shows (one of both feels shows none) may be swung:
+    # anywhere from straight to a third of a sixteenth late is normal there
+    unknown = ((pos % 2) == 1) & ~felt & (not groove.knows_the_feel)
+    lo, hi = np.minimum(expected, 0.0), np.maximum(expected, 0.0) + 60.0 / bpm / POSITIONS / SWING_STEPS
+    swung = np.where(unknown, np.clip(off, lo, hi), expected)
     tolerance = np.maximum(groove.floor_s, SPREADS * np.array([groove.spread_s[p] for p in pos]))
     return off - swung, off - expected, tolerance
 
