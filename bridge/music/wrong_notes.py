@@ -32,7 +32,9 @@ def _power_chord_fifth(n: Note, notes: list[Note], scale_degrees: frozenset[int]
     """A fifth stacked on an in-key root struck with it: a power chord's shape (on the 7th degree the fifth falls
     outside the scale; the player chose the shape, the root names the chord). A wrong root is still caught."""
     struck = [m for m in notes if abs(m.onset_s - n.onset_s) < STRUM_S]
-    if len({m.pitch % 12 for m in struck}) != 2:  # a triad's wrong string sits among three pitch classes
+    # the fifth's own third harmonic (a twelfth up), weaker than it, is its overtone: distortion brings it out
+    heard = {m.pitch % 12 for m in struck if not ((m.pitch - n.pitch) % 12 == 7 and m.velocity < n.velocity)}
+    if len(heard) != 2:  # a triad's wrong string sits among three pitch classes
         return False
     # pitch classes: the note model now and then hears the fifth an octave low
     return any((n.pitch - m.pitch) % 12 == 7 and (m.pitch - root) % 12 in scale_degrees for m in struck)
