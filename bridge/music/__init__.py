@@ -82,12 +82,12 @@ def analyse(
     profiles = cal.get("degree_profiles") or {}
     evts = timing.events(notes)
     limit_db = float(cal.get("buzz_limit_db", buzz.DEFAULT_LIMIT_DB))
-    this = compare.Take(native.path, notes, mono, native.sample_rate) if siblings else None
-    levels = this.treble.db if this is not None else None  # measured once, for the comparison and for its own notes
+    this = compare.Take(native.path, notes, mono, native.sample_rate)
+    levels = this.treble.db if siblings else None  # measured once, for the comparison and for its own notes
     own = timing.findings(notes, ctx, timing.Groove.from_calibration(cal)) + buzz.findings(
         mono, native.sample_rate, evts, ctx, limit_db, notes, levels
     )
-    if this is not None and siblings:
+    if siblings:
         # Earlier takes of the part are the better judge of its notes: what this take does that they don't,
         # instead of the key (an out-of-key note all takes play is the part's). Only what the comparison flags
         # counts (an in-key variation is not a fault). The take's own timing and buzz findings join it where the

@@ -52,7 +52,7 @@ def _attack_starts(notes: list[Note] | None) -> tuple[np.ndarray, np.ndarray]:
     attack may start: a note's own onset, or, without an attack of its own found, the model's, up to ~25 ms off,
     so taken that much earlier. A note it is unsure of is often the rattle's own spurious onset: cut there, a
     buzzing note's window fell under MIN_S (benchmarks/musical.py against 3 earlier takes: buzz AUROC on seed 2
-    0.91 → 0.94, its one clean take flagged for buzz no longer so; seeds 0, 1, 3 unchanged, 4 0.89 → 0.89)."""
+    0.91 → 0.94, its one clean take flagged for buzz no longer so; seeds 0, 1, 3 and 4 unchanged)."""
     ordered = sorted((n for n in notes or () if n.confidence >= SURE), key=lambda n: n.onset_s)
     onsets = np.array([n.onset_s for n in ordered])
     starts = np.array([n.onset_s - (0.005 if n.placed else UNPLACED_S) for n in ordered])

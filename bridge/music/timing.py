@@ -101,15 +101,19 @@ def grid_offsets(onsets: np.ndarray, bpm: float) -> tuple[np.ndarray, np.ndarray
     return onsets - index * step, index % POSITIONS
 
 
+def _shows_feel(onsets: np.ndarray, bpm: float) -> bool:
+    """Enough onsets at one place of the beat to show how it is played there: 3+, spread over FEEL_SPAN_BEATS (a
+    slip of 1–3 notes in a row is no feel of its own, and would otherwise excuse itself)."""
+    return onsets.size >= 3 and float(np.ptp(onsets)) >= FEEL_SPAN_BEATS * 60.0 / bpm
+
+
 def swings(evts: list[Event], bpm: float) -> bool | None:
     """Whether a loop's off-beats come later than its on-beats, by SWUNG_STEPS of a sixteenth or more; None where
-    too few off-beats show it (3+, spread over FEEL_SPAN_BEATS, as a take's own feel)."""
+    its off-beats show no feel (_shows_feel) or it plays nothing else."""
     onsets = np.array([e.onset_s for e in evts])
-    if not onsets.size:
-        return None
     off, pos = grid_offsets(onsets, bpm)
     odd = (pos % 2) == 1
-    if odd.sum() < 3 or odd.all() or np.ptp(onsets[odd]) < FEEL_SPAN_BEATS * 60.0 / bpm:
+    if odd.all() or not _shows_feel(onsets[odd], bpm):
         return None
     return bool(np.median(off[odd]) - np.median(off[~odd]) > 60.0 / bpm / POSITIONS / SWUNG_STEPS)
 
@@ -125,11 +129,8 @@ def deviations(evts: list[Event], bpm: float, groove: Groove) -> tuple[np.ndarra
     expected = np.array([groove.offset_s[p] for p in pos])
     # the take's own feel: the off-beat sixteenths (1, 3) pooled, then each position it plays 3+ times
     felt = np.zeros(onsets.size, bool)
-    beat = 60.0 / bpm
     for here in [(pos % 2) == 1] + [pos == p for p in range(POSITIONS)]:
-        # a feel is the whole take's: 3+ notes there, spread over 2 beats or more (a slip of 1–3 notes in a row
-        # is not a feel of its own, and would otherwise excuse itself)
-        if here.sum() >= 3 and np.ptp(onsets[here]) >= FEEL_SPAN_BEATS * beat:
+        if _shows_feel(onsets[here], bpm):  # a feel is the whole take's, not a run of slipped notes
             expected[here] = float(np.median(off[here]))
             felt |= here
     # an off-beat whose feel neither the take nor a library shows (one of both feels shows none) may be swung:
